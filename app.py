@@ -1,0 +1,16 @@
+"""Run the dashboard: ``python app.py [--data DIR] [--host H] [--port P]`` (same as ``obsmap serve``).
+
+For gunicorn, ``app.server`` is the WSGI app: ``OBSMAP_DATA=/path/to/mission gunicorn app:server``.
+"""
+
+import sys
+
+from dashboard.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["serve", *sys.argv[1:]]))
+else:
+    from dashboard.app import create_app
+
+    app = create_app()
+    server = app.server

@@ -1,0 +1,1 @@
+"""obsmap's dashboard: analysis, figures, layout, callbacks and the command line."""

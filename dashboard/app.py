@@ -1,0 +1,45 @@
+"""The app factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import dash_bootstrap_components as dbc  # noqa: F401  (registers the component library)
+from dash import Dash
+
+from dashboard import theme  # noqa: F401  (registers the "obsmap" Plotly template)
+from dashboard.analysis import Filters
+from dashboard.callbacks import register_callbacks
+from dashboard.layout import page
+from dashboard.views import initial_map
+from geo.mission import MissionDataset, load_mission
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_DATA = ROOT / "data" / "demo"
+ASSETS = Path(__file__).resolve().parent / "assets"
+
+log = logging.getLogger(__name__)
+
+
+def resolve_data_dir(data: str | Path | None = None) -> Path:
+    """``data``, else $OBSMAP_DATA, else the demo mission."""
+    return Path(data or os.environ.get("OBSMAP_DATA") or DEMO_DATA)
+
+
+def create_app(data: str | Path | MissionDataset | None = None) -> Dash:
+    """Build the dashboard for a mission folder (or an already loaded mission)."""
+    mission = data if isinstance(data, MissionDataset) else load_mission(resolve_data_dir(data))
+    filters = Filters()
+    app = Dash(
+        __name__,
+        title=f"obsmap · {mission.meta.get('name', 'mission')}",
+        assets_folder=str(ASSETS),
+        update_title=None,
+        serve_locally=True,
+    )
+    app.layout = page(mission, initial_map(mission, filters), filters)
+    register_callbacks(app, mission)
+    log.info("obsmap: %s forms from %s", len(mission.forms), mission.path)
+    return app

@@ -1,0 +1,58 @@
+"""The mission's figures as plain data (what `obsmap summary --json` prints)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from dashboard.analysis import assessment_tally, statement_sentence, tally_by_phase
+from geo.mission import MissionDataset
+from geo.schema import FORM_TYPES
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def mission_summary(mission: MissionDataset) -> dict[str, Any]:
+    """Counts of the mission and, per phase and per region, forms / assessed / negative.
+
+    Stations come from the registry, observers and countries from the teams table (or the
+    totals declared in mission.json); each is ``None`` when the mission has no such data.
+    """
+    forms = mission.forms
+    stations = mission.stations
+    teams = mission.teams
+    if teams is not None and len(teams):
+        n_teams = int(teams["team_id"].nunique())
+        observers = int(pd.to_numeric(teams["observers"]).sum()) if "observers" in teams else None
+        countries = (
+            int(teams["countries"].dropna().str.split(";").explode().str.strip().replace("", pd.NA).nunique())
+            if "countries" in teams
+            else None
+        )
+    else:
+        n_teams = int(forms["team_id"].nunique()) if forms["team_id"].notna().any() else None
+        observers = _int_or_none(mission.meta.get("observers"))
+        countries = _int_or_none(mission.meta.get("countries"))
+    by_region = {}
+    for code in mission.regions["code"]:
+        here = forms[forms["region_code"] == code]
+        by_region[code] = {ft: assessment_tally(here[here["form_type"] == ft]) for ft in FORM_TYPES}
+    phases = tally_by_phase(forms)
+    return {
+        "name": mission.meta.get("name"),
+        "synthetic": bool(mission.meta.get("synthetic", False)),
+        "data_as_of": mission.meta.get("data_as_of"),
+        "regions": int(len(mission.regions)),
+        "polling_stations": int(len(stations)) if stations is not None else None,
+        "evoting_stations": int((stations["evoting"] == "yes").sum()) if stations is not None and "evoting" in stations else None,
+        "teams": n_teams,
+        "observers": observers,
+        "countries": countries,
+        "forms_total": int(len(forms)),
+        "forms": phases,
+        "by_region": by_region,
+        "statements": {ft: statement_sentence(ft, t["negative"], t["assessed"]) for ft, t in phases.items()},
+    }

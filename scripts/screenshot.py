@@ -1,0 +1,78 @@
+"""Take a headless-chromium screenshot of a running obsmap page.
+
+    python scripts/screenshot.py http://127.0.0.1:8050/ out.png [--size 1280x900] [--full]
+
+Waits until the map has drawn its regions, so a blank map is not mistaken for a page. Uses
+Debian's chromium and chromedriver; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+from selenium import webdriver
+
+CHROME_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--enable-unsafe-swiftshader",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
+
+
+def chrome_options(width: int, height: int) -> webdriver.ChromeOptions:
+    options = webdriver.ChromeOptions()
+    for arg in CHROME_ARGS:
+        options.add_argument(arg)
+    options.add_argument(f"--window-size={width},{height}")
+    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='obsmap-chrome-')}")
+    options.binary_location = "/usr/bin/chromium"
+    return options
+
+
+MAP_READY = """
+const gd = document.querySelector('#region-map .js-plotly-plot');
+return !!(gd && gd._fullData && gd._fullData.length > 1 && document.querySelector('#region-map canvas'));
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url")
+    parser.add_argument("out")
+    parser.add_argument("--size", default="1280x900")
+    parser.add_argument("--full", action="store_true", help="capture the whole page height")
+    parser.add_argument("--wait", type=float, default=2.5, help="seconds to let MapLibre finish drawing")
+    args = parser.parse_args()
+    width, height = (int(v) for v in args.size.split("x"))
+    driver = webdriver.Chrome(options=chrome_options(width, height))
+    try:
+        driver.get(args.url)
+        deadline = time.time() + 30
+        while not driver.execute_script(MAP_READY):
+            if time.time() > deadline:
+                raise SystemExit("the map did not render within 30 s")
+            time.sleep(0.3)
+        time.sleep(args.wait)
+        if args.full:
+            full = driver.execute_script("return document.documentElement.scrollHeight")
+            driver.set_window_size(width, full)
+            time.sleep(1.0)
+        driver.save_screenshot(args.out)
+        for entry in driver.get_log("browser"):
+            print("console:", entry["level"], entry["message"])
+    finally:
+        driver.quit()
+    print(f"saved {args.out}")
+
+
+if __name__ == "__main__":
+    main()

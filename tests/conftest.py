@@ -1,0 +1,67 @@
+"""Shared fixtures: tiny missions made here, in code, and Chrome options for dash_duo."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from selenium.webdriver.chrome.options import Options
+from shapely.geometry import box
+
+from geo.mission import MissionDataset, build_mission, load_mission
+from geo.schema import FORM_COLUMNS
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "data" / "demo"
+
+CHROME_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--enable-unsafe-swiftshader",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,900",
+]
+
+
+def pytest_setup_options():
+    """Chrome options for dash_duo: Debian chromium, headless, WebGL through SwiftShader, no network chatter."""
+    options = Options()
+    for arg in CHROME_ARGS:
+        options.add_argument(arg)
+    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='obsmap-chrome-')}")
+    if Path("/usr/bin/chromium").exists():
+        options.binary_location = "/usr/bin/chromium"
+    return options
+
+
+def two_regions() -> gpd.GeoDataFrame:
+    """Two unit squares side by side: AA at x 0..1, BB at x 1..2 (lon/lat degrees)."""
+    return gpd.GeoDataFrame({"code": ["AA", "BB"], "name": ["Alpha", "Beta"]}, geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)], crs=4326)
+
+
+def form_rows(rows: list[dict]) -> pd.DataFrame:
+    """Forms with every canonical column; unspecified values blank."""
+    df = pd.DataFrame(rows)
+    for col in FORM_COLUMNS:
+        if col not in df:
+            df[col] = None
+    if df["form_id"].isna().any():
+        df["form_id"] = [f"F{i:03d}" for i in range(len(df))]
+    return df[list(FORM_COLUMNS)]
+
+
+def build_tiny(tmp_path: Path, rows: list[dict], **meta) -> MissionDataset:
+    return build_mission(tmp_path / "mission", two_regions(), form_rows(rows), {"name": "Tiny", **meta})
+
+
+@pytest.fixture(scope="session")
+def demo() -> MissionDataset:
+    return load_mission(DEMO)

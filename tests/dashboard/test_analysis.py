@@ -1,0 +1,117 @@
+"""Aggregations against a plain pandas tally of the raw CSV."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from dashboard.analysis import (
+    Filters,
+    filter_forms,
+    negative_share_by_region,
+    percent,
+    problem_rates,
+    round_half_up,
+    statement_sentence,
+    tally_by_phase,
+)
+from geo.schema import FORM_TYPES, PROBLEMS
+from tests.conftest import DEMO, build_tiny
+
+
+@pytest.fixture(scope="module")
+def raw():
+    return pd.read_csv(DEMO / "forms.csv", dtype=str)
+
+
+def test_tally_by_phase_matches_plain_pandas(demo, raw):
+    got = tally_by_phase(demo.forms)
+    for ft in FORM_TYPES:
+        f = raw[raw.form_type == ft]
+        assert got[ft] == {
+            "n": len(f),
+            "assessed": int(f.overall.notna().sum()),
+            "negative": int(f.overall.isin(["bad", "very bad"]).sum()),
+        }
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        Filters("counting"),
+        Filters("voting", regions=("KZ-KAR", "KZ-PAV"), setting="rural"),
+        Filters("opening", evoting="yes"),
+        Filters("tabulation", setting="urban"),
+    ],
+)
+def test_negative_share_by_region_matches_plain_pandas(demo, raw, filters):
+    f = raw[raw.form_type == filters.form_type]
+    if filters.regions:
+        f = f[f.region_code.isin(filters.regions)]
+    if filters.setting:
+        f = f[f.urban_rural == filters.setting]
+    if filters.evoting:
+        f = f[f.evoting == filters.evoting]
+    codes = demo.regions["code"].tolist()
+    table = negative_share_by_region(filter_forms(demo.forms, filters), codes)
+    assert table.index.tolist() == codes
+    for code in codes:
+        here = f[(f.region_code == code) & f.overall.notna()]
+        neg = here.overall.isin(["bad", "very bad"]).sum()
+        assert table.loc[code, "assessed"] == len(here)
+        assert table.loc[code, "negative"] == neg
+        assert table.loc[code, "n"] == (f.region_code == code).sum()
+        if len(here):
+            assert table.loc[code, "share"] == pytest.approx(neg / len(here))
+        else:
+            assert math.isnan(table.loc[code, "share"])
+
+
+def test_problem_rates_count_blanks_as_not_answered(demo, raw):
+    f = raw[raw.form_type == "counting"]
+    rates = problem_rates(filter_forms(demo.forms, Filters("counting")))
+    for col in PROBLEMS:
+        answered = f[col].notna().sum()
+        yes = (f[col] == "yes").sum()
+        assert rates.loc[col, "answered"] == answered
+        assert rates.loc[col, "yes"] == yes
+    assert rates.loc["multiple_voting", "answered"] == 0  # not on the count checklist
+    assert math.isnan(rates.loc["multiple_voting", "share"])
+
+
+def test_filters_on_blank_values_do_not_match(tmp_path):
+    mission = build_tiny(
+        tmp_path,
+        [
+            {"form_type": "tabulation", "region_code": "AA", "urban_rural": "urban", "evoting": None, "overall": "bad"},
+            {"form_type": "tabulation", "region_code": "AA", "urban_rural": "urban", "evoting": "no", "overall": "good"},
+        ],
+    )
+    assert len(filter_forms(mission.forms, Filters("tabulation", evoting="no"))) == 1
+    assert len(filter_forms(mission.forms, Filters("tabulation"))) == 2
+
+
+def test_region_with_only_unassessed_forms_has_no_share(tmp_path):
+    mission = build_tiny(
+        tmp_path, [{"form_type": "counting", "region_code": "AA"}, {"form_type": "counting", "region_code": "BB", "overall": "very bad"}]
+    )
+    table = negative_share_by_region(mission.forms, ["AA", "BB"])
+    assert table.loc["AA"].tolist()[:3] == [1, 0, 0] and math.isnan(table.loc["AA", "share"])
+    assert table.loc["BB", "share"] == 1.0
+
+
+def test_filters_from_dict_drops_unknown_values():
+    f = Filters.from_dict({"form_type": "lunch", "regions": ["AA", "ZZ", 3], "setting": "suburban", "evoting": "yes"}, known_regions={"AA"})
+    assert f == Filters("counting", ("AA",), None, "yes")
+    assert Filters.from_dict(None) == Filters()
+
+
+def test_statement_sentence_in_the_missions_register():
+    assert statement_sentence("counting", 57, 229) == "The count was assessed as bad or very bad in 25 per cent of 229 counts observed."
+    assert statement_sentence("voting", 71, 2152) == "Voting was assessed as bad or very bad in 3 per cent of 2,152 polling station visits."
+    assert "no openings observed" in statement_sentence("opening", 0, 0)
+
+
+def test_rounding_is_half_up_as_people_expect():
+    assert round_half_up(24.5) == 25 and round_half_up(2.5) == 3 and round_half_up(24.49) == 24
+    assert percent(0.125) == "13 %" and percent(None) == "n/a" and percent(float("nan")) == "n/a"

@@ -1,0 +1,75 @@
+"""The callbacks' logic, called as plain functions."""
+
+import json
+
+from dash import Patch
+
+from dashboard.analysis import Filters, filter_forms, tally_by_phase
+from dashboard.views import VALUE_TRACE, headlines, initial_map, map_caption, map_patch, map_title, n_shown, problems
+
+
+def _patch_values(patch: Patch) -> dict:
+    """The values a Patch would set on the map's value trace, keyed by property."""
+    ops = patch.to_plotly_json()["operations"]
+    out = {}
+    for op in ops:
+        assert op["operation"] == "Assign"
+        location = op["location"]
+        assert location[:3] == ["data", VALUE_TRACE, location[2]]
+        out[location[2]] = op["params"]["value"]
+    return out
+
+
+def test_map_patch_sends_values_not_shapes(demo):
+    patch = map_patch(demo, Filters("voting").to_dict())
+    values = _patch_values(patch)
+    assert set(values) == {"locations", "z", "customdata"}
+    assert "geojson" not in json.dumps(patch.to_plotly_json())
+    full = len(json.dumps(initial_map(demo, Filters()).to_plotly_json(), default=str))
+    assert len(json.dumps(patch.to_plotly_json())) < full / 10
+
+
+def test_map_patch_values_follow_the_phase(demo):
+    counting = _patch_values(map_patch(demo, {"form_type": "counting"}))
+    voting = _patch_values(map_patch(demo, {"form_type": "voting"}))
+    assert counting["z"] != voting["z"]
+    forms = filter_forms(demo.forms, Filters("counting"))
+    code = counting["locations"][0]
+    here = forms[forms.region_code == code]
+    expected = 100 * here.negative.sum() / here.negative.count()
+    assert counting["z"][0] == round(min(expected, 50), 2)
+    assert f"of {here.negative.count()} counts observed" in counting["customdata"][0][1]
+
+
+def test_region_filter_limits_the_map(demo):
+    values = _patch_values(map_patch(demo, {"form_type": "counting", "regions": ["KZ-YUZ", "KZ-ZHA"]}))
+    assert sorted(values["locations"]) == ["KZ-YUZ", "KZ-ZHA"]
+
+
+def test_initial_map_has_geometry_once_and_grey_base(demo):
+    fig = initial_map(demo, Filters())
+    base, value = fig.data
+    assert len(base.locations) == 16 and base.geojson == value.geojson
+    assert fig.layout.map.style == "white-bg"
+    assert "%" in fig.data[VALUE_TRACE].colorbar.title.text
+
+
+def test_headlines_state_every_phase_with_its_n(demo):
+    blocks = headlines(demo, {"form_type": "counting", "setting": "urban"})
+    text = json.dumps([b.to_plotly_json() for b in blocks], default=str)
+    tally = tally_by_phase(filter_forms(demo.forms, Filters(setting="urban"), by_phase=False))
+    for ft, t in tally.items():
+        assert f"N = {t['assessed']:,} assessed of {t['n']:,} forms" in text, ft
+    assert "The count was assessed as bad or very bad in" in text
+
+
+def test_titles_captions_and_counts_name_the_selection(demo):
+    data = {"form_type": "tabulation", "regions": ["KZ-KAR"]}
+    assert map_title(demo, data).startswith("Tabulation")
+    caption = json.dumps(map_caption(demo, data), default=str)
+    assert "Karaganda" in caption and "Synthetic" in caption
+    n = json.dumps(n_shown(demo, data), default=str)
+    assert "tabulation forms" in n
+    fig, title = problems(demo, data)
+    assert "N = " in title
+    assert all("of" in t for t in fig.data[0].text)

@@ -1,0 +1,57 @@
+import json
+
+import pandas as pd
+import pytest
+
+from geo.mission import MissionDataError, build_mission, load_mission
+from tests.conftest import build_tiny, form_rows, two_regions
+
+
+def test_build_joins_by_coordinates_and_keeps_given_codes(tmp_path):
+    mission = build_tiny(
+        tmp_path,
+        [
+            {"form_type": "voting", "latitude": 0.5, "longitude": 1.5, "region_code": "AA", "overall": "good"},  # coordinates win
+            {"form_type": "voting", "region_code": "AA", "overall": "bad"},  # no coordinates: code kept
+        ],
+    )
+    assert mission.forms["region_code"].tolist() == ["BB", "AA"]
+    assert mission.regions["code"].tolist() == ["AA", "BB"]
+    assert [f["id"] for f in mission.geojson["features"]] == ["AA", "BB"]
+
+
+def test_problem_answers_are_three_valued(tmp_path):
+    mission = build_tiny(
+        tmp_path,
+        [
+            {"form_type": "counting", "region_code": "AA", "protocol_tampering": "yes"},
+            {"form_type": "counting", "region_code": "AA", "protocol_tampering": "no"},
+            {"form_type": "counting", "region_code": "AA"},
+        ],
+    )
+    col = mission.forms["protocol_tampering"]
+    assert col.sum() == 1 and col.count() == 2 and col.isna().sum() == 1
+    assert mission.forms["negative"].isna().all()  # no overall assessment anywhere
+
+
+def test_load_missing_folder_names_it(tmp_path):
+    with pytest.raises(MissionDataError, match="nowhere"):
+        load_mission(tmp_path / "nowhere")
+
+
+def test_load_missing_file_names_it(tmp_path):
+    mission = build_tiny(tmp_path, [{"form_type": "voting", "region_code": "AA"}])
+    (mission.path / "forms.csv").unlink()
+    with pytest.raises(MissionDataError, match="forms.csv"):
+        load_mission(mission.path)
+
+
+def test_failed_build_leaves_existing_folder_as_it_was(tmp_path):
+    mission = build_tiny(tmp_path, [{"form_type": "voting", "region_code": "AA"}])
+    before = {p.name: p.read_bytes() for p in mission.path.iterdir()}
+    bad_stations = pd.DataFrame({"ps_id": ["1"]})  # lacks the registry's columns
+    with pytest.raises(KeyError):
+        build_mission(mission.path, two_regions(), form_rows([{"form_type": "voting"}]), {"name": "x"}, stations=bad_stations)
+    assert {p.name: p.read_bytes() for p in mission.path.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["mission"]  # no temporary folder left behind
+    assert json.loads(before["mission.json"])["name"] == "Tiny"
