@@ -13,31 +13,30 @@ from dashboard.analysis import percent
 from geo.schema import PHASE_WORDING
 
 MAP_HOVER = "<b>%{customdata[0]}</b><br>%{customdata[1]}<extra></extra>"
-NO_DATA_HOVER = "<b>%{customdata[0]}</b><br>No assessed forms for this selection<extra></extra>"
 
 
 def region_map_values(table: pd.DataFrame, names: dict[str, str], form_type: str) -> dict[str, Any]:
-    """The values the value trace needs: locations, z (per cent, capped for colour), customdata.
+    """What the map shows per region, in ``table``'s order: z (per cent, capped for colour) and hover text.
 
-    ``table`` is :func:`dashboard.analysis.negative_share_by_region`. Regions without an assessed
-    form are left out (the grey base layer shows them as "no assessed forms").
+    ``table`` is :func:`dashboard.analysis.negative_share_by_region`. A region without an assessed
+    form gets ``theme.NO_DATA_Z``, the grey "no assessed forms" class.
     """
-    known = table[table["assessed"] > 0]
     observed = PHASE_WORDING[form_type][1]
-    z = np.minimum(100 * known["share"].to_numpy(), theme.TOP)
-    text = [
-        f"{percent(r.share)} bad or very bad<br>{r.negative} of {r.assessed} {observed} with an assessment"
-        + (f"<br>({r.n - r.assessed} forms without assessment)" if r.n > r.assessed else "")
-        for r in known.itertuples()
-    ]
-    return {
-        "locations": list(known.index),
-        "z": [round(float(v), 2) for v in z],
-        "customdata": [[names.get(code, code), t] for code, t in zip(known.index, text, strict=True)],
-    }
+    z, text = [], []
+    for r in table.itertuples():
+        if r.assessed == 0:
+            z.append(theme.NO_DATA_Z)
+            text.append("No assessed forms for this selection" + (f"<br>({r.n} forms without assessment)" if r.n else ""))
+            continue
+        z.append(round(float(min(100 * r.share, theme.TOP)), 2))
+        text.append(
+            f"{percent(r.share)} bad or very bad<br>{r.negative} of {r.assessed} {observed} with an assessment"
+            + (f"<br>({r.n - r.assessed} forms without assessment)" if r.n > r.assessed else "")
+        )
+    return {"z": z, "customdata": [[names.get(code, code), t] for code, t in zip(table.index, text, strict=True)]}
 
 
-MAP_HEIGHT = 600
+MAP_HEIGHT = 560
 
 
 def map_view(geojson: dict[str, Any], width_px: int = 820, height_px: int = MAP_HEIGHT) -> dict[str, Any]:
@@ -76,41 +75,28 @@ def _flatten(coords: Any) -> list:
 def make_region_map(geojson: dict[str, Any], names: dict[str, str], values: dict[str, Any]) -> go.Figure:
     """Choropleth of the negative share on a MapLibre ``white-bg`` map (renders with no network).
 
-    Trace 0 draws every region in grey ("no assessed forms"); trace 1 colours the regions that have
-    assessed forms. Filter changes only patch trace 1's values.
+    One trace over every region (``names``' order, which is ``values``' order); the geometry is sent
+    with this figure once, and filter changes patch ``z`` and ``customdata`` only.
     """
-    codes = list(names)
-    base = go.Choroplethmap(
-        geojson=geojson,
-        locations=codes,
-        z=[0] * len(codes),
-        colorscale=[[0, theme.NO_DATA], [1, theme.NO_DATA]],
-        showscale=False,
-        marker=dict(line=dict(color=theme.BORDER, width=1.2)),
-        customdata=[[names[c]] for c in codes],
-        hovertemplate=NO_DATA_HOVER,
-        name="No assessed forms",
-        showlegend=True,
-    )
-    edges = [*theme.BREAKS, theme.TOP]
+    edges = theme.class_edges()
     value = go.Choroplethmap(
         geojson=geojson,
-        locations=values["locations"],
+        locations=list(names),
         z=values["z"],
         customdata=values["customdata"],
         hovertemplate=MAP_HOVER,
         colorscale=theme.class_colorscale(),
-        zmin=0,
+        zmin=theme.BOTTOM,
         zmax=theme.TOP,
         marker=dict(line=dict(color=theme.BORDER, width=1.2), opacity=1),
         colorbar=dict(
-            title=dict(text="Bad or very bad, % of assessed forms", side="top", font=dict(size=15)),
+            title=dict(text="Assessed bad or very bad, % of forms with an assessment", side="top", font=dict(size=15)),
             orientation="h",
             tickvals=[(a + b) / 2 for a, b in zip(edges, edges[1:], strict=False)],
             ticktext=theme.class_labels(),
             ticks="",
             thickness=16,
-            len=0.62,
+            len=0.7,
             x=0.01,
             xanchor="left",
             y=0.99,
@@ -119,14 +105,12 @@ def make_region_map(geojson: dict[str, Any], names: dict[str, str], values: dict
             tickfont=dict(size=14),
         ),
         name="Share bad or very bad",
-        showlegend=False,
     )
-    fig = go.Figure([base, value])
+    fig = go.Figure([value])
     fig.update_layout(
         template="obsmap",
         map=dict(style="white-bg", **map_view(geojson)),
         uirevision="keep-view",
-        legend=dict(x=0.01, y=0.02, xanchor="left", yanchor="bottom", bgcolor="rgba(255,255,255,0.85)", font=dict(size=14)),
         margin=dict(l=0, r=0, t=0, b=0),
         height=MAP_HEIGHT,
     )

@@ -20,19 +20,31 @@ TOP = 50  # the last class is 40 % and above; the colour axis ends here
 BAR = "#3b5b92"
 
 
+# Regions without a share get a value in their own band below 0, drawn grey and named in the legend.
+NO_DATA_Z = -5.0
+BOTTOM = -10
+
+
+def class_edges() -> list[float]:
+    """Edges of the colour classes on the z axis: the no-data band, then the share classes."""
+    return [BOTTOM, *BREAKS, TOP]
+
+
 def class_colorscale() -> list[list]:
-    """A stepped colour scale over 0..TOP: one flat colour per class."""
-    edges = [*BREAKS, TOP]
+    """A stepped colour scale over BOTTOM..TOP: one flat colour per class, grey for no data."""
+    edges = class_edges()
+    colours = (NO_DATA, *CLASS_COLOURS)
+    span = TOP - BOTTOM
     scale = []
-    for i, colour in enumerate(CLASS_COLOURS):
-        scale.append([edges[i] / TOP, colour])
-        scale.append([edges[i + 1] / TOP, colour])
+    for i, colour in enumerate(colours):
+        scale.append([(edges[i] - BOTTOM) / span, colour])
+        scale.append([(edges[i + 1] - BOTTOM) / span, colour])
     return scale
 
 
 def class_labels() -> list[str]:
-    labels = [f"{a}–{b} %" for a, b in zip(BREAKS, BREAKS[1:], strict=False)]
-    return [*labels, f"{BREAKS[-1]} % and over"]
+    labels = [f"{a}–{b}" for a, b in zip(BREAKS, BREAKS[1:], strict=False)]
+    return ["no assessed<br>forms", *labels, f"{BREAKS[-1]}+"]
 
 
 TEMPLATE = go.layout.Template(

@@ -25,7 +25,7 @@ from dashboard.figures import make_problem_chart, make_region_map, region_map_va
 from geo.mission import MissionDataset
 from geo.schema import PHASE_LABELS
 
-VALUE_TRACE = 1
+VALUE_TRACE = 0
 
 
 def parse_filters(mission: MissionDataset, data: dict[str, Any] | None) -> Filters:

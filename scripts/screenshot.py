@@ -40,7 +40,7 @@ def chrome_options(width: int, height: int) -> webdriver.ChromeOptions:
 
 MAP_READY = """
 const gd = document.querySelector('#region-map .js-plotly-plot');
-return !!(gd && gd._fullData && gd._fullData.length > 1 && document.querySelector('#region-map canvas'));
+return !!(gd && gd._fullData && gd._fullData.length > 0 && document.querySelector('#region-map canvas'));
 """
 
 
@@ -55,6 +55,9 @@ def main() -> None:
     width, height = (int(v) for v in args.size.split("x"))
     driver = webdriver.Chrome(options=chrome_options(width, height))
     try:
+        # The window size includes the browser's own frame; fix the viewport itself.
+        metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
         driver.get(args.url)
         deadline = time.time() + 30
         while not driver.execute_script(MAP_READY):
@@ -64,7 +67,7 @@ def main() -> None:
         time.sleep(args.wait)
         if args.full:
             full = driver.execute_script("return document.documentElement.scrollHeight")
-            driver.set_window_size(width, full)
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {**metrics, "height": full})
             time.sleep(1.0)
         driver.save_screenshot(args.out)
         for entry in driver.get_log("browser"):

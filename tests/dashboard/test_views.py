@@ -2,10 +2,13 @@
 
 import json
 
+import pandas as pd
 from dash import Patch
 
+from dashboard import theme
 from dashboard.analysis import Filters, filter_forms, tally_by_phase
 from dashboard.views import VALUE_TRACE, headlines, initial_map, map_caption, map_patch, map_title, n_shown, problems
+from tests.conftest import DEMO
 
 
 def _patch_values(patch: Patch) -> dict:
@@ -23,7 +26,7 @@ def _patch_values(patch: Patch) -> dict:
 def test_map_patch_sends_values_not_shapes(demo):
     patch = map_patch(demo, Filters("voting").to_dict())
     values = _patch_values(patch)
-    assert set(values) == {"locations", "z", "customdata"}
+    assert set(values) == {"z", "customdata"}
     assert "geojson" not in json.dumps(patch.to_plotly_json())
     full = len(json.dumps(initial_map(demo, Filters()).to_plotly_json(), default=str))
     assert len(json.dumps(patch.to_plotly_json())) < full / 10
@@ -33,24 +36,30 @@ def test_map_patch_values_follow_the_phase(demo):
     counting = _patch_values(map_patch(demo, {"form_type": "counting"}))
     voting = _patch_values(map_patch(demo, {"form_type": "voting"}))
     assert counting["z"] != voting["z"]
-    forms = filter_forms(demo.forms, Filters("counting"))
-    code = counting["locations"][0]
-    here = forms[forms.region_code == code]
-    expected = 100 * here.negative.sum() / here.negative.count()
-    assert counting["z"][0] == round(min(expected, 50), 2)
-    assert f"of {here.negative.count()} counts observed" in counting["customdata"][0][1]
+    raw = pd.read_csv(DEMO / "forms.csv", dtype=str)
+    counts = raw[raw.form_type == "counting"]
+    for i, code in enumerate(demo.regions["code"]):
+        here = counts[(counts.region_code == code) & counts.overall.notna()]
+        expected = 100 * here.overall.isin(["bad", "very bad"]).mean()
+        assert counting["z"][i] == round(min(expected, theme.TOP), 2)
+        assert counting["customdata"][i][0] == demo.region_names[code]
+        assert f"of {len(here)} counts observed" in counting["customdata"][i][1]
 
 
-def test_region_filter_limits_the_map(demo):
+def test_region_filter_greys_out_the_other_regions(demo):
     values = _patch_values(map_patch(demo, {"form_type": "counting", "regions": ["KZ-YUZ", "KZ-ZHA"]}))
-    assert sorted(values["locations"]) == ["KZ-YUZ", "KZ-ZHA"]
+    coloured = {code for code, z in zip(demo.regions["code"], values["z"], strict=True) if z != theme.NO_DATA_Z}
+    assert coloured == {"KZ-YUZ", "KZ-ZHA"}
+    assert "No assessed forms" in values["customdata"][0][1]
 
 
-def test_initial_map_has_geometry_once_and_grey_base(demo):
+def test_initial_map_carries_geometry_once_on_a_white_bg_map(demo):
     fig = initial_map(demo, Filters())
-    base, value = fig.data
-    assert len(base.locations) == 16 and base.geojson == value.geojson
+    (trace,) = fig.data
+    assert list(trace.locations) == list(demo.regions["code"])
+    assert len(trace.geojson["features"]) == 16
     assert fig.layout.map.style == "white-bg"
+    assert trace.colorscale[0][1] == theme.NO_DATA  # the grey class is in the legend
     assert "%" in fig.data[VALUE_TRACE].colorbar.title.text
 
 

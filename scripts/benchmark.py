@@ -1,0 +1,66 @@
+"""What a filter change costs: server time and bytes sent, through Dash's own HTTP endpoint.
+
+    python scripts/benchmark.py [--data DIR] [--repeat 30]
+
+Posts the same requests the browser sends to /_dash-update-component (Flask test client, no
+network), for each callback that listens to the filter store, and prints the median and worst
+time and the response size. Also prints the size of the first page load (layout with geometry).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+from dashboard.app import create_app, resolve_data_dir
+
+FILTER_STATES = [
+    {"form_type": "counting", "regions": [], "setting": None, "evoting": None},
+    {"form_type": "voting", "regions": [], "setting": None, "evoting": None},
+    {"form_type": "voting", "regions": ["KZ-KAR", "KZ-PAV"], "setting": "rural", "evoting": None},
+    {"form_type": "opening", "regions": [], "setting": "urban", "evoting": "yes"},
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data")
+    parser.add_argument("--repeat", type=int, default=30)
+    args = parser.parse_args()
+    app = create_app(resolve_data_dir(args.data))
+    client = app.server.test_client()
+    layout = client.get("/_dash-layout")
+    print(f"first load: /_dash-layout {len(layout.data) / 1024:.1f} KB (includes the map geometry, sent once)")
+
+    for output, spec in app.callback_map.items():
+        if [i["id"] for i in spec["inputs"]] != ["filters"]:
+            continue
+        outputs = [{"id": o.split(".")[0], "property": o.split(".")[1]} for o in output.strip(".").split("...")]
+        times, sizes = [], []
+        for _ in range(args.repeat):
+            for state in FILTER_STATES:
+                body = {
+                    "output": output,
+                    "outputs": outputs,
+                    "inputs": [{"id": "filters", "property": "data", "value": state}],
+                    "changedPropIds": ["filters.data"],
+                    "state": [],
+                }
+                t0 = time.perf_counter()
+                resp = client.post("/_dash-update-component", json=body)
+                times.append(time.perf_counter() - t0)
+                assert resp.status_code == 200, resp.data[:300]
+                sizes.append(len(resp.data))
+        name = spec["callback"].__name__ if "callback" in spec else output
+        print(
+            f"{name:>18}: median {1000 * statistics.median(times):6.1f} ms, worst {1000 * max(times):6.1f} ms, "
+            f"response {statistics.median(sizes) / 1024:5.1f} KB (max {max(sizes) / 1024:.1f} KB)  [{output[:60]}]"
+        )
+    total = json.loads(layout.data)
+    del total
+
+
+if __name__ == "__main__":
+    main()
