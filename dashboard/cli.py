@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 
+from geo.errors import InputError
 from geo.mission import MissionDataError, load_mission
 
 
@@ -36,6 +37,42 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    from geo.importer import SET_ASIDE_FILE, import_mission
+
+    meta = {k: v for k, v in (("name", args.name), ("mission", args.mission)) if v}
+    result = import_mission(
+        args.boundaries,
+        args.forms,
+        args.out,
+        layer=args.layer,
+        code_column=args.code_column,
+        name_column=args.name_column,
+        districts=args.districts,
+        district_layer=args.district_layer,
+        district_code_column=args.district_code_column,
+        district_name_column=args.district_name_column,
+        mapping=args.mapping,
+        stations=args.stations,
+        teams=args.teams,
+        meta=meta,
+        report_path=args.report,
+        progress=lambda message: print(message, file=sys.stderr, flush=True),
+    )
+    r = result.report
+    print(f"Imported {r['accepted']:,} of {r['read']:,} rows read into {args.out} ({r['set_aside']:,} set aside).")
+    for reason, count in r["reasons"].items():
+        print(f"  set aside: {count:,} {reason}")
+    if r["set_aside"]:
+        print(f"  rows set aside, with file, row, values and reason: {args.out}/{SET_ASIDE_FILE}")
+    for warning in r["warnings"]:
+        print(f"  warning: {warning}")
+    web = result.mission.meta.get("web_geometry", {})
+    print(f"  {r['boundaries']['regions']} regions; web geometry {web.get('bytes', 0) / 1000:.0f} KB")
+    print(f"Serve it: obsmap serve --data {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="obsmap", description="Offline map dashboard for election observation missions.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -51,6 +88,30 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--data", help="mission folder (default: $OBSMAP_DATA, else the demo mission)")
     summary.add_argument("--json", action="store_true", help="print JSON for scripts and reviewers")
     summary.set_defaults(func=_summary)
+
+    imp = sub.add_parser(
+        "import",
+        help="build a mission folder from a boundary file and form exports",
+        description="Build a mission folder from a boundary file and form exports (CSV or XLSX; canonical, "
+        "KoboToolbox or ODK Central). Rows that cannot be used are set aside with their reason, never dropped.",
+    )
+    imp.add_argument("--boundaries", required=True, help="regions: GeoJSON, GeoPackage, zipped Shapefile or GeoParquet")
+    imp.add_argument("--layer", help="layer of a GeoPackage with several")
+    imp.add_argument("--code-column", help="column holding the region code (found automatically for common sources)")
+    imp.add_argument("--name-column", help="column holding the region name")
+    imp.add_argument("--districts", help="optional second level (districts); each district's region is derived spatially")
+    imp.add_argument("--district-layer")
+    imp.add_argument("--district-code-column")
+    imp.add_argument("--district-name-column")
+    imp.add_argument("--forms", required=True, action="append", help="form export (repeat for several files)")
+    imp.add_argument("--mapping", help="TOML file renaming columns and values (see docs/mapping-example.toml)")
+    imp.add_argument("--stations", help="polling-station registry CSV/XLSX (ps_id, latitude, longitude, region_code, ...)")
+    imp.add_argument("--teams", help="teams CSV (team_id, observer_org, observers, countries)")
+    imp.add_argument("--name", help="mission name shown in the dashboard")
+    imp.add_argument("--mission", help="mission line under the name (e.g. the observing organisation)")
+    imp.add_argument("--out", required=True, help="mission folder to write (replaced only when the import succeeds)")
+    imp.add_argument("--report", help="also write the import report (JSON) here")
+    imp.set_defaults(func=_import)
     return parser
 
 
@@ -59,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except MissionDataError as exc:
+    except (MissionDataError, InputError) as exc:
         print(f"obsmap: {exc}", file=sys.stderr)
         return 2
 

@@ -15,24 +15,28 @@ from geo.schema import PHASE_WORDING
 MAP_HOVER = "<b>%{customdata[0]}</b><br>%{customdata[1]}<extra></extra>"
 
 
-def region_map_values(table: pd.DataFrame, names: dict[str, str], form_type: str) -> dict[str, Any]:
+def region_map_values(table: pd.DataFrame, names: dict[str, str], form_type: str, selected: tuple[str, ...] = ()) -> dict[str, Any]:
     """What the map shows per region, in ``table``'s order: z (per cent, capped for colour) and hover text.
 
     ``table`` is :func:`dashboard.analysis.negative_share_by_region`. A region without an assessed
-    form gets ``theme.NO_DATA_Z``, the grey "no assessed forms" class.
+    form gets ``theme.NO_DATA_Z``, the grey class; its hover says whether it was not selected or
+    had no assessed form.
     """
     observed = PHASE_WORDING[form_type][1]
     z, text = [], []
     for r in table.itertuples():
-        if r.assessed == 0:
+        if selected and r.Index not in selected:
+            z.append(theme.NO_DATA_Z)
+            text.append("Not in the selected regions")
+        elif r.assessed == 0:
             z.append(theme.NO_DATA_Z)
             text.append("No assessed forms for this selection" + (f"<br>({r.n} forms without assessment)" if r.n else ""))
-            continue
-        z.append(round(float(min(100 * r.share, theme.TOP)), 2))
-        text.append(
-            f"{percent(r.share)} bad or very bad<br>{r.negative} of {r.assessed} {observed} with an assessment"
-            + (f"<br>({r.n - r.assessed} forms without assessment)" if r.n > r.assessed else "")
-        )
+        else:
+            z.append(round(float(min(100 * r.negative / r.assessed, theme.TOP)), 2))
+            text.append(
+                f"{percent(r.negative, r.assessed)} bad or very bad<br>{r.negative} of {r.assessed} {observed} with an assessment"
+                + (f"<br>({r.n - r.assessed} forms without assessment)" if r.n > r.assessed else "")
+            )
     return {"z": z, "customdata": [[names.get(code, code), t] for code, t in zip(table.index, text, strict=True)]}
 
 
@@ -129,7 +133,7 @@ def make_problem_chart(rates: pd.DataFrame) -> go.Figure:
             y=shown["label"],
             orientation="h",
             marker_color=theme.BAR,
-            text=[f"{percent(r.share)}  ({r.yes} of {r.answered})" for r in shown.itertuples()],
+            text=[f"{percent(r.yes, r.answered)}  ({r.yes} of {r.answered})" for r in shown.itertuples()],
             textposition="outside",
             cliponaxis=False,
             customdata=np.column_stack([shown["yes"], shown["answered"]]) if len(shown) else None,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from dashboard.analysis import assessment_tally, statement_sentence, tally_by_phase
+from dashboard.analysis import negative_share_by_region, statement_sentence, tally_by_phase
 from geo.mission import MissionDataset
 from geo.schema import FORM_TYPES
 
@@ -36,10 +36,12 @@ def mission_summary(mission: MissionDataset) -> dict[str, Any]:
         n_teams = int(forms["team_id"].nunique()) if forms["team_id"].notna().any() else None
         observers = _int_or_none(mission.meta.get("observers"))
         countries = _int_or_none(mission.meta.get("countries"))
-    by_region = {}
-    for code in mission.regions["code"]:
-        here = forms[forms["region_code"] == code]
-        by_region[code] = {ft: assessment_tally(here[here["form_type"] == ft]) for ft in FORM_TYPES}
+    codes = list(mission.regions["code"])
+    by_region: dict[str, dict[str, dict[str, int]]] = {code: {} for code in codes}
+    for ft in FORM_TYPES:
+        table = negative_share_by_region(forms[forms["form_type"] == ft], codes)
+        for code, row in table.iterrows():
+            by_region[code][ft] = {k: int(row[k]) for k in ("n", "assessed", "negative")}
     phases = tally_by_phase(forms)
     return {
         "name": mission.meta.get("name"),

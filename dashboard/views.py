@@ -13,11 +13,11 @@ from dash import Patch, html
 
 from dashboard.analysis import (
     Filters,
+    assessment_tally,
     filter_forms,
     negative_share_by_region,
     percent,
     problem_rates,
-    share,
     statement_sentence,
     tally_by_phase,
 )
@@ -32,51 +32,41 @@ def parse_filters(mission: MissionDataset, data: dict[str, Any] | None) -> Filte
     return Filters.from_dict(data, known_regions=set(mission.regions["code"]))
 
 
-def _map_values(mission: MissionDataset, filters: Filters) -> dict[str, Any]:
-    forms = filter_forms(mission.forms, filters)
+def _map_values(mission: MissionDataset, filters: Filters, forms) -> dict[str, Any]:
     table = negative_share_by_region(forms, list(mission.regions["code"]))
-    return region_map_values(table, mission.region_names, filters.form_type)
+    return region_map_values(table, mission.region_names, filters.form_type, selected=filters.regions)
 
 
 def initial_map(mission: MissionDataset, filters: Filters) -> go.Figure:
     """The full map, geometry included: sent once, with the page."""
-    return make_region_map(mission.geojson, mission.region_names, _map_values(mission, filters))
+    values = _map_values(mission, filters, filter_forms(mission.forms, filters))
+    return make_region_map(mission.geojson, mission.region_names, values)
 
 
-def map_patch(mission: MissionDataset, data: dict[str, Any] | None) -> Patch:
-    """Values of the coloured trace for this filter state; the geometry stays in the browser."""
-    values = _map_values(mission, parse_filters(mission, data))
-    patch = Patch()
-    for key, value in values.items():
-        patch["data"][VALUE_TRACE][key] = value
-    return patch
-
-
-def map_title(mission: MissionDataset, data: dict[str, Any] | None) -> str:
-    filters = parse_filters(mission, data)
-    return f"{PHASE_LABELS[filters.form_type]}: share of forms assessed bad or very bad, by region"
-
-
-def map_caption(mission: MissionDataset, data: dict[str, Any] | None) -> list:
+def map_update(mission: MissionDataset, data: dict[str, Any] | None) -> tuple[Patch, str, list]:
+    """Map values as a Patch (the geometry stays in the browser), the map's title and its caption."""
     filters = parse_filters(mission, data)
     forms = filter_forms(mission.forms, filters)
-    t = tally_by_phase(forms)[filters.form_type]
-    text = (
+    patch = Patch()
+    for key, value in _map_values(mission, filters, forms).items():
+        patch["data"][VALUE_TRACE][key] = value
+    t = assessment_tally(forms)
+    title = f"{PHASE_LABELS[filters.form_type]}: share of forms assessed bad or very bad, by region"
+    caption = [
         f"{PHASE_LABELS[filters.form_type]} forms, {filters.describe(mission.region_names)}: "
-        f"{t['negative']:,} bad or very bad of {t['assessed']:,} assessed ({percent(share(t['negative'], t['assessed']))}); "
-        f"N = {t['n']:,} forms. Grey: no assessed form."
-    )
-    parts = [text]
+        f"{t['negative']:,} bad or very bad of {t['assessed']:,} assessed ({percent(t['negative'], t['assessed'])}); "
+        f"N = {t['n']:,} forms."
+    ]
     if mission.meta.get("synthetic"):
-        parts += [" ", html.Strong("Synthetic demo forms.")]
-    return parts
+        caption += [" ", html.Strong("Synthetic demo forms.")]
+    return patch, title, caption
 
 
 def headlines(mission: MissionDataset, data: dict[str, Any] | None) -> list:
     """One block per phase: the share, the statement sentence, and its N."""
     filters = parse_filters(mission, data)
     forms = filter_forms(mission.forms, filters, by_phase=False)
-    blocks = []
+    blocks = [html.Div(["For ", html.Strong(filters.describe(mission.region_names))], className="obs-selection")]
     for ft, t in tally_by_phase(forms).items():
         unassessed = t["n"] - t["assessed"]
         n_line = f"N = {t['assessed']:,} assessed of {t['n']:,} forms" + (f" ({unassessed} without assessment)" if unassessed else "")
@@ -86,11 +76,11 @@ def headlines(mission: MissionDataset, data: dict[str, Any] | None) -> list:
                     html.Div(
                         [
                             html.Span(PHASE_LABELS[ft], className="obs-phase"),
-                            html.Span(percent(share(t["negative"], t["assessed"])), className="obs-pct"),
+                            html.Span(percent(t["negative"], t["assessed"]), className="obs-pct"),
                         ],
                         className="obs-headline-top",
                     ),
-                    html.P(statement_sentence(ft, t["negative"], t["assessed"]), className="obs-sentence"),
+                    html.P(_sentence(ft, t, filters), className="obs-sentence"),
                     html.Div(n_line, className="obs-n"),
                 ],
                 className="obs-headline" + (" obs-headline-active" if ft == filters.form_type else ""),
@@ -98,6 +88,12 @@ def headlines(mission: MissionDataset, data: dict[str, Any] | None) -> list:
             )
         )
     return blocks
+
+
+def _sentence(form_type: str, tally: dict[str, int], filters: Filters) -> str:
+    if form_type == "tabulation" and tally["n"] == 0 and (filters.setting or filters.evoting):
+        return "Urban/rural and voting-method filters do not apply to territorial commissions; clear them to see tabulation."
+    return statement_sentence(form_type, tally["negative"], tally["assessed"])
 
 
 def n_shown(mission: MissionDataset, data: dict[str, Any] | None) -> list:

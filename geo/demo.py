@@ -90,7 +90,7 @@ COUNTRIES = {
 }
 
 # logit of the chance that a form is assessed negatively, before region and team effects.
-PHASE_BASE = {"opening": -3.0, "voting": -3.55, "counting": -1.1, "tabulation": -1.35}
+PHASE_BASE = {"opening": -3.0, "voting": -3.55, "counting": -1.25, "tabulation": -1.35}
 # How strongly the region's latent "trouble" shows in each phase.
 PHASE_REGION_WEIGHT = {"opening": 0.6, "voting": 0.8, "counting": 1.0, "tabulation": 1.0}
 UNASSESSED_SHARE = 0.025  # forms sent in without an overall assessment
@@ -330,7 +330,7 @@ def make_forms(rng: np.random.Generator, stations: pd.DataFrame, teams: pd.DataF
         base = st.iloc[rng.choice(len(st), p=pref / pref.sum())]
         reach = 40.0 if base.urban_rural == "urban" else 60.0
         w = pref * np.exp(-_distance_km(base.latitude, base.longitude, st.latitude.to_numpy(), st.longitude.to_numpy()) / reach)
-        k = int(np.clip(rng.normal(10, 1.1), 7, 13))
+        k = int(np.clip(np.round(rng.normal(10, 1.1)), 7, 13))
         picks = st.iloc[rng.choice(len(st), size=k + 1, replace=False, p=w / w.sum())]
         team_effect = rng.normal(0, 0.35)
         visits = [("opening", picks.iloc[0], 6.5 + rng.uniform(0, 0.4))]
@@ -358,7 +358,8 @@ def _commission(region_code: str, stations: pd.DataFrame) -> pd.Series:
             "ps_id": f"TEC-{region_code[3:]}",
             "latitude": anchor.latitude,
             "longitude": anchor.longitude,
-            "urban_rural": "urban",
+            # A commission is not a polling station: urban/rural and e-voting do not apply.
+            "urban_rural": None,
             "evoting": None,
         }
     )
@@ -367,13 +368,14 @@ def _commission(region_code: str, stations: pd.DataFrame) -> pd.Series:
 def _form(rng: np.random.Generator, team, seq: int, phase: str, station: pd.Series, hours: float, effect: float) -> dict:
     rural = 0.25 if station["urban_rural"] == "rural" else 0.0
     p_neg = 1 / (1 + math.exp(-(PHASE_BASE[phase] + effect + rural)))
-    negative = rng.random() < p_neg
-    if rng.random() < UNASSESSED_SHARE:
+    u_negative, u_missing, u_grade = rng.random(3)
+    negative = u_negative < p_neg
+    if u_missing < UNASSESSED_SHARE:
         overall = None
     elif negative:
-        overall = "very bad" if rng.random() < 0.3 else "bad"
+        overall = "very bad" if u_grade < 0.3 else "bad"
     else:
-        overall = "very good" if rng.random() < 0.35 else "good"
+        overall = "very good" if u_grade < 0.35 else "good"
     answers: dict[str, str | None] = dict.fromkeys(PROBLEMS)
     for problem, (p_pos, p_bad) in PROBLEM_RATES[phase].items():
         p = p_bad if negative else p_pos
@@ -382,12 +384,12 @@ def _form(rng: np.random.Generator, team, seq: int, phase: str, station: pd.Seri
         answers[problem] = "yes" if rng.random() < p else "no"
         if rng.random() < ITEM_NONRESPONSE:
             answers[problem] = None
-    comment = None
+    # Always draw the same numbers, so a change of calibration does not reshuffle everything after it.
+    u, pick_problem, pick_text = rng.random(3)
     reported = [p for p, v in answers.items() if v == "yes"]
-    if reported and rng.random() < 0.45:
-        comment = str(rng.choice(COMMENTS[str(rng.choice(reported))]))
-    elif not reported and rng.random() < 0.08:
-        comment = str(rng.choice(COMMENTS["calm"]))
+    topic = reported[int(pick_problem * len(reported))] if reported else "calm"
+    texts = COMMENTS[topic]
+    comment = texts[int(pick_text * len(texts))] if u < (0.45 if reported else 0.08) else None
     return {
         "form_id": f"{team.team_id}-{seq:02d}",
         "form_type": phase,

@@ -24,15 +24,18 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from geo.errors import InputError
+from geo.forms_import import read_forms
 from geo.join import join_points_to_regions
 from geo.schema import FORM_COLUMNS, FORM_TYPES, NEGATIVE_LEVELS, OVERALL_LEVELS, PROBLEMS, STATION_COLUMNS
-from geo.webgeom import simplify_for_web, to_feature_collection
+from geo.webgeom import web_feature_collection
 
 MISSION_FILE = "mission.json"
 REGIONS_FILE = "regions.geojson"
 FORMS_FILE = "forms.csv"
 STATIONS_FILE = "stations.csv"
 TEAMS_FILE = "teams.csv"
+DISTRICTS_FILE = "districts.geojson"
 
 
 class MissionDataError(ValueError):
@@ -64,24 +67,34 @@ def build_mission(
     meta: dict[str, Any],
     stations: pd.DataFrame | None = None,
     teams: pd.DataFrame | None = None,
+    districts: gpd.GeoDataFrame | None = None,
+    extra_files: dict[str, Any] | None = None,
+    join: bool = True,
 ) -> MissionDataset:
     """Join forms to regions and write a mission folder atomically.
 
-    ``boundaries`` needs ``code`` and ``name`` columns. Forms with coordinates get their
-    ``region_code`` from a spatial join on the full-detail boundaries; forms without
-    coordinates keep the ``region_code`` they came with. The folder is written next to
-    ``out_dir`` and swapped in, so a failure leaves an existing folder as it was.
+    ``boundaries`` needs ``code`` and ``name`` columns. With ``join`` (the default), forms with
+    coordinates get their ``region_code`` from a spatial join on the full-detail boundaries and
+    forms without coordinates keep the ``region_code`` they came with; without it, forms are
+    taken as already located. ``districts`` (code, name, parent, geometry) is written as a second
+    level. ``extra_files`` maps file names to DataFrames (CSV) or dicts (JSON) written alongside.
+    The folder is written next to ``out_dir`` and swapped in, so a failure leaves an existing
+    folder as it was. ``meta["web_geometry"]`` records the simplification used.
     """
     forms = forms.copy()
     for col in FORM_COLUMNS:
         if col not in forms:
             forms[col] = pd.NA
-    joined = join_points_to_regions(forms, boundaries)
-    forms["region_code"] = joined.fillna(forms["region_code"].astype("string"))
+    if join:
+        joined = join_points_to_regions(forms, boundaries)
+        forms["region_code"] = joined.fillna(forms["region_code"].astype("string"))
     forms = forms[list(FORM_COLUMNS)]
 
-    web = simplify_for_web(boundaries[["code", "name", "geometry"]])
-    geojson = to_feature_collection(web)
+    geojson, tolerance, size = web_feature_collection(boundaries[["code", "name", "geometry"]])
+    meta = {**meta, "web_geometry": {"tolerance_deg": round(tolerance, 4), "bytes": size}}
+    files: dict[str, Any] = dict(extra_files or {})
+    if districts is not None:
+        files[DISTRICTS_FILE], _, _ = web_feature_collection(districts, ("code", "name", "parent"))
 
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -95,6 +108,13 @@ def build_mission(
             stations[list(STATION_COLUMNS)].to_csv(tmp / STATIONS_FILE, index=False, lineterminator="\n")
         if teams is not None:
             teams.to_csv(tmp / TEAMS_FILE, index=False, lineterminator="\n")
+        for name, content in files.items():
+            if isinstance(content, pd.DataFrame):
+                content.to_csv(tmp / name, index=False, lineterminator="\n")
+            else:
+                separators = (",", ":") if name.endswith(".geojson") else None
+                text = json.dumps(content, indent=None if separators else 2, separators=separators, ensure_ascii=False)
+                (tmp / name).write_text(text + "\n", encoding="utf-8")
         _swap_in(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -134,27 +154,36 @@ def load_mission(path: Path | str) -> MissionDataset:
 
 
 def _read_forms(file: Path) -> pd.DataFrame:
-    raw = pd.read_csv(file, dtype="string", keep_default_na=False, na_values=[""])
-    missing = [c for c in ("form_id", "form_type") if c not in raw]
-    if missing:
-        raise MissionDataError(f"{file}: expected the canonical columns form_id and form_type, missing {missing}.")
-    for col in FORM_COLUMNS:
-        if col not in raw:
-            raw[col] = pd.NA
-    forms = pd.DataFrame(index=raw.index)
-    forms["form_id"] = raw["form_id"]
-    forms["form_type"] = pd.Categorical(raw["form_type"], categories=FORM_TYPES)
-    forms["observed_at"] = pd.to_datetime(raw["observed_at"], errors="coerce")
-    for col in ("team_id", "observer_org", "ps_id", "region_code", "district_code", "urban_rural", "evoting", "comments"):
-        forms[col] = raw[col].astype("string")
-    forms["latitude"] = pd.to_numeric(raw["latitude"], errors="coerce")
-    forms["longitude"] = pd.to_numeric(raw["longitude"], errors="coerce")
-    forms["overall"] = pd.Categorical(raw["overall"], categories=OVERALL_LEVELS, ordered=True)
+    """Read a mission's forms.csv with the import's own rules; any row import would set aside is an error.
+
+    A mission folder is written by ``obsmap import`` or the demo generator, so its forms are clean;
+    a hand-made folder gets the same checks, and a clear sentence instead of silently lost values.
+    """
+    try:
+        read = read_forms(file)
+    except InputError as exc:
+        raise MissionDataError(str(exc)) from exc
+    rows = read.rows
+    bad = rows[rows["_reason"].notna()]
+    dup = rows["form_id"].duplicated(keep="first") & rows["_reason"].isna()
+    if len(bad) or dup.any():
+        first = bad.iloc[0] if len(bad) else rows[dup].iloc[0]
+        reason = first["_reason"] if len(bad) else "duplicate form_id"
+        detail = f" ({first['_detail']})" if len(bad) and pd.notna(first["_detail"]) else ""
+        count = len(bad) + int(dup.sum())
+        raise MissionDataError(
+            f"{file}: row {first['_row']}: {reason}{detail}; {count} row(s) like this. "
+            "Build the folder with `obsmap import`, which sets such rows aside."
+        )
+    forms = rows[list(FORM_COLUMNS)].copy()
+    forms["form_type"] = pd.Categorical(forms["form_type"], categories=FORM_TYPES)
+    forms["observed_at"] = pd.to_datetime(forms["observed_at"], errors="coerce")
+    forms["overall"] = pd.Categorical(forms["overall"], categories=OVERALL_LEVELS, ordered=True)
     # Three-valued: True (yes), False (no), <NA> (not answered).
     for col in PROBLEMS:
-        forms[col] = raw[col].map({"yes": True, "no": False}, na_action="ignore").astype("boolean")
+        forms[col] = forms[col].map({"yes": True, "no": False}, na_action="ignore").astype("boolean")
     forms["negative"] = forms["overall"].isin(NEGATIVE_LEVELS).astype("boolean").mask(forms["overall"].isna())
-    return forms
+    return forms.reset_index(drop=True)
 
 
 def _read_stations(file: Path) -> pd.DataFrame:

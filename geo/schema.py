@@ -25,6 +25,23 @@ PROBLEMS: dict[str, str] = {
     "procedural_violations": "Procedural violations",
 }
 
+# The problem questions on each phase's checklist; the others are not asked (blank, "not answered").
+PHASE_CHECKLIST: dict[str, tuple[str, ...]] = {
+    "opening": ("unauthorised_persons", "ballot_box_stuffing", "observers_restricted", "procedural_violations"),
+    "voting": (
+        "unauthorised_persons",
+        "multiple_voting",
+        "ballot_box_stuffing",
+        "pressure_on_voters",
+        "overcrowding",
+        "secrecy_compromised",
+        "observers_restricted",
+        "procedural_violations",
+    ),
+    "counting": ("unauthorised_persons", "ballot_box_stuffing", "protocol_tampering", "observers_restricted", "procedural_violations"),
+    "tabulation": ("unauthorised_persons", "protocol_tampering", "observers_restricted", "procedural_violations"),
+}
+
 FORM_COLUMNS: tuple[str, ...] = (
     "form_id",
     "form_type",

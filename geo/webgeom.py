@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import geopandas as gpd
@@ -13,6 +14,8 @@ import shapely
 # is 200 KB of GeoJSON (the demo's 16 regions take 50 KB).
 DEFAULT_TOLERANCE = 0.01
 WEB_GEOJSON_BUDGET_BYTES = 200_000
+
+log = logging.getLogger(__name__)
 DEFAULT_DECIMALS = 3
 
 
@@ -24,20 +27,26 @@ def simplify_for_web(regions: gpd.GeoDataFrame, tolerance: float = DEFAULT_TOLER
     ``10**-decimals`` degrees, which keeps shared vertices identical too.
     """
     out = regions.to_crs(4326).copy()
-    geoms = shapely.coverage_simplify(out.geometry.values, tolerance=tolerance, simplify_boundary=True)
+    if shapely.coverage_is_valid(out.geometry.values):
+        geoms = shapely.coverage_simplify(out.geometry.values, tolerance=tolerance, simplify_boundary=True)
+    else:
+        # Overlapping or gapped input is not a coverage; simplify each shape on its own instead.
+        log.warning("boundaries overlap or leave gaps; simplifying each region separately")
+        geoms = shapely.simplify(out.geometry.values, tolerance, preserve_topology=True)
     geoms = shapely.transform(geoms, lambda xy: np.round(xy, decimals))
     geoms = shapely.make_valid(geoms)
     # make_valid may return a GeometryCollection with stray lines; keep the polygonal part.
-    geoms = [_polygonal(g) for g in geoms]
+    geoms = [polygonal(g) for g in geoms]
     out["geometry"] = geoms
     return out
 
 
-def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
+def polygonal(geom: shapely.Geometry) -> shapely.Geometry:
+    """The polygonal part of a geometry (``make_valid`` can add stray lines or points); empty if none."""
     if geom.geom_type in ("Polygon", "MultiPolygon"):
         return geom
     parts = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")]
-    return shapely.union_all(parts)
+    return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
 def to_feature_collection(regions: gpd.GeoDataFrame, properties: tuple[str, ...] = ("code", "name")) -> dict[str, Any]:
@@ -54,3 +63,19 @@ def to_feature_collection(regions: gpd.GeoDataFrame, properties: tuple[str, ...]
             }
         )
     return {"type": "FeatureCollection", "features": features}
+
+
+def web_feature_collection(
+    regions: gpd.GeoDataFrame,
+    properties: tuple[str, ...] = ("code", "name"),
+    budget: int = WEB_GEOJSON_BUDGET_BYTES,
+) -> tuple[dict[str, Any], float, int]:
+    """Simplify until the GeoJSON fits ``budget`` bytes; returns (collection, tolerance used, size)."""
+    tolerance = DEFAULT_TOLERANCE
+    for _ in range(12):
+        fc = to_feature_collection(simplify_for_web(regions, tolerance), properties)
+        size = len(json.dumps(fc, separators=(",", ":")))
+        if size <= budget:
+            break
+        tolerance *= 1.6
+    return fc, tolerance, size

@@ -10,7 +10,6 @@ time and the response size. Also prints the size of the first page load (layout 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 
@@ -58,8 +57,6 @@ def main() -> None:
             f"{name:>18}: median {1000 * statistics.median(times):6.1f} ms, worst {1000 * max(times):6.1f} ms, "
             f"response {statistics.median(sizes) / 1024:5.1f} KB (max {max(sizes) / 1024:.1f} KB)  [{output[:60]}]"
         )
-    total = json.loads(layout.data)
-    del total
 
 
 if __name__ == "__main__":

@@ -13,28 +13,16 @@ from shapely.geometry import box
 
 from geo.mission import MissionDataset, build_mission, load_mission
 from geo.schema import FORM_COLUMNS
+from scripts.screenshot import CHROME_ARGS
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo"
-
-CHROME_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--enable-unsafe-swiftshader",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1280,900",
-]
 
 
 def pytest_setup_options():
     """Chrome options for dash_duo: Debian chromium, headless, WebGL through SwiftShader, no network chatter."""
     options = Options()
-    for arg in CHROME_ARGS:
+    for arg in [*CHROME_ARGS, "--window-size=1280,900"]:
         options.add_argument(arg)
     options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='obsmap-chrome-')}")
     if Path("/usr/bin/chromium").exists():

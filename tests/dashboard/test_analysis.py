@@ -1,6 +1,7 @@
 """Aggregations against a plain pandas tally of the raw CSV."""
 
 import math
+from fractions import Fraction
 
 import pandas as pd
 import pytest
@@ -11,9 +12,9 @@ from dashboard.analysis import (
     negative_share_by_region,
     percent,
     problem_rates,
-    round_half_up,
     statement_sentence,
     tally_by_phase,
+    whole_percent,
 )
 from geo.schema import FORM_TYPES, PROBLEMS
 from tests.conftest import DEMO, build_tiny
@@ -112,6 +113,12 @@ def test_statement_sentence_in_the_missions_register():
     assert "no openings observed" in statement_sentence("opening", 0, 0)
 
 
-def test_rounding_is_half_up_as_people_expect():
-    assert round_half_up(24.5) == 25 and round_half_up(2.5) == 3 and round_half_up(24.49) == 24
-    assert percent(0.125) == "13 %" and percent(None) == "n/a" and percent(float("nan")) == "n/a"
+def test_rounding_is_half_up_and_the_same_everywhere():
+    # 23 of 40 is 57.5 %: a float share rounds it to 57 (0.575 is 0.57499... in binary); people say 58.
+    assert whole_percent(23, 40) == 58 and percent(23, 40) == "58 %"
+    assert "58 per cent of 40" in statement_sentence("counting", 23, 40)
+    assert whole_percent(1, 8) == 13 and whole_percent(0, 5) == 0 and whole_percent(5, 5) == 100
+    assert whole_percent(0, 0) is None and percent(0, 0) == "n/a"
+    for whole in range(1, 401):
+        for part in range(whole + 1):
+            assert whole_percent(part, whole) == math.floor(Fraction(100 * part, whole) + Fraction(1, 2))

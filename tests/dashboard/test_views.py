@@ -1,14 +1,20 @@
 """The callbacks' logic, called as plain functions."""
 
 import json
+import math
+from fractions import Fraction
 
 import pandas as pd
 from dash import Patch
 
 from dashboard import theme
-from dashboard.analysis import Filters, filter_forms, tally_by_phase
-from dashboard.views import VALUE_TRACE, headlines, initial_map, map_caption, map_patch, map_title, n_shown, problems
+from dashboard.analysis import Filters
+from dashboard.views import VALUE_TRACE, headlines, initial_map, map_update, n_shown, problems
 from tests.conftest import DEMO
+
+
+def map_patch(mission, data) -> Patch:
+    return map_update(mission, data)[0]
 
 
 def _patch_values(patch: Patch) -> dict:
@@ -50,7 +56,7 @@ def test_region_filter_greys_out_the_other_regions(demo):
     values = _patch_values(map_patch(demo, {"form_type": "counting", "regions": ["KZ-YUZ", "KZ-ZHA"]}))
     coloured = {code for code, z in zip(demo.regions["code"], values["z"], strict=True) if z != theme.NO_DATA_Z}
     assert coloured == {"KZ-YUZ", "KZ-ZHA"}
-    assert "No assessed forms" in values["customdata"][0][1]
+    assert values["customdata"][0][1] == "Not in the selected regions"
 
 
 def test_initial_map_carries_geometry_once_on_a_white_bg_map(demo):
@@ -66,19 +72,32 @@ def test_initial_map_carries_geometry_once_on_a_white_bg_map(demo):
 def test_headlines_state_every_phase_with_its_n(demo):
     blocks = headlines(demo, {"form_type": "counting", "setting": "urban"})
     text = json.dumps([b.to_plotly_json() for b in blocks], default=str)
-    tally = tally_by_phase(filter_forms(demo.forms, Filters(setting="urban"), by_phase=False))
-    for ft, t in tally.items():
-        assert f"N = {t['assessed']:,} assessed of {t['n']:,} forms" in text, ft
-    assert "The count was assessed as bad or very bad in" in text
+    raw = pd.read_csv(DEMO / "forms.csv", dtype=str)
+    urban = raw[raw.urban_rural == "urban"]
+    for ft in ("opening", "voting", "counting"):
+        f = urban[urban.form_type == ft]
+        assert f"N = {f.overall.notna().sum():,} assessed of {len(f):,} forms" in text, ft
+    counts = urban[(urban.form_type == "counting") & urban.overall.notna()]
+    pct = math.floor(Fraction(100 * counts.overall.isin(["bad", "very bad"]).sum(), len(counts)) + Fraction(1, 2))
+    assert f"The count was assessed as bad or very bad in {pct} per cent of {len(counts)} counts observed." in text
+    assert "do not apply to territorial commissions" in text  # tabulation under a station filter
 
 
 def test_titles_captions_and_counts_name_the_selection(demo):
     data = {"form_type": "tabulation", "regions": ["KZ-KAR"]}
-    assert map_title(demo, data).startswith("Tabulation")
-    caption = json.dumps(map_caption(demo, data), default=str)
+    _, title, caption = map_update(demo, data)
+    assert title.startswith("Tabulation")
+    caption = json.dumps(caption, default=str)
     assert "Karaganda" in caption and "Synthetic" in caption
     n = json.dumps(n_shown(demo, data), default=str)
     assert "tabulation forms" in n
-    fig, title = problems(demo, data)
-    assert "N = " in title
-    assert all("of" in t for t in fig.data[0].text)
+    fig, title = problems(demo, {"form_type": "counting"})
+    raw = pd.read_csv(DEMO / "forms.csv", dtype=str)
+    counts = raw[raw.form_type == "counting"]
+    assert title == f"Problems reported in counting forms (N = {len(counts):,} forms)"
+    answered = counts.protocol_tampering.notna().sum()
+    yes = (counts.protocol_tampering == "yes").sum()
+    pct = math.floor(Fraction(100 * yes, answered) + Fraction(1, 2))
+    bar = list(fig.data[0].y).index("Tampering with result protocols")
+    assert fig.data[0].text[bar] == f"{pct} %  ({yes} of {answered})"
+    assert "Multiple voting" not in fig.data[0].y  # not on the count checklist

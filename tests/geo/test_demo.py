@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.demo import N_EVOTING, N_STATIONS, build_demo, load_demo_boundaries
+from geo.demo import N_EVOTING, N_STATIONS, PROBLEM_RATES, build_demo, load_demo_boundaries
 from geo.join import join_points_to_regions
 from geo.regions2005 import regions_2005
+from geo.schema import PHASE_CHECKLIST
 from tests.conftest import DEMO
 
 
@@ -64,7 +65,7 @@ def test_each_team_opens_votes_and_counts(raw_forms):
     assert (per_team["opening"] == 1).all()
     assert (per_team["counting"] == 1).all()
     assert per_team["voting"].between(7, 13).all()
-    assert 9.3 <= per_team["voting"].mean() <= 10.7
+    assert 9.6 <= per_team["voting"].mean() <= 10.4
     assert 0 < (per_team["tabulation"] > 0).mean() < 0.6
     # The count is observed at the team's last voting station, after the last visit.
     forms = raw_forms.assign(at=pd.to_datetime(raw_forms.observed_at)).sort_values("at")
@@ -118,6 +119,10 @@ def test_problems_are_linked_plausibly(raw_forms):
     assert secrecy[crowded].mean() > 4 * secrecy[~crowded].mean()
 
 
+def test_demo_asks_each_phase_its_checklist():
+    assert {phase: set(rates) for phase, rates in PROBLEM_RATES.items()} == {p: set(c) for p, c in PHASE_CHECKLIST.items()}
+
+
 def test_questions_off_a_phase_checklist_stay_blank(raw_forms):
     opening = raw_forms[raw_forms.form_type == "opening"]
     assert opening.multiple_voting.isna().all()
@@ -129,8 +134,11 @@ def test_teams_lean_urban_and_forms_are_located(raw_forms, stations):
     assert (voting.urban_rural == "urban").mean() > (stations.urban_rural == "urban").mean() + 0.1
     assert raw_forms.region_code.notna().all()
     assert raw_forms.form_id.is_unique
-    located = join_points_to_regions(raw_forms, load_demo_boundaries())
-    assert (located == raw_forms.region_code).all()
+    # The join put each form in the region of the station it was made at (tabulation: the TEC's region).
+    station_region = raw_forms.ps_id.map(stations.set_index("ps_id").region_code)
+    tec = raw_forms.form_type == "tabulation"
+    assert (station_region[~tec] == raw_forms.region_code[~tec]).all()
+    assert ("KZ-" + raw_forms.ps_id[tec].str[4:] == raw_forms.region_code[tec]).all()
 
 
 def test_no_observer_names_or_phones_in_demo_forms(raw_forms):

@@ -55,3 +55,31 @@ def test_failed_build_leaves_existing_folder_as_it_was(tmp_path):
     assert {p.name: p.read_bytes() for p in mission.path.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["mission"]  # no temporary folder left behind
     assert json.loads(before["mission.json"])["name"] == "Tiny"
+
+
+def _hand_made(tmp_path, forms_csv: str):
+    mission = build_tiny(tmp_path, [{"form_type": "voting", "region_code": "AA"}])
+    (mission.path / "forms.csv").write_text(forms_csv, encoding="utf-8")
+    return mission.path
+
+
+def test_hand_made_folder_values_are_read_with_the_contracts_variants(tmp_path):
+    path = _hand_made(tmp_path, "form_id,form_type,region_code,overall,overcrowding\n1,Counting,AA,Bad,Да\n2,voting,BB,4,0\n")
+    forms = load_mission(path).forms
+    assert forms["form_type"].tolist() == ["counting", "voting"]
+    assert forms["negative"].tolist() == [True, True]
+    assert forms["overcrowding"].tolist() == [True, False]
+
+
+@pytest.mark.parametrize(
+    ("csv", "message"),
+    [
+        ("form_id,form_type,region_code,overall\n1,voting,AA,excellent\n", r"row 2: overall not .*overall = excellent"),
+        ("form_id,form_type,region_code\n1,voting,AA\n1,voting,BB\n", "row 3: duplicate form_id"),
+        ("form_id,form_type,region_code\n1,lunch,AA\n", "row 2: no or unknown form_type"),
+    ],
+)
+def test_hand_made_folder_with_unusable_rows_is_refused_with_the_row(tmp_path, csv, message):
+    path = _hand_made(tmp_path, csv)
+    with pytest.raises(MissionDataError, match=message):
+        load_mission(path)
