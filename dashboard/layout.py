@@ -82,6 +82,8 @@ def filter_bar(mission: MissionDataset, filters: Filters) -> dbc.Card:
                             _segmented("setting", [("all", "All"), ("urban", "Urban"), ("rural", "Rural")], filters.setting or "all"),
                         ],
                         xs="auto",
+                        # A mission whose forms say nothing about urban/rural gets no such filter.
+                        style=None if mission.forms["urban_rural"].notna().any() else {"display": "none"},
                     ),
                     dbc.Col(
                         [
@@ -89,6 +91,7 @@ def filter_bar(mission: MissionDataset, filters: Filters) -> dbc.Card:
                             _segmented("evoting", [("all", "All"), ("yes", "Electronic"), ("no", "Paper")], filters.evoting or "all"),
                         ],
                         xs="auto",
+                        style=None if mission.forms["evoting"].notna().any() else {"display": "none"},
                     ),
                 ],
                 className="g-3 align-items-start",

@@ -38,6 +38,8 @@ TOOL_METADATA = {
     "submissiondate", "key", "submitterid", "submittername", "attachmentspresent", "attachmentsexpected", "status",
     "reviewstate", "edits", "formversion", "meta-instanceid", "meta-instancename", "instancename",
 }  # fmt: skip
+# Tool columns that name or identify the person who submitted: never copied anywhere, not even set aside.
+PERSONAL_METADATA = {"_submitted_by", "username", "phonenumber", "submitterid", "submittername", "deviceid", "simserial", "email"}
 # Where a tool keeps the submission's unique id, used as form_id when the form has none.
 ID_FALLBACKS = ("_uuid", "meta-instanceID", "KEY", "instanceID")
 
@@ -220,7 +222,10 @@ def read_forms(path: Path | str, mapping: Mapping | None = None) -> FormsRead:
         out[col] = raw.str.strip()
     out["_source"] = str(path)
     out["_row"] = table.index + 2  # the header is row 1, as in a spreadsheet
-    out["_original"] = [json.dumps({k: v for k, v in row.items() if pd.notna(v)}, ensure_ascii=False) for row in table.to_dict("records")]
+    keep = [c for c in table.columns if c.split("/")[-1].lower() not in PERSONAL_METADATA]
+    out["_original"] = [
+        json.dumps({k: v for k, v in row.items() if pd.notna(v)}, ensure_ascii=False) for row in table[keep].to_dict("records")
+    ]
     reason = pd.Series(pd.NA, index=table.index, dtype="string")
     detail = pd.Series(pd.NA, index=table.index, dtype="string")
 

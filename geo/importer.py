@@ -232,7 +232,7 @@ def import_mission(
         "synthetic": False,
         "data_as_of": observed.max().strftime("%Y-%m-%dT%H:%M") if observed.notna().any() else None,
         "imported_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "sources": [f"Boundaries: {boundaries}", *(f"Forms: {p}" for p in forms)],
+        "sources": [f"Boundaries: {Path(boundaries).name}", *(f"Forms: {Path(p).name}" for p in forms)],
         **(meta or {}),
     }
     progress(f"writing {out}")

@@ -101,3 +101,13 @@ def test_titles_captions_and_counts_name_the_selection(demo):
     bar = list(fig.data[0].y).index("Tampering with result protocols")
     assert fig.data[0].text[bar] == f"{pct} %  ({yes} of {answered})"
     assert "Multiple voting" not in fig.data[0].y  # not on the count checklist
+
+
+def test_filters_without_data_are_hidden(tmp_path):
+    from dashboard.layout import filter_bar
+    from tests.conftest import build_tiny
+
+    mission = build_tiny(tmp_path, [{"form_type": "voting", "region_code": "AA", "urban_rural": "rural"}])
+    cols = filter_bar(mission, Filters()).children.children.children  # Card > CardBody > Row > Cols
+    hidden = {col.children[0].children for col in cols if getattr(col, "style", None) == {"display": "none"}}
+    assert hidden == {"Voting"}  # no e-voting answers: that filter is hidden; urban/rural stays

@@ -249,6 +249,8 @@ ODK = (
     "collect:1,0,2026-11-28\n"
     "2005-12-04T11:00:00.000Z,x,y,uuid:bbb,voting,T1,P2,2005-12-04T10:00:00.000+06:00,0.5,0.5,0,4,yes,bad,uuid:bbb,7,collector,0,0,,,"
     "collect:1,0,2026-11-28\n"
+    "2005-12-04T12:00:00.000Z,x,y,uuid:ccc,voting,T1,P3,2005-12-04T11:00:00.000+06:00,0.5,0.5,0,4,no,great,uuid:ccc,7,Jane Doe,0,0,,,"
+    "collect:1,0,2026-11-28\n"
 )
 
 
@@ -260,6 +262,12 @@ def test_odk_central_export_imports_without_mapping(tmp_path, geojson):
     assert f["region_code"].tolist() == ["BB", "AA"]
     assert f["unauthorised_persons"].tolist() == [False, True]
     assert "SubmitterName" in result.report["files"][0]["ignored_columns"]
+    # The set-aside file keeps the row's values, but not who submitted it.
+    aside = pd.read_csv(tmp_path / "out" / SET_ASIDE_FILE, dtype=str)
+    assert aside["form_id"].tolist() == ["uuid:ccc"]
+    original = json.loads(aside.loc[0, "original_values"])
+    assert original["assessment-overall"] == "great"
+    assert "Jane Doe" not in aside.to_csv() and "SubmitterName" not in original and "DeviceID" not in original
     assert "submittername" not in {c.lower() for c in result.mission.forms.columns}
 
 
