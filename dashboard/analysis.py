@@ -15,38 +15,96 @@ from typing import Any
 
 import pandas as pd
 
-from geo.schema import FORM_TYPES, PHASE_WORDING, PROBLEMS
+from geo.schema import FORM_TYPES, OVERALL_LEVELS, PHASE_WORDING, PROBLEMS
 
 SETTINGS = ("urban", "rural")
 EVOTING = ("yes", "no")
+METRICS = ("negative", "problem", "coverage", "forms")
+METRIC_LABELS = {
+    "negative": "Share assessed bad or very bad",
+    "problem": "Share reporting a problem",
+    "coverage": "Coverage: observed / registered stations",
+    "forms": "Number of forms",
+}
+# Hours since midnight of election day; tabulation runs past midnight, so the day is 30 hours long.
+HOURS_RANGE = (0, 30)
 
 
 @dataclass(frozen=True)
 class Filters:
-    """What the user chose. Empty ``regions`` means all regions; ``None`` means no restriction."""
+    """The view: what the user chose. Empty tuples and ``None`` mean no restriction.
+
+    ``problem`` restricts forms to those that reported it, except where a problem's own rate is
+    shown (the problem chart), which needs the forms that answered. With the "problem" map metric
+    it only chooses the problem the map shows, and restricts nothing.
+    ``drill`` is the region the map is zoomed into (it also restricts ``regions`` to that region).
+    """
 
     form_type: str = "counting"
     regions: tuple[str, ...] = field(default_factory=tuple)
     setting: str | None = None  # "urban" | "rural"
     evoting: str | None = None  # "yes" (electronic) | "no" (paper)
+    orgs: tuple[str, ...] = field(default_factory=tuple)
+    teams: tuple[str, ...] = field(default_factory=tuple)
+    overall: tuple[str, ...] = field(default_factory=tuple)
+    hours: tuple[int, int] | None = None  # [start, end) in hours since election-day midnight
+    problem: str | None = None
+    metric: str = "negative"
+    drill: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, known_regions: set[str] | None = None) -> Filters:
-        """Build from JSON-like input, dropping values that are not allowed (never raising)."""
+        """Build from JSON-like input (the browser's store), dropping values that are not allowed."""
         data = data or {}
-        form_type = data.get("form_type") if data.get("form_type") in FORM_TYPES else "counting"
-        regions = tuple(r for r in (data.get("regions") or []) if isinstance(r, str) and (known_regions is None or r in known_regions))
-        setting = data.get("setting") if data.get("setting") in SETTINGS else None
-        evoting = data.get("evoting") if data.get("evoting") in EVOTING else None
-        return cls(form_type=form_type, regions=regions, setting=setting, evoting=evoting)
+
+        def strings(key: str, allowed: set[str] | tuple[str, ...] | None = None) -> tuple[str, ...]:
+            values = data.get(key) or []
+            if isinstance(values, str):
+                values = [values]
+            return tuple(dict.fromkeys(v for v in values if isinstance(v, str) and (allowed is None or v in allowed)))
+
+        hours = data.get("hours")
+        if (
+            not (
+                isinstance(hours, (list, tuple))
+                and len(hours) == 2
+                and all(isinstance(h, (int, float)) for h in hours)
+                and HOURS_RANGE[0] <= hours[0] < hours[1] <= HOURS_RANGE[1]
+            )
+            or tuple(hours) == HOURS_RANGE
+        ):
+            hours = None
+        drill = data.get("drill")
+        if not isinstance(drill, str) or (known_regions is not None and drill not in known_regions):
+            drill = None
+        return cls(
+            form_type=data.get("form_type") if data.get("form_type") in FORM_TYPES else "counting",
+            regions=(drill,) if drill else strings("regions", known_regions),
+            setting=data.get("setting") if data.get("setting") in SETTINGS else None,
+            evoting=data.get("evoting") if data.get("evoting") in EVOTING else None,
+            orgs=strings("orgs"),
+            teams=strings("teams"),
+            overall=strings("overall", OVERALL_LEVELS),
+            hours=(int(hours[0]), int(hours[1])) if hours else None,
+            problem=data.get("problem") if data.get("problem") in PROBLEMS else None,
+            metric=data.get("metric") if data.get("metric") in METRICS else "negative",
+            drill=drill,
+        )
+
+    @property
+    def filters_by_problem(self) -> bool:
+        """Whether ``problem`` restricts the forms (it does not when it only picks the mapped problem)."""
+        return self.problem is not None and self.metric != "problem"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["regions"] = list(self.regions)
+        for key in ("regions", "orgs", "teams", "overall"):
+            d[key] = list(d[key])
+        d["hours"] = list(self.hours) if self.hours else None
         return d
 
     def describe(self, region_names: dict[str, str] | None = None) -> str:
-        """The non-phase filters in words, e.g. "Karaganda, Pavlodar · urban · electronic voting"."""
+        """The non-phase filters in words, e.g. "Karaganda, Pavlodar · urban stations · 08:00-20:00"."""
         parts = []
         if self.regions:
             names = region_names or {}
@@ -55,13 +113,31 @@ class Filters:
             parts.append(f"{self.setting} stations")
         if self.evoting:
             parts.append("electronic voting" if self.evoting == "yes" else "paper ballots")
+        if self.orgs:
+            parts.append(", ".join(self.orgs))
+        if self.teams:
+            parts.append("team " + ", ".join(self.teams) if len(self.teams) < 4 else f"{len(self.teams)} teams")
+        if self.overall:
+            parts.append("assessed " + " or ".join(self.overall))
+        if self.hours:
+            parts.append(f"{format_hour(self.hours[0])}–{format_hour(self.hours[1])}")
+        if self.filters_by_problem:
+            parts.append(f"reporting {PROBLEMS[self.problem].lower()}")
         return " · ".join(parts) if parts else "all regions, all stations"
 
 
-def filter_forms(forms: pd.DataFrame, filters: Filters, *, by_phase: bool = True) -> pd.DataFrame:
-    """Forms matching ``filters``; with ``by_phase=False`` every phase is kept.
+def format_hour(hours: float) -> str:
+    """Hours since election-day midnight as a clock time; past midnight gets "+1"."""
+    h = int(hours)
+    return f"{h % 24:02d}:00" + (" +1" if h >= 24 else "")
 
-    A form whose urban/rural or e-voting value is blank does not match a filter on that value.
+
+def filter_forms(forms: pd.DataFrame, filters: Filters, *, by_phase: bool = True, by_problem: bool = True) -> pd.DataFrame:
+    """Forms matching ``filters``; with ``by_phase=False`` every phase, with ``by_problem=False``
+    forms whether or not they reported the chosen problem.
+
+    A form whose value is blank does not match a filter on that value (urban/rural, e-voting,
+    organisation, team, assessment, time).
     """
     keep = pd.Series(True, index=forms.index)
     if by_phase:
@@ -72,6 +148,17 @@ def filter_forms(forms: pd.DataFrame, filters: Filters, *, by_phase: bool = True
         keep &= (forms["urban_rural"] == filters.setting).fillna(False)
     if filters.evoting:
         keep &= (forms["evoting"] == filters.evoting).fillna(False)
+    if filters.orgs:
+        keep &= forms["observer_org"].isin(filters.orgs).fillna(False)
+    if filters.teams:
+        keep &= forms["team_id"].isin(filters.teams).fillna(False)
+    if filters.overall:
+        keep &= forms["overall"].isin(filters.overall).fillna(False)
+    if filters.hours:
+        start, end = filters.hours
+        keep &= ((forms["hour"] >= start) & (forms["hour"] < end)).fillna(False)
+    if by_problem and filters.filters_by_problem:
+        keep &= forms[filters.problem].fillna(False)
     return forms[keep.astype(bool)]
 
 
@@ -147,3 +234,91 @@ def statement_sentence(form_type: str, negative: int, assessed: int) -> str:
         return f"{subject}: no {observed} with an overall assessment."
     pct = whole_percent(negative, assessed)
     return f"{subject} was assessed as bad or very bad in {pct} per cent of {assessed:,} {observed}."
+
+
+def problem_share_by_region(forms: pd.DataFrame, problem: str, region_codes: list[str]) -> pd.DataFrame:
+    """Per region: ``part`` forms reporting ``problem`` of ``whole`` forms that answered it, ``n`` forms."""
+    answers = forms[problem]
+    counts = pd.DataFrame(
+        {
+            "n": forms.groupby("region_code").size(),
+            "whole": answers.notna().groupby(forms["region_code"]).sum(),
+            "part": answers.fillna(False).astype(bool).groupby(forms["region_code"]).sum(),
+        }
+    )
+    out = counts.reindex(region_codes).fillna(0).astype(int)
+    out.index.name = "region_code"
+    return out
+
+
+def coverage_by_region(forms: pd.DataFrame, stations: pd.DataFrame, region_codes: list[str]) -> pd.DataFrame:
+    """Per region: ``part`` registry stations with at least one form of ``whole`` registry stations.
+
+    Forms at a ps_id that is not in the registry (a commission, a typo) do not count as coverage.
+    """
+    registry = stations[stations["region_code"].notna()]
+    observed = registry["ps_id"].isin(set(forms["ps_id"].dropna()))
+    counts = pd.DataFrame(
+        {
+            "n": forms.groupby("region_code").size(),
+            "whole": registry.groupby("region_code").size(),
+            "part": observed.groupby(registry["region_code"]).sum(),
+        }
+    )
+    out = counts.reindex(region_codes).fillna(0).astype(int)
+    out.index.name = "region_code"
+    return out
+
+
+def filter_stations(stations: pd.DataFrame, filters: Filters) -> pd.DataFrame:
+    """Registry stations matching the filters that describe stations (regions, urban/rural, e-voting)."""
+    keep = pd.Series(True, index=stations.index)
+    if filters.regions:
+        keep &= stations["region_code"].isin(filters.regions)
+    if filters.setting:
+        keep &= (stations["urban_rural"] == filters.setting).fillna(False)
+    if filters.evoting:
+        keep &= (stations["evoting"] == filters.evoting).fillna(False)
+    return stations[keep.astype(bool)]
+
+
+def station_visits(forms: pd.DataFrame) -> pd.DataFrame:
+    """One row per observed station (ps_id): visits, worst assessment, phases, times, problems reported.
+
+    ``worst`` is the worst overall assessment among its forms (``<NA>`` when none was assessed);
+    ``latitude``/``longitude`` are the mean of the forms' coordinates.
+    """
+    located = forms[forms["ps_id"].notna()]
+    if located.empty:
+        return pd.DataFrame(columns=["ps_id", "visits", "worst", "phases", "times", "problems", "latitude", "longitude", "region_code"])
+    problems = located[list(PROBLEMS)].fillna(False).astype(bool)
+    reported = problems.apply(lambda row: [PROBLEMS[p] for p, yes in row.items() if yes], axis=1)
+    g = located.assign(_reported=reported).groupby("ps_id", sort=True)
+    out = pd.DataFrame(
+        {
+            "visits": g.size(),
+            "worst": g["overall"].max(),
+            "phases": g["form_type"].agg(lambda s: ", ".join(dict.fromkeys(str(v) for v in s))),
+            "times": g["observed_at"].agg(lambda s: ", ".join(t.strftime("%H:%M") for t in s.dropna().sort_values())),
+            "problems": g["_reported"].agg(lambda lists: ", ".join(dict.fromkeys(p for lst in lists for p in lst))),
+            "latitude": g["latitude"].mean(),
+            "longitude": g["longitude"].mean(),
+            "region_code": g["region_code"].first(),
+        }
+    )
+    return out.reset_index()
+
+
+def tally_by_hour(forms: pd.DataFrame) -> pd.DataFrame:
+    """Per whole hour since election-day midnight: n, assessed, negative. Forms without a time are left out."""
+    timed = forms[forms["hour"].notna()]
+    hour = timed["hour"].floordiv(1).astype(int)
+    out = pd.DataFrame(
+        {
+            "n": timed.groupby(hour).size(),
+            "assessed": timed["negative"].groupby(hour).count(),
+            "negative": timed["negative"].groupby(hour).sum(),
+        }
+    )
+    out.index.name = "hour"
+    return out.astype(int)

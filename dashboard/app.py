@@ -8,12 +8,14 @@ from pathlib import Path
 
 import dash_bootstrap_components as dbc  # noqa: F401  (registers the component library)
 from dash import Dash
+from flask import Response, request
 
 from dashboard import theme  # noqa: F401  (registers the "obsmap" Plotly template)
 from dashboard.analysis import Filters
 from dashboard.callbacks import register_callbacks
 from dashboard.layout import page
-from dashboard.views import initial_map
+from dashboard.urlstate import parse_query
+from dashboard.views import export_frame, initial_map, known_values
 from geo.mission import MissionDataset, load_mission
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,5 +43,24 @@ def create_app(data: str | Path | MissionDataset | None = None) -> Dash:
     )
     app.layout = page(mission, initial_map(mission, filters), filters)
     register_callbacks(app, mission)
+    register_export(app, mission)
     log.info("obsmap: %s forms from %s", len(mission.forms), mission.path)
     return app
+
+
+def register_export(app: Dash, mission: MissionDataset) -> None:
+    """``/export.csv?<the page's parameters>``: exactly the forms the page shows, canonical columns."""
+    known = known_values(mission)
+
+    @app.server.route("/export.csv")
+    def export_csv() -> Response:
+        query = request.query_string.decode("utf-8")
+        filters, notices = parse_query(query, known)
+        every_phase = "form" not in request.args  # no form= exports all phases; the page's link always sets it
+        body = export_frame(mission, filters, every_phase=every_phase).to_csv(index=False, lineterminator="\n")
+        phase = "all-phases" if every_phase else filters.form_type
+        name = f"obsmap-{phase}" + (f"-{'-'.join(filters.regions)}" if filters.regions else "") + ".csv"
+        headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+        if notices:
+            headers["X-Obsmap-Notices"] = " ".join(notices).encode("ascii", "replace").decode()
+        return Response(body, mimetype="text/csv", headers=headers)

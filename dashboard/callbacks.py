@@ -1,55 +1,113 @@
-"""Thin glue: each callback parses its inputs, asks dashboard.views, returns."""
+"""Thin glue: each callback parses its inputs, asks dashboard.state or dashboard.views, returns."""
 
 from __future__ import annotations
 
-from dash import Dash, Input, Output
+import dash
+from dash import Dash, Input, Output, Patch, State, ctx, html
 
 from dashboard import views
-from dashboard.analysis import Filters
+from dashboard.layout import more_filters_active
+from dashboard.state import CONTROLS, controls_from_filters, next_view
+from dashboard.urlstate import to_query
 from geo.mission import MissionDataset
-
-ALL = "all"
 
 
 def register_callbacks(app: Dash, mission: MissionDataset) -> None:
+    known = views.known_values(mission)
+
     @app.callback(
+        Output("url", "search"),
         Output("filters", "data"),
-        Input("phase", "value"),
-        Input("regions", "value"),
-        Input("setting", "value"),
-        Input("evoting", "value"),
-    )
-    def store_filters(phase, regions, setting, evoting):
-        """Any control -> the filter store (validated)."""
-        raw = {"form_type": phase, "regions": regions, "setting": setting, "evoting": evoting}
-        return views.parse_filters(mission, raw).to_dict()
-
-    @app.callback(
-        Output("phase", "value"),
-        Output("regions", "value"),
-        Output("setting", "value"),
-        Output("evoting", "value"),
+        Output("notices", "children"),
+        Output("more", "is_open", allow_duplicate=True),
+        *(Output(c, "value") for c in CONTROLS),
+        Input("url", "search"),
+        *(Input(c, "value") for c in CONTROLS),
+        Input("region-map", "clickData"),
+        Input("problem-chart", "clickData"),
+        Input("back", "n_clicks"),
         Input("reset", "n_clicks"),
-        prevent_initial_call=True,
+        State("filters", "data"),
+        prevent_initial_call="initial_duplicate",
     )
-    def reset_filters(_clicks):
-        """Reset button -> controls back to the defaults."""
-        default = Filters()
-        return default.form_type, [], ALL, ALL
+    def sync_view(search, *args):
+        """URL, any control, a click on a region or a bar, Back, Reset -> one view: URL, store and controls agree."""
+        values = dict(zip(CONTROLS, args[: len(CONTROLS)], strict=True))
+        map_click, bar_click, _back, _reset, current = args[len(CONTROLS) :]
+        trigger = ctx.triggered_id
+        filters, notices = next_view(
+            trigger, search=search, controls=values, current=current, map_click=map_click, bar_click=bar_click, known=known
+        )
+        controls = controls_from_filters(filters)
+        # The URL follows the view (a new history entry); when the URL led, it stays as the browser has it.
+        url = dash.no_update if trigger in (None, "url") else to_query(filters)
+        more_open = True if more_filters_active(filters) else dash.no_update
+        return url, filters.to_dict(), _notice(notices), more_open, *(controls[c] for c in CONTROLS)
+
+    @app.callback(Output("more", "is_open"), Input("more-toggle", "n_clicks"), State("more", "is_open"), prevent_initial_call=True)
+    def toggle_more(_clicks, is_open):
+        """More filters button -> show or hide the second row of filters."""
+        return not is_open
 
     @app.callback(
-        Output("region-map", "figure"), Output("map-title", "children"), Output("map-caption", "children"), Input("filters", "data")
+        Output("region-map", "figure"),
+        Output("map-title", "children"),
+        Output("map-caption", "children"),
+        Output("back", "style"),
+        Output("map-notices", "children"),
+        Input("filters", "data"),
     )
     def update_map(data):
-        """Filter store -> map values (a Patch, never the geometry), title and caption."""
-        return views.map_update(mission, data)
+        """View -> map values and drill-down layers (a Patch, never the geometry), title, caption, Back button."""
+        patch, title, caption, notices = views.map_update(mission, data)
+        drilled = bool(views.parse_filters(mission, data).drill)
+        return patch, title, caption, None if drilled else {"display": "none"}, _notice(notices)
 
     @app.callback(Output("headlines", "children"), Output("n-shown", "children"), Input("filters", "data"))
     def update_headlines(data):
-        """Filter store -> headline sentences per phase and the N line."""
+        """View -> headline sentences per phase and the N line."""
         return views.headlines(mission, data), views.n_shown(mission, data)
 
     @app.callback(Output("problem-chart", "figure"), Output("problem-title", "children"), Input("filters", "data"))
     def update_problems(data):
-        """Filter store -> problem bar chart."""
+        """View -> problem bar chart."""
         return views.problems(mission, data)
+
+    @app.callback(Output("timeline", "figure"), Input("filters", "data"))
+    def update_timeline(data):
+        """View -> forms and share bad per hour."""
+        return views.timeline(mission, data)
+
+    @app.callback(Output("export-link", "href"), Input("filters", "data"))
+    def update_export_link(data):
+        """View -> the export link for exactly the forms shown."""
+        return "/export.csv" + to_query(views.parse_filters(mission, data), always_form=True)
+
+    @app.callback(
+        Output("table-open", "is_open"),
+        Output("table-toggle", "children"),
+        Input("table-toggle", "n_clicks"),
+        State("table-open", "is_open"),
+        prevent_initial_call=True,
+    )
+    def toggle_table(_clicks, is_open):
+        """Show/Hide button -> the table of forms opens or closes."""
+        return not is_open, "Hide the forms" if not is_open else "Show the forms"
+
+    @app.callback(Output("forms-table", "rowData"), Input("filters", "data"), Input("table-open", "is_open"))
+    def update_table(data, is_open):
+        """View (while the table is open) -> the forms behind the figures."""
+        return views.table_rows(mission, data) if is_open else dash.no_update
+
+    @app.callback(Output("forms-table", "dashGridOptions"), Input("table-search", "value"), prevent_initial_call=True)
+    def search_table(text):
+        """Search box -> the grid's quick filter (runs in the browser)."""
+        patch = Patch()
+        patch["quickFilterText"] = text or ""
+        return patch
+
+
+def _notice(notices: list[str]):
+    if not notices:
+        return None
+    return html.Div([html.Div(n) for n in notices], className="alert alert-warning obs-notice", role="alert")

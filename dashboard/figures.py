@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -9,35 +12,79 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard import theme
-from dashboard.analysis import percent
-from geo.schema import PHASE_WORDING
+from dashboard.analysis import format_hour, percent
 
 MAP_HOVER = "<b>%{customdata[0]}</b><br>%{customdata[1]}<extra></extra>"
+STATION_HOVER = "%{customdata}<extra></extra>"
+
+# Trace order of the map; filter changes patch these by index.
+REGIONS, DISTRICTS, UNOBSERVED = 0, 1, 2
+STATION_CLASSES = tuple(theme.STATION_COLOURS)  # traces 3.. in this order
+FIRST_STATION_TRACE = 3
 
 
-def region_map_values(table: pd.DataFrame, names: dict[str, str], form_type: str, selected: tuple[str, ...] = ()) -> dict[str, Any]:
-    """What the map shows per region, in ``table``'s order: z (per cent, capped for colour) and hover text.
+@dataclass(frozen=True)
+class MetricView:
+    """How a map metric is coloured and explained."""
 
-    ``table`` is :func:`dashboard.analysis.negative_share_by_region`. A region without an assessed
-    form gets ``theme.NO_DATA_Z``, the grey class; its hover says whether it was not selected or
-    had no assessed form.
+    key: str
+    title: str  # colour-bar title, with the unit
+    breaks: tuple[float, ...]
+
+
+def region_map_values(
+    table: pd.DataFrame,
+    names: dict[str, str],
+    metric: MetricView,
+    describe: Callable[[Any], str],
+    selected: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """What the map shows per region, in ``table``'s order: z on the class axis and hover text.
+
+    ``table`` has ``value`` (per cent or count; NaN when unknown) and whatever ``describe(row)``
+    needs to write the hover line with its N. Regions not selected or without a value are grey.
     """
-    observed = PHASE_WORDING[form_type][1]
     z, text = [], []
     for r in table.itertuples():
         if selected and r.Index not in selected:
             z.append(theme.NO_DATA_Z)
             text.append("Not in the selected regions")
-        elif r.assessed == 0:
+        elif pd.isna(r.value):
             z.append(theme.NO_DATA_Z)
-            text.append("No assessed forms for this selection" + (f"<br>({r.n} forms without assessment)" if r.n else ""))
+            text.append(describe(r))
         else:
-            z.append(round(float(min(100 * r.negative / r.assessed, theme.TOP)), 2))
-            text.append(
-                f"{percent(r.negative, r.assessed)} bad or very bad<br>{r.negative} of {r.assessed} {observed} with an assessment"
-                + (f"<br>({r.n - r.assessed} forms without assessment)" if r.n > r.assessed else "")
-            )
-    return {"z": z, "customdata": [[names.get(code, code), t] for code, t in zip(table.index, text, strict=True)]}
+            z.append(theme.value_to_z(float(r.value), metric.breaks))
+            text.append(describe(r))
+    return {
+        "z": z,
+        "customdata": [[names.get(code, code), t] for code, t in zip(table.index, text, strict=True)],
+        "colorbar.title.text": metric.title,
+        "colorbar.ticktext": theme.class_labels(metric.breaks),
+    }
+
+
+def station_values(visits: pd.DataFrame, unobserved: pd.DataFrame) -> dict[int, dict[str, Any]]:
+    """Per station trace: lat, lon and hover text. ``visits`` is :func:`dashboard.analysis.station_visits`."""
+    out: dict[int, dict[str, Any]] = {
+        UNOBSERVED: {
+            "lat": unobserved["latitude"].round(5).tolist(),
+            "lon": unobserved["longitude"].round(5).tolist(),
+            "customdata": [f"<b>{ps}</b><br>Not observed" for ps in unobserved["ps_id"]],
+        }
+    }
+    worst = visits["worst"].astype("string").fillna("not assessed")
+    for i, cls in enumerate(STATION_CLASSES):
+        here = visits[worst == cls]
+        out[FIRST_STATION_TRACE + i] = {
+            "lat": here["latitude"].round(5).tolist(),
+            "lon": here["longitude"].round(5).tolist(),
+            "customdata": [
+                f"<b>{r.ps_id}</b><br>{r.visits} visit{'s' if r.visits != 1 else ''}: {r.phases} at {r.times or 'time unknown'}"
+                f"<br>Worst assessment: {cls}<br>Problems reported: {r.problems or 'none'}"
+                for r in here.itertuples()
+            ],
+        }
+    return out
 
 
 MAP_HEIGHT = 560
@@ -76,14 +123,20 @@ def _flatten(coords: Any) -> list:
     return out
 
 
-def make_region_map(geojson: dict[str, Any], names: dict[str, str], values: dict[str, Any]) -> go.Figure:
-    """Choropleth of the negative share on a MapLibre ``white-bg`` map (renders with no network).
+def make_region_map(
+    geojson: dict[str, Any],
+    names: dict[str, str],
+    values: dict[str, Any],
+    districts: dict[str, Any] | None = None,
+) -> go.Figure:
+    """Choropleth on a MapLibre ``white-bg`` map (renders with no network), plus drill-down layers.
 
-    One trace over every region (``names``' order, which is ``values``' order); the geometry is sent
-    with this figure once, and filter changes patch ``z`` and ``customdata`` only.
+    Trace 0 colours every region (``names``' order, which is ``values``' order); trace 1 outlines
+    districts; traces 2.. are registry and observed stations, empty until a region is drilled into.
+    All geometry is sent with this figure once; filter changes patch values only.
     """
     edges = theme.class_edges()
-    value = go.Choroplethmap(
+    regions = go.Choroplethmap(
         geojson=geojson,
         locations=list(names),
         z=values["z"],
@@ -94,10 +147,10 @@ def make_region_map(geojson: dict[str, Any], names: dict[str, str], values: dict
         zmax=theme.TOP,
         marker=dict(line=dict(color=theme.BORDER, width=1.2), opacity=1),
         colorbar=dict(
-            title=dict(text="Assessed bad or very bad, % of forms with an assessment", side="top", font=dict(size=15)),
+            title=dict(text=values["colorbar.title.text"], side="top", font=dict(size=15)),
             orientation="h",
             tickvals=[(a + b) / 2 for a, b in zip(edges, edges[1:], strict=False)],
-            ticktext=theme.class_labels(),
+            ticktext=values["colorbar.ticktext"],
             ticks="",
             thickness=16,
             len=0.7,
@@ -108,45 +161,124 @@ def make_region_map(geojson: dict[str, Any], names: dict[str, str], values: dict
             bgcolor="rgba(255,255,255,0.9)",
             tickfont=dict(size=14),
         ),
-        name="Share bad or very bad",
+        name="Regions",
+        showlegend=False,
     )
-    fig = go.Figure([value])
+    district_codes = [f["id"] for f in (districts or {}).get("features", [])]
+    district_layer = go.Choroplethmap(
+        geojson=districts or {"type": "FeatureCollection", "features": []},
+        locations=district_codes,
+        z=[0] * len(district_codes),
+        colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]],
+        showscale=False,
+        marker=dict(line=dict(color="#52606d", width=0.6)),
+        hoverinfo="skip",
+        name="District borders",
+        visible=False,
+        showlegend=False,
+    )
+    traces = [regions, district_layer]
+    traces.append(
+        go.Scattermap(
+            lat=[], lon=[], mode="markers", marker=dict(size=5, color=theme.UNOBSERVED, opacity=0.45),
+            customdata=[], hovertemplate=STATION_HOVER, name="Not observed", visible=False,
+        )
+    )  # fmt: skip
+    for cls in STATION_CLASSES:
+        traces.append(
+            go.Scattermap(
+                lat=[], lon=[], mode="markers", marker=dict(size=10, color=theme.STATION_COLOURS[cls], opacity=0.95),
+                customdata=[], hovertemplate=STATION_HOVER, name=f"Observed: {cls}", visible=False,
+            )
+        )  # fmt: skip
+    fig = go.Figure(traces)
     fig.update_layout(
         template="obsmap",
         map=dict(style="white-bg", **map_view(geojson)),
-        uirevision="keep-view",
+        uirevision="country",
         margin=dict(l=0, r=0, t=0, b=0),
         height=MAP_HEIGHT,
+        legend=dict(
+            title=dict(text="Stations (worst visit)"), x=0.01, y=0.01, xanchor="left", yanchor="bottom",
+            bgcolor="rgba(255,255,255,0.9)", font=dict(size=13),
+        ),
+    )  # fmt: skip
+    return fig
+
+
+def make_timeline(table: pd.DataFrame, hours: range) -> go.Figure:
+    """Forms per hour (bars) and the share bad or very bad per hour (line, with its N in the hover).
+
+    ``table`` is :func:`dashboard.analysis.tally_by_hour`; every hour of ``hours`` gets a bar.
+    """
+    t = table.reindex(list(hours), fill_value=0)
+    labels = [format_hour(h) for h in t.index]
+    share = [100 * r.negative / r.assessed if r.assessed else None for r in t.itertuples()]
+    top = max([v for v in share if v is not None] or [0])
+    share_range = [0, 100 if top > 60 else max(10, 10 * math.ceil(top * 1.25 / 10))]
+    fig = go.Figure()
+    fig.add_bar(
+        x=labels, y=t["n"], name="Forms", marker_color=theme.BAR, opacity=0.55,
+        hovertemplate="%{x}: %{y} forms<extra></extra>",
+    )  # fmt: skip
+    fig.add_scatter(
+        x=labels, y=share, name="% bad or very bad", yaxis="y2", mode="lines+markers", connectgaps=False,
+        line=dict(color=theme.CLASS_COLOURS[-1], width=3), marker=dict(size=7),
+        customdata=[[r.negative, r.assessed, percent(r.negative, r.assessed)] for r in t.itertuples()],
+        hovertemplate="%{x}: %{customdata[2]} bad or very bad (%{customdata[0]} of %{customdata[1]} assessed)<extra></extra>",
+    )  # fmt: skip
+    fig.update_layout(
+        template="obsmap",
+        height=340,
+        margin=dict(l=10, r=10, t=40, b=10),
+        yaxis=dict(title=dict(text="Forms", standoff=8), rangemode="tozero", gridcolor="#e4e7eb", automargin=True),
+        yaxis2=dict(
+            title=dict(text="Bad or very bad", standoff=8),
+            overlaying="y",
+            side="right",
+            range=share_range,
+            tickmode="auto",
+            nticks=5,
+            ticksuffix=" %",
+            showgrid=False,
+            automargin=True,
+        ),
+        legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom", font=dict(size=14)),
+        xaxis=dict(type="category", tickangle=0, nticks=8, automargin=True),
+        bargap=0.15,
     )
     return fig
 
 
-def make_problem_chart(rates: pd.DataFrame) -> go.Figure:
-    """Horizontal bars: share of forms reporting each problem, with "yes of answered" labels.
+def make_problem_chart(rates: pd.DataFrame, selected: str | None = None) -> go.Figure:
+    """Horizontal bars: share of forms reporting each problem; each label carries its "yes of answered".
 
-    Questions nobody answered (not on this phase's checklist) are left out.
+    Questions nobody answered (not on this phase's checklist) are left out; the ``selected``
+    problem's bar is drawn in the accent colour. A click on a bar selects its problem (its key is
+    the last item of the bar's customdata).
     """
     shown = rates[rates["answered"] > 0].sort_values("share")
+    labels = [f"{r.label}<br><span style='color:{theme.MUTED}'>{r.yes:,} of {r.answered:,}</span>" for r in shown.itertuples()]
     fig = go.Figure(
         go.Bar(
             x=100 * shown["share"],
-            y=shown["label"],
+            y=labels,
             orientation="h",
-            marker_color=theme.BAR,
-            text=[f"{percent(r.yes, r.answered)}  ({r.yes} of {r.answered})" for r in shown.itertuples()],
+            marker_color=[theme.CLASS_COLOURS[-1] if p == selected else theme.BAR for p in shown.index],
+            text=[percent(r.yes, r.answered) for r in shown.itertuples()],
             textposition="outside",
             cliponaxis=False,
-            customdata=np.column_stack([shown["yes"], shown["answered"]]) if len(shown) else None,
-            hovertemplate="<b>%{y}</b><br>%{x:.1f} % of forms that answered<br>%{customdata[0]} of %{customdata[1]}<extra></extra>",
+            customdata=[[r.yes, r.answered, r.Index] for r in shown.itertuples()],
+            hovertemplate="%{y}<br>%{x:.1f} % of the forms that answered the question<extra></extra>",
         )
     )
     top = float(100 * shown["share"].max()) if len(shown) else 10.0
     fig.update_layout(
         template="obsmap",
-        xaxis=dict(title="% of forms that answered the question", range=[0, max(10.0, top * 1.6)], ticksuffix=" %", gridcolor="#e4e7eb"),
+        xaxis=dict(title="% of forms that answered", range=[0, max(10.0, top * 1.3)], ticksuffix=" %", gridcolor="#e4e7eb"),
         yaxis=dict(automargin=True),
-        height=max(220, 46 * len(shown) + 80),
-        margin=dict(l=10, r=30, t=10, b=60),
+        height=max(240, 54 * len(shown) + 80),
+        margin=dict(l=10, r=40, t=10, b=60),
         bargap=0.3,
     )
     if shown.empty:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from dashboard.analysis import Filters
+from dashboard.analysis import HOURS_RANGE, METRIC_LABELS, Filters, format_hour
+from dashboard.state import ALL, controls_from_filters
 from geo.mission import MissionDataset
-from geo.schema import FORM_TYPES, PHASE_LABELS
+from geo.schema import FORM_TYPES, OVERALL_LEVELS, PHASE_LABELS, PROBLEMS
 
 GRAPH_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"], "scrollZoom": True}
+METRIC_SHORT = {"negative": "Bad / very bad", "problem": "Problem", "coverage": "Coverage", "forms": "Forms"}
 
 
 def _segmented(id_: str, options: list[tuple[str, str]], value: str) -> dbc.RadioItems:
@@ -22,6 +25,10 @@ def _segmented(id_: str, options: list[tuple[str, str]], value: str) -> dbc.Radi
         labelClassName="btn btn-outline-primary",
         labelCheckedClassName="active",
     )
+
+
+def _field(label: str, control, html_for: str | None = None, **col) -> dbc.Col:
+    return dbc.Col([html.Label(label, className="obs-label", htmlFor=html_for), control], **col)
 
 
 def header(mission: MissionDataset) -> html.Header:
@@ -48,63 +55,117 @@ def header(mission: MissionDataset) -> html.Header:
 
 
 def filter_bar(mission: MissionDataset, filters: Filters) -> dbc.Card:
+    c = controls_from_filters(filters)
+    forms = mission.forms
     region_options = [{"label": f"{r.name} ({r.code})", "value": r.code} for r in mission.regions.sort_values("name").itertuples()]
+    orgs = sorted(forms["observer_org"].dropna().unique())
+    teams = sorted(forms["team_id"].dropna().unique())
+    metric_options = [(m, METRIC_SHORT[m]) for m in METRIC_LABELS if m != "coverage" or mission.stations is not None]
+    hidden = {"display": "none"}
+    main = dbc.Row(
+        [
+            _field("Phase", _segmented("phase", [(ft, PHASE_LABELS[ft]) for ft in FORM_TYPES], c["phase"]), xs=12, xl="auto"),
+            _field("Map shows", _segmented("metric", metric_options, c["metric"]), xs=12, xl="auto"),
+            _field(
+                "Regions",
+                dcc.Dropdown(id="regions", options=region_options, value=c["regions"], multi=True, placeholder="All regions"),
+                html_for="regions",
+                xs=12,
+                xl=True,
+            ),
+            dbc.Col(
+                dbc.Button("More filters", id="more-toggle", color="secondary", outline=True, className="obs-more"),
+                xs="auto",
+                className="align-self-end",
+            ),
+        ],
+        className="g-3 align-items-start",
+    )
+    more = dbc.Row(
+        [
+            _field(
+                "Reported problem",
+                dcc.Dropdown(
+                    id="problem",
+                    options=[{"label": label, "value": key} for key, label in PROBLEMS.items()],
+                    value=c["problem"],
+                    placeholder="Any (click a bar to choose)",
+                ),
+                html_for="problem",
+                xs=12,
+                lg=3,
+            ),
+            _field(
+                "Time of visit",
+                dcc.RangeSlider(
+                    id="hours",
+                    min=HOURS_RANGE[0],
+                    max=HOURS_RANGE[1],
+                    step=1,
+                    value=c["hours"],
+                    marks={h: format_hour(h) for h in range(HOURS_RANGE[0], HOURS_RANGE[1] + 1, 6)},
+                    allowCross=False,
+                    allow_direct_input=False,
+                    tooltip={"placement": "bottom"},
+                ),
+                xs=12,
+                lg=4,
+            ),
+            _field(
+                "Organisation", dcc.Dropdown(id="orgs", options=orgs, value=c["orgs"], multi=True, placeholder="All"), "orgs", xs=6, lg=2
+            ),
+            _field("Team", dcc.Dropdown(id="teams", options=teams, value=c["teams"], multi=True, placeholder="All"), "teams", xs=6, lg=3),
+            _field(
+                "Stations",
+                _segmented("setting", [(ALL, "All"), ("urban", "Urban"), ("rural", "Rural")], c["setting"]),
+                xs="auto",
+                # A mission whose forms say nothing about urban/rural gets no such filter.
+                style=None if forms["urban_rural"].notna().any() else hidden,
+            ),
+            _field(
+                "Voting",
+                _segmented("evoting", [(ALL, "All"), ("yes", "Electronic"), ("no", "Paper")], c["evoting"]),
+                xs="auto",
+                style=None if forms["evoting"].notna().any() else hidden,
+            ),
+            _field(
+                "Overall assessment",
+                dbc.Checklist(
+                    id="overall",
+                    options=[{"label": level, "value": level} for level in OVERALL_LEVELS],
+                    value=c["overall"],
+                    inline=True,
+                    className="obs-checklist",
+                ),
+                xs="auto",
+            ),
+        ],
+        className="g-3 align-items-start mt-1",
+    )
     return dbc.Card(
-        dbc.CardBody(
-            dbc.Row(
-                [
-                    dbc.Col(
-                        [
-                            html.Label("Phase", className="obs-label"),
-                            _segmented("phase", [(ft, PHASE_LABELS[ft]) for ft in FORM_TYPES], filters.form_type),
-                        ],
-                        xs=12,
-                        xl="auto",
-                    ),
-                    dbc.Col(
-                        [
-                            html.Label("Regions", className="obs-label", htmlFor="regions"),
-                            dcc.Dropdown(
-                                id="regions",
-                                options=region_options,
-                                value=list(filters.regions),
-                                multi=True,
-                                placeholder="All regions",
-                                className="obs-dropdown",
-                            ),
-                        ],
-                        xs=12,
-                        xl=True,
-                    ),
-                    dbc.Col(
-                        [
-                            html.Label("Stations", className="obs-label"),
-                            _segmented("setting", [("all", "All"), ("urban", "Urban"), ("rural", "Rural")], filters.setting or "all"),
-                        ],
-                        xs="auto",
-                        # A mission whose forms say nothing about urban/rural gets no such filter.
-                        style=None if mission.forms["urban_rural"].notna().any() else {"display": "none"},
-                    ),
-                    dbc.Col(
-                        [
-                            html.Label("Voting", className="obs-label"),
-                            _segmented("evoting", [("all", "All"), ("yes", "Electronic"), ("no", "Paper")], filters.evoting or "all"),
-                        ],
-                        xs="auto",
-                        style=None if mission.forms["evoting"].notna().any() else {"display": "none"},
-                    ),
-                ],
-                className="g-3 align-items-start",
-            )
-        ),
+        dbc.CardBody([main, dbc.Collapse(more, id="more", is_open=more_filters_active(filters))]),
         className="obs-card obs-filters",
     )
+
+
+def more_filters_active(filters: Filters) -> bool:
+    return bool(filters.problem or filters.hours or filters.orgs or filters.teams or filters.setting or filters.evoting or filters.overall)
 
 
 def map_card(figure) -> dbc.Card:
     return dbc.Card(
         [
-            dbc.CardHeader(html.H2(id="map-title", className="obs-card-title")),
+            dbc.CardHeader(
+                html.Div(
+                    [
+                        html.H2(id="map-title", className="obs-card-title"),
+                        dbc.Button(
+                            "← Back to the country", id="back", color="primary", size="sm", className="obs-back", style={"display": "none"}
+                        ),
+                    ],
+                    className="obs-card-head",
+                )
+            ),
             dbc.CardBody(dcc.Graph(id="region-map", figure=figure, config=GRAPH_CONFIG, className="obs-map"), className="p-0"),
             dbc.CardFooter(id="map-caption", className="obs-caption"),
         ],
@@ -127,6 +188,78 @@ def problems_card() -> dbc.Card:
         [
             dbc.CardHeader(html.H2(id="problem-title", className="obs-card-title")),
             dbc.CardBody(dcc.Graph(id="problem-chart", config={"displayModeBar": False})),
+        ],
+        className="obs-card",
+    )
+
+
+def timeline_card() -> dbc.Card:
+    return dbc.Card(
+        [
+            dbc.CardHeader(html.H2("Through the day: forms per hour and share bad or very bad", className="obs-card-title")),
+            dbc.CardBody(dcc.Graph(id="timeline", config={"displayModeBar": False})),
+        ],
+        className="obs-card",
+    )
+
+
+TABLE_COLUMN_DEFS = [
+    {"field": "form_id", "headerName": "Form", "width": 100, "pinned": "left"},
+    {"field": "form_type", "headerName": "Phase", "width": 100},
+    {"field": "observed_at", "headerName": "Time", "width": 140, "sort": "asc"},
+    {"field": "region", "headerName": "Region", "width": 150},
+    {"field": "ps_id", "headerName": "Station", "width": 105},
+    {"field": "team_id", "headerName": "Team", "width": 80},
+    {"field": "observer_org", "headerName": "Org.", "width": 90},
+    {"field": "urban_rural", "headerName": "Setting", "width": 90},
+    {"field": "evoting", "headerName": "E-voting", "width": 95},
+    {"field": "overall", "headerName": "Overall", "width": 100},
+    {"field": "problems", "headerName": "Problems reported", "flex": 2, "minWidth": 200, "tooltipField": "problems"},
+    # Plain text: AG Grid's default renderer writes text, never HTML.
+    {"field": "comments", "headerName": "Comments", "flex": 3, "minWidth": 240, "tooltipField": "comments"},
+]
+
+
+def table_card() -> dbc.Card:
+    grid = dag.AgGrid(
+        id="forms-table",
+        columnDefs=TABLE_COLUMN_DEFS,
+        rowData=[],
+        defaultColDef={"sortable": True, "resizable": True, "filter": True},
+        dashGridOptions={"pagination": True, "paginationPageSize": 20, "animateRows": False, "tooltipShowDelay": 300},
+        style={"height": "560px"},
+    )
+    return dbc.Card(
+        [
+            dbc.CardHeader(
+                html.Div(
+                    [
+                        html.H2("The forms behind the figures", className="obs-card-title"),
+                        html.Div(
+                            [
+                                dbc.Button("Show the forms", id="table-toggle", color="secondary", outline=True, size="sm"),
+                                html.A(
+                                    dbc.Button("Download CSV of these forms", color="primary", size="sm"),
+                                    id="export-link",
+                                    href="/export.csv",
+                                    download="obsmap-forms.csv",
+                                ),
+                            ],
+                            className="obs-table-tools",
+                        ),
+                    ],
+                    className="obs-card-head",
+                )
+            ),
+            # Rows are sent only while the table is open: a filter change stays a few KB otherwise.
+            dbc.Collapse(
+                dbc.CardBody(
+                    [dbc.Input(id="table-search", type="search", placeholder="Search these forms", className="obs-search mb-2"), grid],
+                    className="p-2",
+                ),
+                id="table-open",
+                is_open=False,
+            ),
         ],
         className="obs-card",
     )
@@ -170,10 +303,13 @@ def notes_card(mission: MissionDataset) -> dbc.Card:
 def page(mission: MissionDataset, map_figure, filters: Filters) -> html.Div:
     return html.Div(
         [
+            dcc.Location(id="url", refresh=False),
             header(mission),
             dbc.Container(
                 [
                     filter_bar(mission, filters),
+                    html.Div(id="notices", role="status"),
+                    html.Div(id="map-notices", role="status"),
                     html.Div(
                         [
                             html.Div(id="n-shown", role="status"),
@@ -181,14 +317,10 @@ def page(mission: MissionDataset, map_figure, filters: Filters) -> html.Div:
                         ],
                         className="obs-n-shown",
                     ),
-                    dbc.Row(
-                        [dbc.Col(map_card(map_figure), lg=8), dbc.Col(headlines_card(), lg=4)],
-                        className="g-3",
-                    ),
-                    dbc.Row(
-                        [dbc.Col(problems_card(), lg=8), dbc.Col(notes_card(mission), lg=4)],
-                        className="g-3 mt-1",
-                    ),
+                    dbc.Row([dbc.Col(map_card(map_figure), lg=8), dbc.Col(headlines_card(), lg=4)], className="g-3"),
+                    dbc.Row([dbc.Col(problems_card(), lg=6), dbc.Col(timeline_card(), lg=6)], className="g-3 mt-1"),
+                    dbc.Row([dbc.Col(table_card(), lg=12)], className="g-3 mt-1"),
+                    dbc.Row([dbc.Col(notes_card(mission), lg=12)], className="g-3 mt-1"),
                 ],
                 fluid=True,
                 className="obs-main",

@@ -15,19 +15,27 @@ BORDER = "#ffffff"
 BREAKS = (0, 10, 20, 30, 40)
 # ColorBrewer YlOrRd, 5 classes: sequential, colour-blind safe, prints in grey as a ramp.
 CLASS_COLOURS = ("#ffffb2", "#fecc5c", "#fd8d3c", "#e31a1c", "#800026")
-TOP = 50  # the last class is 40 % and above; the colour axis ends here
-
-BAR = "#3b5b92"
-
-
-# Regions without a share get a value in their own band below 0, drawn grey and named in the legend.
+# The colour axis: a grey band below 0 (no data / not selected), then one band of 10 per class.
+CLASS_WIDTH = 10
+TOP = CLASS_WIDTH * len(BREAKS)
 NO_DATA_Z = -5.0
 BOTTOM = -10
+
+# Stations in the drilled-down region: worst assessment of their visits (ColorBrewer RdBu, CB-safe).
+STATION_COLOURS = {
+    "very good": "#2166ac",
+    "good": "#67a9cf",
+    "bad": "#ef8a62",
+    "very bad": "#b2182b",
+    "not assessed": "#3e4c59",
+}
+UNOBSERVED = "#9aa5b1"
+BAR = "#3b5b92"
 
 
 def class_edges() -> list[float]:
     """Edges of the colour classes on the z axis: the no-data band, then the share classes."""
-    return [BOTTOM, *BREAKS, TOP]
+    return [BOTTOM, *(CLASS_WIDTH * i for i in range(len(BREAKS) + 1))]
 
 
 def class_colorscale() -> list[list]:
@@ -42,9 +50,31 @@ def class_colorscale() -> list[list]:
     return scale
 
 
-def class_labels() -> list[str]:
-    labels = [f"{a}–{b}" for a, b in zip(BREAKS, BREAKS[1:], strict=False)]
-    return ["no assessed<br>forms", *labels, f"{BREAKS[-1]}+"]
+def class_labels(breaks: tuple[float, ...] = BREAKS, no_data: str = "no data") -> list[str]:
+    """Legend labels: the grey class, then "0–10" ... "40+" for ``breaks``."""
+    labels = [f"{a:g}–{b:g}" for a, b in zip(breaks, breaks[1:], strict=False)]
+    return [no_data, *labels, f"{breaks[-1]:g}+"]
+
+
+def value_to_z(value: float, breaks: tuple[float, ...] = BREAKS) -> float:
+    """Place ``value`` on the colour axis: class ``i`` of ``breaks`` maps onto [10 i, 10 i + 10)."""
+    i = max(k for k, b in enumerate(breaks) if value >= b) if value >= breaks[0] else 0
+    if i < len(breaks) - 1:
+        frac = (value - breaks[i]) / (breaks[i + 1] - breaks[i])
+    else:
+        frac = min((value - breaks[-1]) / (breaks[-1] - breaks[-2]), 0.99)
+    return round(CLASS_WIDTH * (i + frac), 2)
+
+
+def nice_breaks(largest: float, classes: int = len(BREAKS)) -> tuple[int, ...]:
+    """Round class breaks 0, s, 2s, ... for counts up to ``largest`` (s = 1, 2, 5 x 10^k)."""
+    raw = max(largest, 1) / (classes - 0.5)
+    step = 1
+    for mult in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000):
+        step = mult
+        if mult >= raw:
+            break
+    return tuple(step * i for i in range(classes))
 
 
 TEMPLATE = go.layout.Template(

@@ -1,57 +1,203 @@
-"""What each part of the page shows for a filter state. Called by the callbacks, and by tests.
+"""What each part of the page shows for a view. Called by the callbacks, and by tests.
 
 Every function takes the mission and the filter store's JSON and returns plain Dash children,
-figures or a ``Patch``; none reads files or keeps state.
+figures, a ``Patch`` or text; none reads files or keeps state.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import pandas as pd
 import plotly.graph_objects as go
 from dash import Patch, html
 
+from dashboard import theme
 from dashboard.analysis import (
+    HOURS_RANGE,
     Filters,
     assessment_tally,
+    coverage_by_region,
     filter_forms,
+    filter_stations,
     negative_share_by_region,
     percent,
     problem_rates,
+    problem_share_by_region,
     statement_sentence,
+    station_visits,
+    tally_by_hour,
     tally_by_phase,
 )
-from dashboard.figures import make_problem_chart, make_region_map, region_map_values
+from dashboard.figures import (
+    DISTRICTS,
+    FIRST_STATION_TRACE,
+    REGIONS,
+    STATION_CLASSES,
+    UNOBSERVED,
+    MetricView,
+    make_problem_chart,
+    make_region_map,
+    make_timeline,
+    map_view,
+    region_map_values,
+    station_values,
+)
+from dashboard.urlstate import Known
 from geo.mission import MissionDataset
-from geo.schema import PHASE_LABELS
+from geo.schema import FORM_COLUMNS, PHASE_CHECKLIST, PHASE_LABELS, PHASE_WORDING, PROBLEMS
 
-VALUE_TRACE = 0
+STATION_TRACES = (UNOBSERVED, *range(FIRST_STATION_TRACE, FIRST_STATION_TRACE + len(STATION_CLASSES)))
+
+
+def known_values(mission: MissionDataset) -> Known:
+    forms = mission.forms
+    return Known(
+        regions=frozenset(mission.regions["code"]),
+        orgs=frozenset(forms["observer_org"].dropna().unique()),
+        teams=frozenset(forms["team_id"].dropna().unique()),
+    )
 
 
 def parse_filters(mission: MissionDataset, data: dict[str, Any] | None) -> Filters:
     return Filters.from_dict(data, known_regions=set(mission.regions["code"]))
 
 
-def _map_values(mission: MissionDataset, filters: Filters, forms) -> dict[str, Any]:
-    table = negative_share_by_region(forms, list(mission.regions["code"]))
-    return region_map_values(table, mission.region_names, filters.form_type, selected=filters.regions)
+# ---------------------------------------------------------------------------------------- the map
+def chosen_problem(mission: MissionDataset, filters: Filters) -> str:
+    """The problem the "problem" metric maps: the chosen one, else the most reported in this phase."""
+    if filters.problem:
+        return filters.problem
+    rates = problem_rates(filter_forms(mission.forms, filters, by_problem=False))
+    asked = rates[rates["answered"] > 0]
+    return str(asked["yes"].idxmax()) if len(asked) and asked["yes"].max() > 0 else PHASE_CHECKLIST[filters.form_type][0]
+
+
+def metric_table(mission: MissionDataset, filters: Filters) -> tuple[pd.DataFrame, MetricView, Any, str, list[str]]:
+    """Per region ``value`` for the chosen metric, the legend, a hover writer, the title and notices."""
+    codes = list(mission.regions["code"])
+    phase = PHASE_LABELS[filters.form_type]
+    observed = PHASE_WORDING[filters.form_type][1]
+    notices: list[str] = []
+    metric = filters.metric
+    if metric == "coverage" and mission.stations is None:
+        notices.append("Coverage needs a polling-station registry, and this mission has none: showing the share bad or very bad.")
+        metric = "negative"
+
+    if metric == "problem":
+        problem = chosen_problem(mission, filters)
+        label = PROBLEMS[problem]
+        t = problem_share_by_region(filter_forms(mission.forms, filters, by_problem=False), problem, codes)
+        t["value"] = (100 * t["part"] / t["whole"].where(t["whole"] > 0)).astype(float)
+
+        def describe(r) -> str:
+            if not r.whole:
+                return f"No form answered “{label}”"
+            return f"{percent(r.part, r.whole)} reported {label.lower()}<br>{r.part} of {r.whole} forms that answered the question"
+
+        view = MetricView("problem", f"Reported {label.lower()}, % of forms that answered", theme.BREAKS)
+        return t, view, describe, f"{phase}: share of forms reporting {label.lower()}, by region", notices
+
+    if metric == "coverage":
+        forms = filter_forms(mission.forms, filters)
+        t = coverage_by_region(forms, filter_stations(mission.stations, filters), codes)
+        t["value"] = (100 * t["part"] / t["whole"].where(t["whole"] > 0)).astype(float)
+
+        def describe(r) -> str:
+            if not r.whole:
+                return "No registered station matches this selection"
+            return f"{percent(r.part, r.whole)} of registered stations observed<br>{r.part} of {r.whole} stations ({r.n} forms)"
+
+        view = MetricView("coverage", "Stations observed, % of registered stations", theme.BREAKS)
+        return t, view, describe, f"{phase}: coverage, stations observed of stations registered, by region", notices
+
+    if metric == "forms":
+        forms = filter_forms(mission.forms, filters)
+        t = pd.DataFrame({"n": forms.groupby("region_code").size()}).reindex(codes).fillna(0).astype(int)
+        t["value"] = t["n"].astype(float)
+        # Breaks from the whole phase, unfiltered, so the colours stay put while filtering.
+        phase_forms = mission.forms[mission.forms["form_type"] == filters.form_type]
+        largest = phase_forms.groupby("region_code").size().max() if len(phase_forms) else 1
+        view = MetricView("forms", f"{phase} forms per region", theme.nice_breaks(float(largest)))
+        return t, view, lambda r: f"{r.n:,} {phase.lower()} forms", f"{phase}: number of forms, by region", notices
+
+    t = negative_share_by_region(filter_forms(mission.forms, filters), codes)
+    t["value"] = (100 * t["negative"] / t["assessed"].where(t["assessed"] > 0)).astype(float)
+
+    def describe(r) -> str:
+        if not r.assessed:
+            return "No assessed forms for this selection" + (f"<br>({r.n} forms without assessment)" if r.n else "")
+        extra = f"<br>({r.n - r.assessed} forms without assessment)" if r.n > r.assessed else ""
+        return f"{percent(r.negative, r.assessed)} bad or very bad<br>{r.negative} of {r.assessed} {observed} with an assessment{extra}"
+
+    view = MetricView("negative", "Assessed bad or very bad, % of forms with an assessment", theme.BREAKS)
+    return t, view, describe, f"{phase}: share of forms assessed bad or very bad, by region", notices
+
+
+def _region_values(mission: MissionDataset, filters: Filters) -> tuple[dict[str, Any], str, list[str]]:
+    table, view, describe, title, notices = metric_table(mission, filters)
+    values = region_map_values(table, mission.region_names, view, describe, selected=filters.regions)
+    return values, title, notices
 
 
 def initial_map(mission: MissionDataset, filters: Filters) -> go.Figure:
-    """The full map, geometry included: sent once, with the page."""
-    values = _map_values(mission, filters, filter_forms(mission.forms, filters))
-    return make_region_map(mission.geojson, mission.region_names, values)
+    """The full map, geometry included (regions and districts): sent once, with the page."""
+    values, _, _ = _region_values(mission, filters)
+    return make_region_map(mission.geojson, mission.region_names, values, mission.districts)
 
 
-def map_update(mission: MissionDataset, data: dict[str, Any] | None) -> tuple[Patch, str, list]:
-    """Map values as a Patch (the geometry stays in the browser), the map's title and its caption."""
+def _drill_layers(mission: MissionDataset, filters: Filters) -> dict[int, dict[str, Any]]:
+    """Station and district layers for the drilled region (empty and hidden at country level)."""
+    empty = {"lat": [], "lon": [], "customdata": []}
+    if not filters.drill:
+        layers = {i: {**empty, "visible": False} for i in STATION_TRACES}
+        layers[DISTRICTS] = {"locations": [], "z": [], "visible": False}
+        return layers
+    visits = station_visits(filter_forms(mission.forms, filters))
+    visits = visits[visits["latitude"].notna() & visits["longitude"].notna()]
+    unobserved = pd.DataFrame(columns=["ps_id", "latitude", "longitude"])
+    if mission.stations is not None:
+        registry = filter_stations(mission.stations, filters)
+        unobserved = registry[~registry["ps_id"].isin(set(visits["ps_id"])) & registry["latitude"].notna()]
+    layers = {i: {**v, "visible": True} for i, v in station_values(visits, unobserved).items()}
+    districts = [f["id"] for f in (mission.districts or {}).get("features", []) if f["properties"].get("parent") == filters.drill]
+    layers[DISTRICTS] = {"locations": districts, "z": [0] * len(districts), "visible": bool(districts)}
+    return layers
+
+
+def _view_of(mission: MissionDataset, drill: str | None) -> dict[str, Any]:
+    if not drill:
+        return map_view(mission.geojson)
+    features = [f for f in mission.geojson["features"] if f["id"] == drill]
+    return map_view({"type": "FeatureCollection", "features": features})
+
+
+def map_update(mission: MissionDataset, data: dict[str, Any] | None) -> tuple[Patch, str, list, list[str]]:
+    """Map values as a Patch (the geometry stays in the browser), title, caption and notices.
+
+    The map's centre and zoom change only when the drill-down changes (``uirevision`` is the
+    drilled region), so an analyst's own panning survives filter changes.
+    """
     filters = parse_filters(mission, data)
-    forms = filter_forms(mission.forms, filters)
+    values, title, notices = _region_values(mission, filters)
     patch = Patch()
-    for key, value in _map_values(mission, filters, forms).items():
-        patch["data"][VALUE_TRACE][key] = value
-    t = assessment_tally(forms)
-    title = f"{PHASE_LABELS[filters.form_type]}: share of forms assessed bad or very bad, by region"
+    trace = patch["data"][REGIONS]
+    trace["z"] = values["z"]
+    trace["customdata"] = values["customdata"]
+    trace["colorbar"]["title"]["text"] = values["colorbar.title.text"]
+    trace["colorbar"]["ticktext"] = values["colorbar.ticktext"]
+    trace["marker"]["opacity"] = 0.45 if filters.drill else 1
+    for index, layer in _drill_layers(mission, filters).items():
+        for key, value in layer.items():
+            patch["data"][index][key] = value
+    view = _view_of(mission, filters.drill)
+    patch["layout"]["map"]["center"] = view["center"]
+    patch["layout"]["map"]["zoom"] = view["zoom"]
+    patch["layout"]["uirevision"] = filters.drill or "country"
+    if filters.drill:
+        title = f"{mission.region_names[filters.drill]}: polling stations by worst assessment, {PHASE_LABELS[filters.form_type].lower()}"
+    t = assessment_tally(filter_forms(mission.forms, filters))
     caption = [
         f"{PHASE_LABELS[filters.form_type]} forms, {filters.describe(mission.region_names)}: "
         f"{t['negative']:,} bad or very bad of {t['assessed']:,} assessed ({percent(t['negative'], t['assessed'])}); "
@@ -59,9 +205,10 @@ def map_update(mission: MissionDataset, data: dict[str, Any] | None) -> tuple[Pa
     ]
     if mission.meta.get("synthetic"):
         caption += [" ", html.Strong("Synthetic demo forms.")]
-    return patch, title, caption
+    return patch, title, caption, notices
 
 
+# ------------------------------------------------------------------------------------ the figures
 def headlines(mission: MissionDataset, data: dict[str, Any] | None) -> list:
     """One block per phase: the share, the statement sentence, and its N."""
     filters = parse_filters(mission, data)
@@ -84,7 +231,7 @@ def headlines(mission: MissionDataset, data: dict[str, Any] | None) -> list:
                     html.Div(n_line, className="obs-n"),
                 ],
                 className="obs-headline" + (" obs-headline-active" if ft == filters.form_type else ""),
-                id={"type": "headline", "phase": ft},
+                id=f"headline-{ft}",
             )
         )
     return blocks
@@ -102,13 +249,66 @@ def n_shown(mission: MissionDataset, data: dict[str, Any] | None) -> list:
     here = all_phases[all_phases["form_type"] == filters.form_type]
     teams = all_phases["team_id"].nunique()
     return [
-        html.Strong(f"{len(here):,} {PHASE_LABELS[filters.form_type].lower()} forms"),
+        html.Strong(f"{len(here):,} {PHASE_LABELS[filters.form_type].lower()} forms", id="n-phase-forms", **{"data-n": len(here)}),
         f" shown ({len(all_phases):,} forms of all phases, from {teams:,} teams) · {filters.describe(mission.region_names)}",
     ]
 
 
 def problems(mission: MissionDataset, data: dict[str, Any] | None) -> tuple[go.Figure, str]:
+    """Problem rates among the filtered forms (before the problem filter, or the chosen bar would read 100 %)."""
+    filters = parse_filters(mission, data)
+    forms = filter_forms(mission.forms, filters, by_problem=False)
+    scope = ", all of them" if filters.filters_by_problem else ""
+    title = f"Problems reported in {PHASE_LABELS[filters.form_type].lower()} forms (N = {len(forms):,} forms{scope})"
+    return make_problem_chart(problem_rates(forms), selected=filters.problem), title
+
+
+def timeline(mission: MissionDataset, data: dict[str, Any] | None) -> go.Figure:
+    filters = parse_filters(mission, data)
+    table = tally_by_hour(filter_forms(mission.forms, filters))
+    start, end = filters.hours or HOURS_RANGE
+    if not filters.hours and len(table):
+        start, end = max(start, int(table.index.min())), min(end, int(table.index.max()) + 1)
+    return make_timeline(table, range(start, end))
+
+
+# ------------------------------------------------------------------------------ table and export
+TABLE_COLUMNS = ("form_id", "form_type", "observed_at", "region", "ps_id", "team_id", "observer_org", "urban_rural", "evoting", "overall")
+
+
+def table_rows(mission: MissionDataset, data: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The filtered forms, key columns, for the grid. Comments are plain strings (the grid shows text)."""
     filters = parse_filters(mission, data)
     forms = filter_forms(mission.forms, filters)
-    title = f"Problems reported in {PHASE_LABELS[filters.form_type].lower()} forms (N = {len(forms):,} forms)"
-    return make_problem_chart(problem_rates(forms)), title
+    problems_yes = forms[list(PROBLEMS)].fillna(False).astype(bool)
+    reported = problems_yes.apply(lambda row: ", ".join(PROBLEMS[p] for p, yes in row.items() if yes), axis=1)
+    out = pd.DataFrame(
+        {
+            "form_id": forms["form_id"],
+            "form_type": forms["form_type"].astype("string"),
+            "observed_at": forms["observed_at"].dt.strftime("%Y-%m-%d %H:%M"),
+            "region": forms["region_code"].map(mission.region_names),
+            "ps_id": forms["ps_id"],
+            "team_id": forms["team_id"],
+            "observer_org": forms["observer_org"],
+            "urban_rural": forms["urban_rural"],
+            "evoting": forms["evoting"],
+            "overall": forms["overall"].astype("string"),
+            "problems": reported if len(forms) else pd.Series(dtype="string"),
+            "comments": forms["comments"],
+        }
+    )
+    return [
+        {k: (None if isinstance(v, float) and math.isnan(v) or v is pd.NA else v) for k, v in row.items()} for row in out.to_dict("records")
+    ]
+
+
+def export_frame(mission: MissionDataset, filters: Filters, *, every_phase: bool = False) -> pd.DataFrame:
+    """Exactly the filtered forms, one row per form, in the canonical columns with the resolved region_code."""
+    forms = filter_forms(mission.forms, filters, by_phase=not every_phase)
+    out = forms[list(FORM_COLUMNS)].copy()
+    out["observed_at"] = forms["observed_at"].dt.strftime("%Y-%m-%dT%H:%M")
+    out["overall"] = forms["overall"].astype("string")
+    for col in PROBLEMS:
+        out[col] = forms[col].map({True: "yes", False: "no"}).astype("string")
+    return out

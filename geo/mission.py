@@ -52,6 +52,7 @@ class MissionDataset:
     forms: pd.DataFrame
     stations: pd.DataFrame | None = None
     teams: pd.DataFrame | None = None
+    districts: dict[str, Any] | None = None  # web GeoJSON of the second level, properties code/name/parent
     path: Path | None = field(default=None, compare=False)
 
     @property
@@ -148,9 +149,22 @@ def load_mission(path: Path | str) -> MissionDataset:
     geojson = json.loads((path / REGIONS_FILE).read_text(encoding="utf-8"))
     regions = pd.DataFrame([{"code": f["id"], "name": f["properties"].get("name", f["id"])} for f in geojson["features"]])
     forms = _read_forms(path / FORMS_FILE)
+    day = election_day(forms, meta)
+    forms["hour"] = (forms["observed_at"] - day) / pd.Timedelta(hours=1)
     stations = _read_stations(path / STATIONS_FILE) if (path / STATIONS_FILE).is_file() else None
     teams = pd.read_csv(path / TEAMS_FILE, dtype="string") if (path / TEAMS_FILE).is_file() else None
-    return MissionDataset(meta=meta, regions=regions, geojson=geojson, forms=forms, stations=stations, teams=teams, path=path)
+    districts = json.loads((path / DISTRICTS_FILE).read_text(encoding="utf-8")) if (path / DISTRICTS_FILE).is_file() else None
+    return MissionDataset(
+        meta=meta, regions=regions, geojson=geojson, forms=forms, stations=stations, teams=teams, districts=districts, path=path
+    )
+
+
+def election_day(forms: pd.DataFrame, meta: dict[str, Any]) -> pd.Timestamp:
+    """Midnight of election day: ``meta["election_date"]``, else the commonest date among the forms."""
+    if meta.get("election_date"):
+        return pd.Timestamp(meta["election_date"]).normalize()
+    dates = forms["observed_at"].dropna().dt.normalize()
+    return dates.mode().iloc[0] if len(dates) else pd.Timestamp("1970-01-01")
 
 
 def _read_forms(file: Path) -> pd.DataFrame:

@@ -1,11 +1,15 @@
 """Browser tests in headless Debian chromium (dash_duo). Kept few; each says what it checks."""
 
+import io
 import time
 
+import pandas as pd
 import pytest
+import requests
 from selenium.webdriver.common.by import By
 
 from dashboard.app import create_app
+from tests.conftest import DEMO, build_tiny
 
 pytestmark = pytest.mark.browser
 
@@ -62,6 +66,8 @@ def test_region_and_station_filters_move_every_figure(dash_duo, demo):
     dash_duo._wait_for_callbacks()
     before_n = dash_duo.find_element("#n-shown").text
     before_title = dash_duo.find_element("#problem-title").text
+    dash_duo.find_element("#more-toggle").click()
+    _wait(lambda: "Rural" in [el.text for el in dash_duo.find_elements("#setting label")], 5, "more filters to open")
     [el for el in dash_duo.find_elements("#setting label") if el.text == "Rural"][0].click()
     dash_duo._wait_for_callbacks()
     dash_duo.wait_for_contains_text("#n-shown", "rural stations", timeout=10)
@@ -69,4 +75,116 @@ def test_region_and_station_filters_move_every_figure(dash_duo, demo):
     assert dash_duo.find_element("#problem-title").text != before_title
     assert "rural stations" in dash_duo.find_element("#map-caption").text
     assert dash_duo.driver.find_element(By.ID, "synthetic-badge").text.startswith("DEMO")
+    assert dash_duo.get_logs() == []
+
+
+# ------------------------------------------------------------------------------ analyst workflow
+PROJECT = f"""
+const gd = {GD};
+const m = gd._fullLayout.map._subplot.map;
+const p = m.project([arguments[0], arguments[1]]);
+const r = m.getCanvas().getBoundingClientRect();
+return [r.left + p.x, r.top + p.y];
+"""
+STATION_POINTS = f"const gd = {GD}; return gd._fullData.slice(2).reduce((n, t) => n + (t.visible === true ? t.lat.length : 0), 0);"
+
+
+def _wait(predicate, timeout=15, message="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {message}")
+
+
+def _map_ready(dash_duo):
+    dash_duo.wait_for_element("#region-map canvas", timeout=20)
+    _wait(lambda: (dash_duo.driver.execute_script(RENDERED) or -1) > 0, 20, "MapLibre to draw")
+
+
+def _real_click(driver, lon, lat):
+    """A real mouse move and click at a map coordinate (Plotly needs the hover before the click)."""
+    x, y = driver.execute_script(PROJECT, lon, lat)
+    for dx in (-4, 0):
+        driver.execute_cdp_cmd("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x + dx, "y": y + dx})
+        time.sleep(0.3)
+    for kind in ("mousePressed", "mouseReleased"):
+        driver.execute_cdp_cmd("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})
+
+
+def _raw_forms():
+    return pd.read_csv(DEMO / "forms.csv", dtype=str)
+
+
+def test_drill_into_a_region_and_back(dash_duo, demo):
+    """A click on Karaganda zooms to it and shows its stations; Back returns; browser back/forward replay it."""
+    dash_duo.start_server(create_app(demo))
+    _map_ready(dash_duo)
+    dash_duo._wait_for_callbacks()
+    _real_click(dash_duo.driver, 73.1, 49.8)  # Karaganda, near the city
+    dash_duo.wait_for_contains_text("#map-title", "Karaganda: polling stations", timeout=15)
+    _wait(lambda: dash_duo.driver.execute_script(STATION_POINTS) > 0, 15, "station points")
+    assert "drill=KZ-KAR" in dash_duo.driver.current_url
+    counting = _raw_forms().query("form_type == 'counting' and region_code == 'KZ-KAR'")
+    stations = pd.read_csv(DEMO / "stations.csv", dtype=str)
+    assert dash_duo.driver.execute_script(STATION_POINTS) == (stations.region_code == "KZ-KAR").sum()  # observed + not observed
+    assert int(dash_duo.find_element("#n-phase-forms").get_attribute("data-n")) == len(counting)
+
+    dash_duo.find_element("#back").click()
+    dash_duo.wait_for_contains_text("#map-title", "Counting: share of forms", timeout=10)
+    _wait(lambda: dash_duo.driver.execute_script(STATION_POINTS) == 0, 10, "stations to hide")
+    assert "drill" not in dash_duo.driver.current_url
+
+    dash_duo.driver.back()
+    dash_duo.wait_for_contains_text("#map-title", "Karaganda", timeout=10)
+    dash_duo.driver.forward()
+    dash_duo.wait_for_contains_text("#map-title", "Counting: share of forms", timeout=10)
+    assert dash_duo.get_logs() == []
+
+
+def test_url_restores_the_view_and_the_export_link_matches_the_headline(dash_duo, demo):
+    """A shared URL restores filters and figures; the page's CSV link returns exactly the forms the headline counts."""
+    dash_duo.start_server(create_app(demo))
+    dash_duo.driver.get(dash_duo.server_url + "/?form=voting&region=KZ-KAR,KZ-PAV&setting=rural&hours=8-20&overall=good")
+    dash_duo.wait_for_contains_text("#map-title", "Voting", timeout=20)
+    dash_duo._wait_for_callbacks()
+    raw = _raw_forms()
+    hour = (pd.to_datetime(raw.observed_at) - pd.Timestamp("2005-12-04")) / pd.Timedelta(hours=1)
+    want = raw[
+        (raw.form_type == "voting")
+        & raw.region_code.isin(["KZ-KAR", "KZ-PAV"])
+        & (raw.urban_rural == "rural")
+        & (hour >= 8)
+        & (hour < 20)
+        & (raw.overall == "good")
+    ]
+    _wait(lambda: dash_duo.find_element("#n-phase-forms").get_attribute("data-n") == str(len(want)), 10, "the N of the URL's view")
+    assert dash_duo.find_element("#phase label.active").text == "Voting"
+    assert dash_duo.find_element("#setting label.active").text == "Rural"
+    assert "2 selected" in dash_duo.find_element("#regions").text
+    assert dash_duo.find_element("#more").is_displayed()  # the filters in use are visible
+
+    href = dash_duo.find_element("#export-link").get_attribute("href")
+    exported = pd.read_csv(io.StringIO(requests.get(href, timeout=10).text), dtype=str)
+    assert sorted(exported.form_id) == sorted(want.form_id)
+
+    dash_duo.driver.get(dash_duo.server_url + "/?form=voting&colour=red&region=KZ-XXX")
+    dash_duo.wait_for_contains_text("#notices", "Ignored unknown parameter 'colour'.", timeout=15)
+    assert "KZ-XXX" in dash_duo.find_element("#notices").text
+    assert dash_duo.get_logs() == []
+
+
+def test_comment_with_script_is_shown_as_text(dash_duo, tmp_path):
+    """An observer's comment containing <script> appears in the table as text and never runs."""
+    comment = "<script>window.__pwned = 1</script><b>not bold</b>"
+    mission = build_tiny(tmp_path, [{"form_type": "counting", "region_code": "AA", "overall": "bad", "comments": comment}])
+    dash_duo.start_server(create_app(mission))
+    toggle = dash_duo.wait_for_element("#table-toggle", timeout=20)
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", toggle)
+    toggle.click()
+    dash_duo.wait_for_contains_text("#forms-table", "not bold", timeout=20)
+    cell = dash_duo.find_element("#forms-table .ag-cell[col-id='comments']")
+    assert cell.text == comment
+    assert dash_duo.driver.execute_script("return window.__pwned === undefined && !document.querySelector('#forms-table b')")
     assert dash_duo.get_logs() == []

@@ -9,7 +9,8 @@ from dash import Patch
 
 from dashboard import theme
 from dashboard.analysis import Filters
-from dashboard.views import VALUE_TRACE, headlines, initial_map, map_update, n_shown, problems
+from dashboard.figures import REGIONS as VALUE_TRACE
+from dashboard.views import headlines, initial_map, map_update, n_shown, problems
 from tests.conftest import DEMO
 
 
@@ -17,22 +18,21 @@ def map_patch(mission, data) -> Patch:
     return map_update(mission, data)[0]
 
 
-def _patch_values(patch: Patch) -> dict:
-    """The values a Patch would set on the map's value trace, keyed by property."""
-    ops = patch.to_plotly_json()["operations"]
+def _patch_values(patch: Patch, trace: int = VALUE_TRACE) -> dict:
+    """The values a Patch would set on one map trace, keyed by dotted property path."""
     out = {}
-    for op in ops:
+    for op in patch.to_plotly_json()["operations"]:
         assert op["operation"] == "Assign"
         location = op["location"]
-        assert location[:3] == ["data", VALUE_TRACE, location[2]]
-        out[location[2]] = op["params"]["value"]
+        if location[:2] == ["data", trace]:
+            out[".".join(str(p) for p in location[2:])] = op["params"]["value"]
     return out
 
 
 def test_map_patch_sends_values_not_shapes(demo):
     patch = map_patch(demo, Filters("voting").to_dict())
     values = _patch_values(patch)
-    assert set(values) == {"z", "customdata"}
+    assert set(values) == {"z", "customdata", "colorbar.title.text", "colorbar.ticktext", "marker.opacity"}
     assert "geojson" not in json.dumps(patch.to_plotly_json())
     full = len(json.dumps(initial_map(demo, Filters()).to_plotly_json(), default=str))
     assert len(json.dumps(patch.to_plotly_json())) < full / 10
@@ -47,7 +47,7 @@ def test_map_patch_values_follow_the_phase(demo):
     for i, code in enumerate(demo.regions["code"]):
         here = counts[(counts.region_code == code) & counts.overall.notna()]
         expected = 100 * here.overall.isin(["bad", "very bad"]).mean()
-        assert counting["z"][i] == round(min(expected, theme.TOP), 2)
+        assert counting["z"][i] == theme.value_to_z(expected)
         assert counting["customdata"][i][0] == demo.region_names[code]
         assert f"of {len(here)} counts observed" in counting["customdata"][i][1]
 
@@ -61,7 +61,7 @@ def test_region_filter_greys_out_the_other_regions(demo):
 
 def test_initial_map_carries_geometry_once_on_a_white_bg_map(demo):
     fig = initial_map(demo, Filters())
-    (trace,) = fig.data
+    trace = fig.data[VALUE_TRACE]
     assert list(trace.locations) == list(demo.regions["code"])
     assert len(trace.geojson["features"]) == 16
     assert fig.layout.map.style == "white-bg"
@@ -85,7 +85,7 @@ def test_headlines_state_every_phase_with_its_n(demo):
 
 def test_titles_captions_and_counts_name_the_selection(demo):
     data = {"form_type": "tabulation", "regions": ["KZ-KAR"]}
-    _, title, caption = map_update(demo, data)
+    _, title, caption, _ = map_update(demo, data)
     assert title.startswith("Tabulation")
     caption = json.dumps(caption, default=str)
     assert "Karaganda" in caption and "Synthetic" in caption
@@ -98,9 +98,10 @@ def test_titles_captions_and_counts_name_the_selection(demo):
     answered = counts.protocol_tampering.notna().sum()
     yes = (counts.protocol_tampering == "yes").sum()
     pct = math.floor(Fraction(100 * yes, answered) + Fraction(1, 2))
-    bar = list(fig.data[0].y).index("Tampering with result protocols")
-    assert fig.data[0].text[bar] == f"{pct} %  ({yes} of {answered})"
-    assert "Multiple voting" not in fig.data[0].y  # not on the count checklist
+    bar = [c[2] for c in fig.data[0].customdata].index("protocol_tampering")
+    assert fig.data[0].text[bar] == f"{pct} %"
+    assert fig.data[0].y[bar].startswith("Tampering with result protocols<br>") and f">{yes} of {answered}<" in fig.data[0].y[bar]
+    assert not any(y.startswith("Multiple voting") for y in fig.data[0].y)  # not on the count checklist
 
 
 def test_filters_without_data_are_hidden(tmp_path):
@@ -108,6 +109,7 @@ def test_filters_without_data_are_hidden(tmp_path):
     from tests.conftest import build_tiny
 
     mission = build_tiny(tmp_path, [{"form_type": "voting", "region_code": "AA", "urban_rural": "rural"}])
-    cols = filter_bar(mission, Filters()).children.children.children  # Card > CardBody > Row > Cols
+    more = filter_bar(mission, Filters()).children.children[1]  # Card > CardBody > [main row, Collapse]
+    cols = more.children.children  # Collapse > Row > Cols
     hidden = {col.children[0].children for col in cols if getattr(col, "style", None) == {"display": "none"}}
     assert hidden == {"Voting"}  # no e-voting answers: that filter is hidden; urban/rural stays

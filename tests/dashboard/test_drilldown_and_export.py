@@ -1,0 +1,170 @@
+"""Drill-down, map metrics, timeline, table and export, against plain pandas tallies of the raw files."""
+
+import io
+import json
+
+import pandas as pd
+import pytest
+
+from dashboard.analysis import Filters, coverage_by_region, filter_forms, station_visits, tally_by_hour
+from dashboard.app import create_app
+from dashboard.figures import FIRST_STATION_TRACE, UNOBSERVED
+from dashboard.summary import mission_summary
+from dashboard.views import map_update, table_rows, timeline
+from geo.schema import FORM_COLUMNS
+from tests.conftest import DEMO, build_tiny
+
+
+@pytest.fixture(scope="module")
+def raw():
+    df = pd.read_csv(DEMO / "forms.csv", dtype=str)
+    df["at"] = pd.to_datetime(df.observed_at)
+    df["hour"] = (df["at"] - pd.Timestamp("2005-12-04")) / pd.Timedelta(hours=1)
+    return df
+
+
+@pytest.fixture(scope="module")
+def client(demo):
+    return create_app(demo).server.test_client()
+
+
+def _csv(response) -> pd.DataFrame:
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    return pd.read_csv(io.StringIO(response.get_data(as_text=True)), dtype=str)
+
+
+# ------------------------------------------------------------------------------------------ filters
+def test_organisation_team_assessment_and_hour_filters_match_pandas(demo, raw):
+    f = Filters("voting", orgs=("OSCE PA", "PACE"), overall=("bad", "very bad"), hours=(8, 14))
+    got = filter_forms(demo.forms, f)
+    want = raw[
+        (raw.form_type == "voting")
+        & raw.observer_org.isin(["OSCE PA", "PACE"])
+        & raw.overall.isin(["bad", "very bad"])
+        & (raw.hour >= 8)
+        & (raw.hour < 14)
+    ]
+    assert sorted(got.form_id) == sorted(want.form_id) and len(want) > 0
+    team = raw.team_id.iloc[0]
+    assert sorted(filter_forms(demo.forms, Filters("voting", teams=(team,))).form_id) == sorted(
+        raw[(raw.team_id == team) & (raw.form_type == "voting")].form_id
+    )
+
+
+def test_problem_filter_keeps_forms_that_reported_it(demo, raw):
+    got = filter_forms(demo.forms, Filters("counting", problem="protocol_tampering"))
+    want = raw[(raw.form_type == "counting") & (raw.protocol_tampering == "yes")]
+    assert sorted(got.form_id) == sorted(want.form_id)
+
+
+# ------------------------------------------------------------------------------------ drill-down
+def test_station_visits_take_the_worst_visit(tmp_path):
+    mission = build_tiny(
+        tmp_path,
+        [
+            {"form_type": "voting", "ps_id": "P1", "latitude": 0.5, "longitude": 0.5, "overall": "good", "observed_at": "2005-12-04T09:00"},
+            {
+                "form_type": "voting",
+                "ps_id": "P1",
+                "latitude": 0.5,
+                "longitude": 0.5,
+                "overall": "very bad",
+                "observed_at": "2005-12-04T15:00",
+            },
+            {
+                "form_type": "counting",
+                "ps_id": "P1",
+                "latitude": 0.5,
+                "longitude": 0.5,
+                "observed_at": "2005-12-04T20:00",
+                "overcrowding": "yes",
+            },
+            {"form_type": "voting", "ps_id": "P2", "latitude": 0.5, "longitude": 1.5, "observed_at": "2005-12-04T10:00"},
+        ],
+    )
+    v = station_visits(mission.forms).set_index("ps_id")
+    assert v.loc["P1", "visits"] == 3 and v.loc["P1", "worst"] == "very bad"
+    assert v.loc["P1", "times"] == "09:00, 15:00, 20:00" and v.loc["P1", "phases"] == "voting, counting"
+    assert v.loc["P1", "problems"] == "Overcrowding"
+    assert pd.isna(v.loc["P2", "worst"])
+
+
+def test_drilled_map_shows_the_regions_stations_and_zooms_in(demo, raw):
+    patch, title, _, _ = map_update(demo, {"form_type": "voting", "drill": "KZ-MAN", "regions": ["KZ-MAN"]})
+    ops = {tuple(op["location"]): op["params"]["value"] for op in patch.to_plotly_json()["operations"]}
+    observed = sum(len(ops[("data", i, "lat")]) for i in range(FIRST_STATION_TRACE, FIRST_STATION_TRACE + 5))
+    voting = raw[(raw.form_type == "voting") & (raw.region_code == "KZ-MAN")]
+    assert observed == voting.ps_id.nunique()
+    stations = pd.read_csv(DEMO / "stations.csv", dtype=str)
+    assert len(ops[("data", UNOBSERVED, "lat")]) == (stations.region_code == "KZ-MAN").sum() - voting.ps_id.nunique()
+    assert ops[("layout", "uirevision")] == "KZ-MAN" and ops[("layout", "map", "zoom")] > 5
+    assert title.startswith("Mangystau: polling stations")
+    country, *_ = map_update(demo, {"form_type": "voting"})
+    ops = {tuple(op["location"]): op["params"]["value"] for op in country.to_plotly_json()["operations"]}
+    assert ops[("data", UNOBSERVED, "visible")] is False and ops[("layout", "uirevision")] == "country"
+
+
+# ---------------------------------------------------------------------------------------- metrics
+def test_coverage_is_observed_of_registered_stations(demo, raw):
+    stations = pd.read_csv(DEMO / "stations.csv", dtype=str)
+    forms = filter_forms(demo.forms, Filters("voting"))
+    t = coverage_by_region(forms, demo.stations, list(demo.regions.code))
+    voted = set(raw[raw.form_type == "voting"].ps_id)
+    for code in ("KZ-ALA", "KZ-MAN"):
+        here = stations[stations.region_code == code]
+        assert t.loc[code, "whole"] == len(here)
+        assert t.loc[code, "part"] == here.ps_id.isin(voted).sum()
+
+
+@pytest.mark.parametrize("metric", ["problem", "coverage", "forms"])
+def test_each_metric_names_itself_and_its_unit_in_the_legend(demo, metric):
+    patch, title, _, notices = map_update(demo, {"form_type": "voting", "metric": metric, "problem": "overcrowding"})
+    ops = {tuple(op["location"]): op["params"]["value"] for op in patch.to_plotly_json()["operations"]}
+    legend = ops[("data", 0, "colorbar", "title", "text")]
+    assert {"problem": "% of forms that answered", "coverage": "% of registered stations", "forms": "forms per region"}[metric] in legend
+    assert notices == []
+
+
+def test_coverage_without_a_registry_falls_back_with_a_notice(tmp_path):
+    mission = build_tiny(tmp_path, [{"form_type": "voting", "region_code": "AA", "overall": "bad"}])
+    _, title, _, notices = map_update(mission, {"form_type": "voting", "metric": "coverage"})
+    assert "bad or very bad" in title and "registry" in notices[0]
+
+
+def test_timeline_counts_forms_and_negatives_per_hour(demo, raw):
+    t = tally_by_hour(filter_forms(demo.forms, Filters("voting")))
+    v = raw[raw.form_type == "voting"]
+    hours = v.hour.floordiv(1).astype(int)
+    assert t["n"].to_dict() == v.groupby(hours).size().to_dict()
+    assert t.loc[14, "negative"] == v[hours == 14].overall.isin(["bad", "very bad"]).sum()
+    fig = timeline(demo, {"form_type": "voting"})
+    assert sum(fig.data[0].y) == len(v)
+
+
+# ------------------------------------------------------------------------------------ table, export
+def test_table_rows_are_the_filtered_forms_with_plain_text_comments(tmp_path):
+    mission = build_tiny(tmp_path, [{"form_type": "voting", "region_code": "AA", "comments": "<script>alert(1)</script>"}])
+    rows = table_rows(mission, {"form_type": "voting"})
+    assert len(rows) == 1 and rows[0]["comments"] == "<script>alert(1)</script>" and rows[0]["region"] == "Alpha"
+    assert json.dumps(rows)  # JSON-ready: no NaN or NA left
+
+
+def test_export_without_parameters_returns_every_form_once(client, raw):
+    out = _csv(client.get("/export.csv"))
+    assert len(out) == len(raw) and out.form_id.is_unique and set(out.form_id) == set(raw.form_id)
+    assert list(out.columns) == list(FORM_COLUMNS)
+
+
+def test_export_of_one_cell_matches_the_summary(client, demo):
+    out = _csv(client.get("/export.csv?form=counting&region=KZ-YUZ"))
+    cell = mission_summary(demo)["by_region"]["KZ-YUZ"]["counting"]
+    assert len(out) == cell["n"] and set(out.region_code) == {"KZ-YUZ"} and set(out.form_type) == {"counting"}
+    assert out.overall.isin(["bad", "very bad"]).sum() == cell["negative"]
+
+
+def test_export_follows_every_filter_and_reports_what_it_ignored(client, raw):
+    response = client.get("/export.csv?form=voting&setting=rural&evoting=no&hours=8-12&bogus=1")
+    out = _csv(response)
+    want = raw[(raw.form_type == "voting") & (raw.urban_rural == "rural") & (raw.evoting == "no") & (raw.hour >= 8) & (raw.hour < 12)]
+    assert sorted(out.form_id) == sorted(want.form_id)
+    assert "bogus" in response.headers["X-Obsmap-Notices"]
