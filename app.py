@@ -1,6 +1,6 @@
 """Run the dashboard: ``python app.py [--data DIR] [--host H] [--port P]`` (same as ``obsmap serve``).
 
-For gunicorn, ``app.server`` is the WSGI app: ``OBSMAP_DATA=/path/to/mission gunicorn app:server``.
+For gunicorn, ``app.server`` is the WSGI app: ``OBSMAP_DATA=/path/to/mission [OBSMAP_MIN_N=10] gunicorn app:server``.
 """
 
 import sys
@@ -10,7 +10,9 @@ from dashboard.cli import main
 if __name__ == "__main__":
     sys.exit(main(["serve", *sys.argv[1:]]))
 else:
+    import os
+
     from dashboard.app import create_app
 
-    app = create_app()
+    app = create_app(min_n=int(os.environ.get("OBSMAP_MIN_N", "10")))
     server = app.server

@@ -28,6 +28,8 @@ METRIC_LABELS = {
 }
 # Hours since midnight of election day; tabulation runs past midnight, so the day is 30 hours long.
 HOURS_RANGE = (0, 30)
+DEFAULT_MIN_N = 10  # below this many forms behind a share, it is shown as "too few observations"
+MIN_N_RANGE = (1, 1000)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Filters:
     problem: str | None = None
     metric: str = "negative"
     drill: str | None = None
+    min_n: int = DEFAULT_MIN_N  # shares behind fewer forms than this are flagged "too few"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, known_regions: set[str] | None = None) -> Filters:
@@ -89,6 +92,7 @@ class Filters:
             problem=data.get("problem") if data.get("problem") in PROBLEMS else None,
             metric=data.get("metric") if data.get("metric") in METRICS else "negative",
             drill=drill,
+            min_n=min_n if isinstance(min_n := data.get("min_n"), int) and MIN_N_RANGE[0] <= min_n <= MIN_N_RANGE[1] else DEFAULT_MIN_N,
         )
 
     @property
@@ -223,15 +227,73 @@ def percent(part: int, whole: int) -> str:
     return "n/a" if value is None else f"{value} %"
 
 
-def statement_sentence(form_type: str, negative: int, assessed: int) -> str:
+Z95 = 1.959963984540054  # standard normal quantile for a two-sided 95 % interval
+
+
+def wilson_interval(part: int, whole: int, z: float = Z95) -> tuple[float, float] | None:
+    """Wilson score interval for ``part / whole``, as proportions 0-1; ``None`` when ``whole`` is 0.
+
+    Unlike the normal approximation it stays inside [0, 1] and is honest for small samples and
+    for shares near 0 or 1 (0 of 5 gives 0-43 %, not 0-0 %).
+    """
+    if whole <= 0:
+        return None
+    p = part / whole
+    denom = 1 + z * z / whole
+    centre = (p + z * z / (2 * whole)) / denom
+    half = z * math.sqrt(p * (1 - p) / whole + z * z / (4 * whole * whole)) / denom
+    # At 0 of n and n of n the bound is exactly 0 or 1; floating point would give 1e-17 or 0.99999...
+    low = 0.0 if part == 0 else max(0.0, centre - half)
+    high = 1.0 if part == whole else min(1.0, centre + half)
+    return low, high
+
+
+def interval_text(part: int, whole: int) -> str:
+    """``"95 % CI 19–30 %"``, whole percentages (low rounded down, high up, so the range is never narrower)."""
+    ci = wilson_interval(part, whole)
+    if ci is None:
+        return "no interval"
+    low, high = math.floor(100 * ci[0] + 1e-9), math.ceil(100 * ci[1] - 1e-9)
+    return f"95 % CI {low}–{high} %"
+
+
+_FRACTIONS = {
+    (1, 2): "one out of two",
+    (1, 3): "one out of three",
+    (1, 4): "one out of four",
+    (1, 5): "one out of five",
+    (1, 10): "one out of ten",
+    (2, 3): "two out of three",
+    (3, 4): "three out of four",
+}
+
+
+def fraction_phrase(part: int, whole: int, tolerance: float = 0.02) -> str | None:
+    """ "one out of four" when ``part / whole`` is within ``tolerance`` of a simple fraction, else ``None``."""
+    if whole <= 0:
+        return None
+    share = part / whole
+    best = min(_FRACTIONS, key=lambda f: abs(share - f[0] / f[1]))
+    return _FRACTIONS[best] if abs(share - best[0] / best[1]) <= tolerance else None
+
+
+def statement_sentence(form_type: str, negative: int, assessed: int, *, as_fraction: bool = False) -> str:
     """The phase's finding in the register of a preliminary statement.
 
     >>> statement_sentence("counting", 57, 224)
     'The count was assessed as bad or very bad in 25 per cent of 224 counts observed.'
+    >>> statement_sentence("counting", 57, 224, as_fraction=True)
+    'The count was assessed as bad or very bad in one in four of 224 counts observed (57 forms).'
+
+    With ``as_fraction``, a share close to a simple fraction is said as one ("one out of four");
+    otherwise the per-cent sentence is used. The denominator is always stated.
     """
     subject, observed = PHASE_WORDING[form_type]
     if assessed == 0:
         return f"{subject}: no {observed} with an overall assessment."
+    phrase = fraction_phrase(negative, assessed) if as_fraction else None
+    if phrase:
+        return f"{subject} was assessed as bad or very bad in {phrase} {observed} ({negative:,} of {assessed:,})."
     pct = whole_percent(negative, assessed)
     return f"{subject} was assessed as bad or very bad in {pct} per cent of {assessed:,} {observed}."
 

@@ -11,7 +11,7 @@ from dash import Dash
 from flask import Response, request
 
 from dashboard import theme  # noqa: F401  (registers the "obsmap" Plotly template)
-from dashboard.analysis import Filters
+from dashboard.analysis import DEFAULT_MIN_N, Filters
 from dashboard.callbacks import register_callbacks
 from dashboard.layout import page
 from dashboard.urlstate import parse_query
@@ -30,10 +30,13 @@ def resolve_data_dir(data: str | Path | None = None) -> Path:
     return Path(data or os.environ.get("OBSMAP_DATA") or DEMO_DATA)
 
 
-def create_app(data: str | Path | MissionDataset | None = None) -> Dash:
-    """Build the dashboard for a mission folder (or an already loaded mission)."""
+def create_app(data: str | Path | MissionDataset | None = None, min_n: int = DEFAULT_MIN_N) -> Dash:
+    """Build the dashboard for a mission folder (or an already loaded mission).
+
+    ``min_n``: shares behind fewer forms are shown as "too few observations" (a URL can override it).
+    """
     mission = data if isinstance(data, MissionDataset) else load_mission(resolve_data_dir(data))
-    filters = Filters()
+    filters = Filters(min_n=min_n)
     app = Dash(
         __name__,
         title=f"obsmap · {mission.meta.get('name', 'mission')}",
@@ -42,15 +45,15 @@ def create_app(data: str | Path | MissionDataset | None = None) -> Dash:
         serve_locally=True,
     )
     app.layout = page(mission, initial_map(mission, filters), filters)
-    register_callbacks(app, mission)
-    register_export(app, mission)
+    register_callbacks(app, mission, min_n)
+    register_export(app, mission, min_n)
     log.info("obsmap: %s forms from %s", len(mission.forms), mission.path)
     return app
 
 
-def register_export(app: Dash, mission: MissionDataset) -> None:
+def register_export(app: Dash, mission: MissionDataset, min_n: int) -> None:
     """``/export.csv?<the page's parameters>``: exactly the forms the page shows, canonical columns."""
-    known = known_values(mission)
+    known = known_values(mission, min_n)
 
     @app.server.route("/export.csv")
     def export_csv() -> Response:
@@ -62,5 +65,7 @@ def register_export(app: Dash, mission: MissionDataset) -> None:
         name = f"obsmap-{phase}" + (f"-{'-'.join(filters.regions)}" if filters.regions else "") + ".csv"
         headers = {"Content-Disposition": f'attachment; filename="{name}"'}
         if notices:
-            headers["X-Obsmap-Notices"] = " ".join(notices).encode("ascii", "replace").decode()
+            # Header values must be one printable ASCII line: anything else from the URL becomes "?".
+            text = "".join(ch if " " <= ch <= "~" else "?" for ch in " ".join(notices))
+            headers["X-Obsmap-Notices"] = text[:1000]
         return Response(body, mimetype="text/csv", headers=headers)

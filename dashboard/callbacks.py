@@ -12,8 +12,8 @@ from dashboard.urlstate import to_query
 from geo.mission import MissionDataset
 
 
-def register_callbacks(app: Dash, mission: MissionDataset) -> None:
-    known = views.known_values(mission)
+def register_callbacks(app: Dash, mission: MissionDataset, min_n: int) -> None:
+    known = views.known_values(mission, min_n)
 
     @app.callback(
         Output("url", "search"),
@@ -40,7 +40,7 @@ def register_callbacks(app: Dash, mission: MissionDataset) -> None:
         )
         controls = controls_from_filters(filters)
         # The URL follows the view (a new history entry); when the URL led, it stays as the browser has it.
-        url = dash.no_update if trigger in (None, "url") else to_query(filters)
+        url = dash.no_update if trigger in (None, "url") else to_query(filters, default_min_n=min_n)
         more_open = True if more_filters_active(filters) else dash.no_update
         return url, filters.to_dict(), _notice(notices), more_open, *(controls[c] for c in CONTROLS)
 
@@ -63,10 +63,17 @@ def register_callbacks(app: Dash, mission: MissionDataset) -> None:
         drilled = bool(views.parse_filters(mission, data).drill)
         return patch, title, caption, None if drilled else {"display": "none"}, _notice(notices)
 
-    @app.callback(Output("headlines", "children"), Output("n-shown", "children"), Input("filters", "data"))
-    def update_headlines(data):
-        """View -> headline sentences per phase and the N line."""
-        return views.headlines(mission, data), views.n_shown(mission, data)
+    @app.callback(Output("headlines", "children"), Output("n-shown", "children"), Input("filters", "data"), Input("as-fraction", "value"))
+    def update_headlines(data, as_fraction):
+        """View or phrasing switch -> headline sentences per phase and the N line."""
+        return views.headlines(mission, data, bool(as_fraction)), views.n_shown(mission, data)
+
+    @app.callback(Output("region-table", "rowData"), Output("region-table-title", "children"), Input("filters", "data"))
+    def update_region_table(data):
+        """View -> bad or very bad by region, with N and 95 % interval."""
+        filters = views.parse_filters(mission, data)
+        title = f"{views.PHASE_LABELS[filters.form_type]}: bad or very bad by region, with N and 95 % interval (Wilson)"
+        return views.region_table(mission, data), title
 
     @app.callback(Output("problem-chart", "figure"), Output("problem-title", "children"), Input("filters", "data"))
     def update_problems(data):
@@ -81,23 +88,25 @@ def register_callbacks(app: Dash, mission: MissionDataset) -> None:
     @app.callback(Output("export-link", "href"), Input("filters", "data"))
     def update_export_link(data):
         """View -> the export link for exactly the forms shown."""
-        return "/export.csv" + to_query(views.parse_filters(mission, data), always_form=True)
+        return "/export.csv" + to_query(views.parse_filters(mission, data), always_form=True, default_min_n=min_n)
 
     @app.callback(
-        Output("table-open", "is_open"),
+        Output("table-open", "data"),
         Output("table-toggle", "children"),
         Input("table-toggle", "n_clicks"),
-        State("table-open", "is_open"),
+        State("table-open", "data"),
         prevent_initial_call=True,
     )
     def toggle_table(_clicks, is_open):
         """Show/Hide button -> the table of forms opens or closes."""
         return not is_open, "Hide the forms" if not is_open else "Show the forms"
 
-    @app.callback(Output("forms-table", "rowData"), Input("filters", "data"), Input("table-open", "is_open"))
+    @app.callback(Output("forms-table", "rowData"), Input("filters", "data"), Input("table-open", "data"))
     def update_table(data, is_open):
-        """View (while the table is open) -> the forms behind the figures."""
-        return views.table_rows(mission, data) if is_open else dash.no_update
+        """View (while the table is shown) -> the forms behind the figures; hidden -> no rows."""
+        if not is_open:
+            return [] if ctx.triggered_id == "table-open" else dash.no_update
+        return views.table_rows(mission, data)
 
     @app.callback(Output("forms-table", "dashGridOptions"), Input("table-search", "value"), prevent_initial_call=True)
     def search_table(text):

@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 
+from dashboard.analysis import DEFAULT_MIN_N, MIN_N_RANGE
 from geo.errors import InputError
 from geo.mission import MissionDataError, load_mission
 
@@ -14,7 +15,7 @@ from geo.mission import MissionDataError, load_mission
 def _serve(args: argparse.Namespace) -> int:
     from dashboard.app import create_app, resolve_data_dir
 
-    app = create_app(resolve_data_dir(args.data))
+    app = create_app(resolve_data_dir(args.data), min_n=args.min_n)
     print(f"obsmap: serving {resolve_data_dir(args.data)} at http://{args.host}:{args.port}/  (Ctrl+C to stop)", flush=True)
     app.run(host=args.host, port=args.port, debug=args.debug)
     return 0
@@ -24,7 +25,7 @@ def _summary(args: argparse.Namespace) -> int:
     from dashboard.app import resolve_data_dir
     from dashboard.summary import mission_summary
 
-    summary = mission_summary(load_mission(resolve_data_dir(args.data)))
+    summary = mission_summary(load_mission(resolve_data_dir(args.data)), min_n=args.min_n)
     if args.json:
         json.dump(summary, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
@@ -73,6 +74,16 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+MIN_N_HELP = f"shares behind fewer assessed forms are flagged 'too few observations' (default {DEFAULT_MIN_N})"
+
+
+def _min_n(value: str) -> int:
+    n = int(value)
+    if not MIN_N_RANGE[0] <= n <= MIN_N_RANGE[1]:
+        raise argparse.ArgumentTypeError(f"expected a whole number from {MIN_N_RANGE[0]} to {MIN_N_RANGE[1]}, got {value}")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="obsmap", description="Offline map dashboard for election observation missions.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -82,11 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8050, help="port (default 8050)")
     serve.add_argument("--debug", action="store_true", help="Dash debug mode (reloader and dev tools)")
+    serve.add_argument("--min-n", type=_min_n, default=DEFAULT_MIN_N, help=MIN_N_HELP)
     serve.set_defaults(func=_serve)
 
     summary = sub.add_parser("summary", help="print the mission's figures")
     summary.add_argument("--data", help="mission folder (default: $OBSMAP_DATA, else the demo mission)")
     summary.add_argument("--json", action="store_true", help="print JSON for scripts and reviewers")
+    summary.add_argument("--min-n", type=_min_n, default=DEFAULT_MIN_N, help=MIN_N_HELP)
     summary.set_defaults(func=_summary)
 
     imp = sub.add_parser(

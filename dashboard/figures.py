@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from html import escape
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard import theme
-from dashboard.analysis import format_hour, percent
+from dashboard.analysis import format_hour, interval_text, percent
 
 MAP_HOVER = "<b>%{customdata[0]}</b><br>%{customdata[1]}<extra></extra>"
 STATION_HOVER = "%{customdata}<extra></extra>"
@@ -30,6 +31,7 @@ class MetricView:
     key: str
     title: str  # colour-bar title, with the unit
     breaks: tuple[float, ...]
+    min_n: int | None = None  # shares from fewer observations are drawn as "too few"; None: no such class
 
 
 def region_map_values(
@@ -41,8 +43,9 @@ def region_map_values(
 ) -> dict[str, Any]:
     """What the map shows per region, in ``table``'s order: z on the class axis and hover text.
 
-    ``table`` has ``value`` (per cent or count; NaN when unknown) and whatever ``describe(row)``
-    needs to write the hover line with its N. Regions not selected or without a value are grey.
+    ``table`` has ``value`` (per cent or count; NaN when unknown), ``too_few`` (bool) and whatever
+    ``describe(row)`` needs to write the hover line with its N. Regions not selected or without a
+    value are light grey; regions with too few observations mid grey, never coloured as if known.
     """
     z, text = [], []
     for r in table.itertuples():
@@ -52,37 +55,46 @@ def region_map_values(
         elif pd.isna(r.value):
             z.append(theme.NO_DATA_Z)
             text.append(describe(r))
+        elif r.too_few:
+            z.append(theme.TOO_FEW_Z)
+            text.append(f"Too few observations to colour (fewer than {metric.min_n})<br>{describe(r)}")
         else:
             z.append(theme.value_to_z(float(r.value), metric.breaks))
             text.append(describe(r))
     return {
         "z": z,
-        "customdata": [[names.get(code, code), t] for code, t in zip(table.index, text, strict=True)],
+        # Region names come from the boundary file: escaped before they meet the hover's HTML.
+        "customdata": [[escape(names.get(code, code)), t] for code, t in zip(table.index, text, strict=True)],
         "colorbar.title.text": metric.title,
-        "colorbar.ticktext": theme.class_labels(metric.breaks),
+        "colorbar.ticktext": theme.class_labels(metric.breaks, metric.min_n),
     }
+
+
+def _station_hover(r: Any, cls: str) -> str:
+    visits = f"{r.visits} visit{'s' if r.visits != 1 else ''}"
+    return (
+        f"<b>{escape(str(r.ps_id))}</b><br>{visits}: {r.phases} at {r.times or 'time unknown'}"
+        f"<br>Worst assessment: {cls}<br>Problems reported: {r.problems or 'none'}"
+    )
 
 
 def station_values(visits: pd.DataFrame, unobserved: pd.DataFrame) -> dict[int, dict[str, Any]]:
     """Per station trace: lat, lon and hover text. ``visits`` is :func:`dashboard.analysis.station_visits`."""
     out: dict[int, dict[str, Any]] = {
         UNOBSERVED: {
-            "lat": unobserved["latitude"].round(5).tolist(),
-            "lon": unobserved["longitude"].round(5).tolist(),
-            "customdata": [f"<b>{ps}</b><br>Not observed" for ps in unobserved["ps_id"]],
+            "lat": unobserved["latitude"].round(4).tolist(),
+            "lon": unobserved["longitude"].round(4).tolist(),
+            "customdata": [escape(str(ps)) for ps in unobserved["ps_id"]],  # the trace's hovertemplate adds "Not observed"
         }
     }
     worst = visits["worst"].astype("string").fillna("not assessed")
     for i, cls in enumerate(STATION_CLASSES):
         here = visits[worst == cls]
         out[FIRST_STATION_TRACE + i] = {
-            "lat": here["latitude"].round(5).tolist(),
-            "lon": here["longitude"].round(5).tolist(),
-            "customdata": [
-                f"<b>{r.ps_id}</b><br>{r.visits} visit{'s' if r.visits != 1 else ''}: {r.phases} at {r.times or 'time unknown'}"
-                f"<br>Worst assessment: {cls}<br>Problems reported: {r.problems or 'none'}"
-                for r in here.itertuples()
-            ],
+            "lat": here["latitude"].round(4).tolist(),
+            "lon": here["longitude"].round(4).tolist(),
+            # Station ids come from the mission's files: escaped, so a "<" shows as text in the hover.
+            "customdata": [_station_hover(r, cls) for r in here.itertuples()],
         }
     return out
 
@@ -181,7 +193,7 @@ def make_region_map(
     traces.append(
         go.Scattermap(
             lat=[], lon=[], mode="markers", marker=dict(size=5, color=theme.UNOBSERVED, opacity=0.45),
-            customdata=[], hovertemplate=STATION_HOVER, name="Not observed", visible=False,
+            customdata=[], hovertemplate="<b>%{customdata}</b><br>Not observed<extra></extra>", name="Not observed", visible=False,
         )
     )  # fmt: skip
     for cls in STATION_CLASSES:
@@ -206,14 +218,16 @@ def make_region_map(
     return fig
 
 
-def make_timeline(table: pd.DataFrame, hours: range) -> go.Figure:
-    """Forms per hour (bars) and the share bad or very bad per hour (line, with its N in the hover).
+def make_timeline(table: pd.DataFrame, hours: range, min_n: int = 10) -> go.Figure:
+    """Forms per hour (bars) and the share bad or very bad per hour (line, with its N and interval in the hover).
 
-    ``table`` is :func:`dashboard.analysis.tally_by_hour`; every hour of ``hours`` gets a bar.
+    ``table`` is :func:`dashboard.analysis.tally_by_hour`; every hour of ``hours`` gets a bar. Hours
+    with fewer than ``min_n`` assessed forms are hollow grey points, flagged "too few" in the hover.
     """
     t = table.reindex(list(hours), fill_value=0)
     labels = [format_hour(h) for h in t.index]
     share = [100 * r.negative / r.assessed if r.assessed else None for r in t.itertuples()]
+    few = [0 < r.assessed < min_n for r in t.itertuples()]
     top = max([v for v in share if v is not None] or [0])
     share_range = [0, 100 if top > 60 else max(10, 10 * math.ceil(top * 1.25 / 10))]
     fig = go.Figure()
@@ -223,9 +237,19 @@ def make_timeline(table: pd.DataFrame, hours: range) -> go.Figure:
     )  # fmt: skip
     fig.add_scatter(
         x=labels, y=share, name="% bad or very bad", yaxis="y2", mode="lines+markers", connectgaps=False,
-        line=dict(color=theme.CLASS_COLOURS[-1], width=3), marker=dict(size=7),
-        customdata=[[r.negative, r.assessed, percent(r.negative, r.assessed)] for r in t.itertuples()],
-        hovertemplate="%{x}: %{customdata[2]} bad or very bad (%{customdata[0]} of %{customdata[1]} assessed)<extra></extra>",
+        line=dict(color=theme.CLASS_COLOURS[-1], width=3),
+        marker=dict(
+            size=[9 if f else 7 for f in few],
+            color=["white" if f else theme.CLASS_COLOURS[-1] for f in few],
+            line=dict(color=[theme.TOO_FEW if f else theme.CLASS_COLOURS[-1] for f in few], width=2),
+        ),
+        customdata=[
+            [r.negative, r.assessed, percent(r.negative, r.assessed), interval_text(r.negative, r.assessed) + (" · too few" if f else "")]
+            for r, f in zip(t.itertuples(), few, strict=True)
+        ],
+        hovertemplate=(
+            "%{x}: %{customdata[2]} bad or very bad (%{customdata[0]} of %{customdata[1]} assessed; %{customdata[3]})<extra></extra>"
+        ),
     )  # fmt: skip
     fig.update_layout(
         template="obsmap",

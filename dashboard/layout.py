@@ -176,7 +176,15 @@ def map_card(figure) -> dbc.Card:
 def headlines_card() -> dbc.Card:
     return dbc.Card(
         [
-            dbc.CardHeader(html.H2("Findings by phase", className="obs-card-title")),
+            dbc.CardHeader(
+                html.Div(
+                    [
+                        html.H2("Findings by phase", className="obs-card-title"),
+                        dbc.Switch(id="as-fraction", label="“one out of four”", value=False, className="obs-switch"),
+                    ],
+                    className="obs-card-head",
+                )
+            ),
             dbc.CardBody(id="headlines", className="obs-headlines"),
         ],
         className="obs-card h-100",
@@ -220,14 +228,52 @@ TABLE_COLUMN_DEFS = [
 ]
 
 
+REGION_COLUMN_DEFS = [
+    {"field": "region", "headerName": "Region", "flex": 2, "minWidth": 160},
+    {"field": "forms", "headerName": "Forms", "type": "numericColumn", "width": 100},
+    {"field": "assessed", "headerName": "Assessed (N)", "type": "numericColumn", "width": 130},
+    {"field": "negative", "headerName": "Bad or very bad", "type": "numericColumn", "width": 140},
+    {"field": "share", "headerName": "Share %", "type": "numericColumn", "width": 110},
+    {"field": "ci_low", "headerName": "95 % CI from", "type": "numericColumn", "width": 130},
+    {"field": "ci_high", "headerName": "to", "type": "numericColumn", "width": 80},
+    {"field": "note", "headerName": "Note", "flex": 1, "minWidth": 130},
+]
+
+
+def region_table_card() -> dbc.Card:
+    return dbc.Card(
+        [
+            dbc.CardHeader(html.H2(id="region-table-title", className="obs-card-title")),
+            dbc.CardBody(
+                dag.AgGrid(
+                    id="region-table",
+                    columnDefs=REGION_COLUMN_DEFS,
+                    rowData=[],
+                    defaultColDef={"sortable": True, "resizable": True},
+                    dashGridOptions={"domLayout": "autoHeight", "animateRows": False},
+                ),
+                className="p-2",
+            ),
+        ],
+        className="obs-card",
+    )
+
+
 def table_card() -> dbc.Card:
     grid = dag.AgGrid(
         id="forms-table",
         columnDefs=TABLE_COLUMN_DEFS,
         rowData=[],
         defaultColDef={"sortable": True, "resizable": True, "filter": True},
-        dashGridOptions={"pagination": True, "paginationPageSize": 20, "animateRows": False, "tooltipShowDelay": 300},
-        style={"height": "560px"},
+        dashGridOptions={
+            "pagination": True,
+            "paginationPageSize": 20,
+            "animateRows": False,
+            "tooltipShowDelay": 300,
+            "suppressColumnVirtualisation": True,  # a dozen columns: render them all
+            "localeText": {"noRowsToShow": "Press “Show the forms” to list the forms behind the figures."},
+        },
+        style={"height": "480px"},
     )
     return dbc.Card(
         [
@@ -251,15 +297,12 @@ def table_card() -> dbc.Card:
                     className="obs-card-head",
                 )
             ),
-            # Rows are sent only while the table is open: a filter change stays a few KB otherwise.
-            dbc.Collapse(
-                dbc.CardBody(
-                    [dbc.Input(id="table-search", type="search", placeholder="Search these forms", className="obs-search mb-2"), grid],
-                    className="p-2",
-                ),
-                id="table-open",
-                is_open=False,
+            # Rows are sent only while the table is shown: a filter change stays a few KB otherwise.
+            dbc.CardBody(
+                [dbc.Input(id="table-search", type="search", placeholder="Search these forms", className="obs-search mb-2"), grid],
+                className="p-2",
             ),
+            dcc.Store(id="table-open", data=False),
         ],
         className="obs-card",
     )
@@ -319,6 +362,7 @@ def page(mission: MissionDataset, map_figure, filters: Filters) -> html.Div:
                     ),
                     dbc.Row([dbc.Col(map_card(map_figure), lg=8), dbc.Col(headlines_card(), lg=4)], className="g-3"),
                     dbc.Row([dbc.Col(problems_card(), lg=6), dbc.Col(timeline_card(), lg=6)], className="g-3 mt-1"),
+                    dbc.Row([dbc.Col(region_table_card(), lg=12)], className="g-3 mt-1"),
                     dbc.Row([dbc.Col(table_card(), lg=12)], className="g-3 mt-1"),
                     dbc.Row([dbc.Col(notes_card(mission), lg=12)], className="g-3 mt-1"),
                 ],

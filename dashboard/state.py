@@ -32,6 +32,7 @@ def filters_from_controls(values: dict[str, Any], current: Filters, known: Known
         "evoting": None if values.get("evoting") == ALL else values.get("evoting"),
         "overall": values.get("overall"),
         "drill": drill,
+        "min_n": current.min_n,
     }
     return Filters.from_dict(data, known_regions=set(known.regions))
 
@@ -72,7 +73,7 @@ def next_view(
     if trigger in (None, "url"):
         return parse_query(search, known)
     if trigger == "reset":
-        return Filters(), []
+        return Filters(min_n=known.min_n), []
     if trigger == "back":
         return replace(now, drill=None, regions=()), []
     if trigger == "region-map":

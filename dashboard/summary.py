@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from dashboard.analysis import negative_share_by_region, statement_sentence, tally_by_phase
+from dashboard.analysis import DEFAULT_MIN_N, negative_share_by_region, statement_sentence, tally_by_phase, wilson_interval
 from geo.mission import MissionDataset
 from geo.schema import FORM_TYPES
 
@@ -15,8 +15,22 @@ def _int_or_none(value: Any) -> int | None:
     return None if value is None or pd.isna(value) else int(value)
 
 
-def mission_summary(mission: MissionDataset) -> dict[str, Any]:
+def _cell(n: int, assessed: int, negative: int, min_n: int) -> dict[str, Any]:
+    ci = wilson_interval(negative, assessed)
+    return {
+        "n": n,
+        "assessed": assessed,
+        "negative": negative,
+        "ci95": None if ci is None else [round(ci[0], 4), round(ci[1], 4)],
+        "too_few": assessed < min_n,
+    }
+
+
+def mission_summary(mission: MissionDataset, min_n: int = DEFAULT_MIN_N) -> dict[str, Any]:
     """Counts of the mission and, per phase and per region, forms / assessed / negative.
+
+    Each cell also has ``ci95`` (Wilson 95 % interval of the negative share, proportions 0-1, ``None``
+    when nothing was assessed) and ``too_few`` (fewer than ``min_n`` assessed forms).
 
     Stations come from the registry, observers and countries from the teams table (or the
     totals declared in mission.json); each is ``None`` when the mission has no such data.
@@ -41,7 +55,7 @@ def mission_summary(mission: MissionDataset) -> dict[str, Any]:
     for ft in FORM_TYPES:
         table = negative_share_by_region(forms[forms["form_type"] == ft], codes)
         for code, row in table.iterrows():
-            by_region[code][ft] = {k: int(row[k]) for k in ("n", "assessed", "negative")}
+            by_region[code][ft] = _cell(int(row["n"]), int(row["assessed"]), int(row["negative"]), min_n)
     phases = tally_by_phase(forms)
     return {
         "name": mission.meta.get("name"),
@@ -54,7 +68,8 @@ def mission_summary(mission: MissionDataset) -> dict[str, Any]:
         "observers": observers,
         "countries": countries,
         "forms_total": int(len(forms)),
-        "forms": phases,
+        "min_n": min_n,
+        "forms": {ft: _cell(t["n"], t["assessed"], t["negative"], min_n) for ft, t in phases.items()},
         "by_region": by_region,
         "statements": {ft: statement_sentence(ft, t["negative"], t["assessed"]) for ft, t in phases.items()},
     }

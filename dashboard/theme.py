@@ -8,18 +8,22 @@ import plotly.io as pio
 FONT_FAMILY = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", Arial, sans-serif'
 TEXT = "#1f2933"
 MUTED = "#52606d"
-NO_DATA = "#d9dde3"
+NO_DATA = "#e4e8ee"
 BORDER = "#ffffff"
 
 # Fixed class breaks (per cent) so maps of different phases and filters compare.
 BREAKS = (0, 10, 20, 30, 40)
 # ColorBrewer YlOrRd, 5 classes: sequential, colour-blind safe, prints in grey as a ramp.
 CLASS_COLOURS = ("#ffffb2", "#fecc5c", "#fd8d3c", "#e31a1c", "#800026")
-# The colour axis: a grey band below 0 (no data / not selected), then one band of 10 per class.
+# The colour axis: two grey bands below 0 (too few observations to colour; no data or not selected),
+# then one band of 10 per class.
 CLASS_WIDTH = 10
 TOP = CLASS_WIDTH * len(BREAKS)
+TOO_FEW_Z = -15.0
 NO_DATA_Z = -5.0
-BOTTOM = -10
+BOTTOM = -20
+# Too few: a mid grey that reads as "not a colour of the scale"; no data: near white.
+TOO_FEW = "#a7b0bc"
 
 # Stations in the drilled-down region: worst assessment of their visits (ColorBrewer RdBu, CB-safe).
 STATION_COLOURS = {
@@ -29,19 +33,19 @@ STATION_COLOURS = {
     "very bad": "#b2182b",
     "not assessed": "#3e4c59",
 }
-UNOBSERVED = "#9aa5b1"
+UNOBSERVED = "#7b8794"
 BAR = "#3b5b92"
 
 
 def class_edges() -> list[float]:
-    """Edges of the colour classes on the z axis: the no-data band, then the share classes."""
-    return [BOTTOM, *(CLASS_WIDTH * i for i in range(len(BREAKS) + 1))]
+    """Edges of the colour classes on the z axis: too few, no data, then the share classes."""
+    return [BOTTOM, -CLASS_WIDTH, *(CLASS_WIDTH * i for i in range(len(BREAKS) + 1))]
 
 
 def class_colorscale() -> list[list]:
-    """A stepped colour scale over BOTTOM..TOP: one flat colour per class, grey for no data."""
+    """A stepped colour scale over BOTTOM..TOP: one flat colour per class, greys for too few and no data."""
     edges = class_edges()
-    colours = (NO_DATA, *CLASS_COLOURS)
+    colours = (TOO_FEW, NO_DATA, *CLASS_COLOURS)
     span = TOP - BOTTOM
     scale = []
     for i, colour in enumerate(colours):
@@ -50,10 +54,11 @@ def class_colorscale() -> list[list]:
     return scale
 
 
-def class_labels(breaks: tuple[float, ...] = BREAKS, no_data: str = "no data") -> list[str]:
-    """Legend labels: the grey class, then "0–10" ... "40+" for ``breaks``."""
+def class_labels(breaks: tuple[float, ...] = BREAKS, min_n: int | None = None) -> list[str]:
+    """Legend labels: the grey classes, then "0–10" ... "40+" for ``breaks``."""
     labels = [f"{a:g}–{b:g}" for a, b in zip(breaks, breaks[1:], strict=False)]
-    return [no_data, *labels, f"{breaks[-1]:g}+"]
+    too_few = f"too few<br>(N < {min_n})" if min_n else "—"
+    return [too_few, "no data", *labels, f"{breaks[-1]:g}+"]
 
 
 def value_to_z(value: float, breaks: tuple[float, ...] = BREAKS) -> float:
@@ -67,13 +72,13 @@ def value_to_z(value: float, breaks: tuple[float, ...] = BREAKS) -> float:
 
 
 def nice_breaks(largest: float, classes: int = len(BREAKS)) -> tuple[int, ...]:
-    """Round class breaks 0, s, 2s, ... for counts up to ``largest`` (s = 1, 2, 5 x 10^k)."""
-    raw = max(largest, 1) / (classes - 0.5)
+    """Round class breaks 0, s, 2s, ... with s the largest 1-2-5 step that puts ``largest`` in the top class."""
+    target = max(largest, classes - 1) / (classes - 1)
     step = 1
     for mult in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000):
-        step = mult
-        if mult >= raw:
+        if mult > target:
             break
+        step = mult
     return tuple(step * i for i in range(classes))
 
 

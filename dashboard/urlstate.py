@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode
 
-from dashboard.analysis import EVOTING, HOURS_RANGE, METRICS, SETTINGS, Filters
+from dashboard.analysis import DEFAULT_MIN_N, EVOTING, HOURS_RANGE, METRICS, MIN_N_RANGE, SETTINGS, Filters
 from geo.schema import FORM_TYPES, OVERALL_LEVELS, PROBLEMS
 
-PARAMS = ("form", "region", "metric", "problem", "org", "team", "setting", "evoting", "overall", "hours", "drill")
+MAX_NOTICES = 10
+PARAMS = ("form", "region", "metric", "problem", "org", "team", "setting", "evoting", "overall", "hours", "drill", "min_n")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Known:
     regions: frozenset[str]
     orgs: frozenset[str] = frozenset()
     teams: frozenset[str] = frozenset()
+    min_n: int = DEFAULT_MIN_N  # the server's small-sample threshold, used when the URL gives none
 
 
 def _split(value: str) -> list[str]:
@@ -35,7 +37,7 @@ def parse_query(search: str | None, known: Known) -> tuple[Filters, list[str]]:
     """``?a=b&...`` -> (filters, notices). Each notice is one sentence about one ignored value."""
     query = parse_qs((search or "").lstrip("?"), keep_blank_values=True)
     notices: list[str] = []
-    data: dict = {}
+    data: dict = {"min_n": known.min_n}
 
     def take(name: str) -> str | None:
         values = query.pop(name, None)
@@ -78,6 +80,8 @@ def parse_query(search: str | None, known: Known) -> tuple[Filters, list[str]]:
     hours = take("hours")
     if hours:
         try:
+            if not hours.isascii():
+                raise ValueError
             start, end = (int(h) for h in hours.split("-"))
             if not HOURS_RANGE[0] <= start < end <= HOURS_RANGE[1]:
                 raise ValueError
@@ -88,14 +92,24 @@ def parse_query(search: str | None, known: Known) -> tuple[Filters, list[str]]:
     if drill:
         if drill in known.regions:
             data["drill"] = drill
+            if data.get("regions") and data["regions"] != [drill]:
+                notices.append(f"Ignored region=: drill={drill} shows that region only.")
         else:
             notices.append(f"Ignored drill={drill!r}: not a region of this mission.")
+    min_n = take("min_n")
+    if min_n:
+        if min_n.isdigit() and MIN_N_RANGE[0] <= int(min_n) <= MIN_N_RANGE[1]:
+            data["min_n"] = int(min_n)
+        else:
+            notices.append(f"Ignored min_n={min_n!r}: expected a whole number from {MIN_N_RANGE[0]} to {MIN_N_RANGE[1]}.")
     for name in query:
-        notices.append(f"Ignored unknown parameter '{name}'.")
+        notices.append(f"Ignored unknown parameter {name!r}.")
+    if len(notices) > MAX_NOTICES:
+        notices = [*notices[:MAX_NOTICES], f"… and {len(notices) - MAX_NOTICES} more ignored values."]
     return Filters.from_dict(data, known_regions=set(known.regions)), notices
 
 
-def to_query(filters: Filters, *, always_form: bool = False) -> str:
+def to_query(filters: Filters, *, always_form: bool = False, default_min_n: int = DEFAULT_MIN_N) -> str:
     """The query string for ``filters``, defaults left out ("" for the default view).
 
     ``always_form`` writes ``form=`` even for the default phase: ``/export.csv`` without it
@@ -125,4 +139,6 @@ def to_query(filters: Filters, *, always_form: bool = False) -> str:
         pairs.append(("hours", f"{filters.hours[0]}-{filters.hours[1]}"))
     if filters.drill:
         pairs.append(("drill", filters.drill))
+    if filters.min_n != default_min_n:
+        pairs.append(("min_n", str(filters.min_n)))
     return "?" + urlencode(pairs, safe=",") if pairs else ""

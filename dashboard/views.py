@@ -7,20 +7,23 @@ figures, a ``Patch`` or text; none reads files or keeps state.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
-from dash import Patch, html
+from dash import Patch, dcc, html
 
 from dashboard import theme
 from dashboard.analysis import (
+    DEFAULT_MIN_N,
     HOURS_RANGE,
     Filters,
     assessment_tally,
     coverage_by_region,
     filter_forms,
     filter_stations,
+    interval_text,
     negative_share_by_region,
     percent,
     problem_rates,
@@ -29,6 +32,8 @@ from dashboard.analysis import (
     station_visits,
     tally_by_hour,
     tally_by_phase,
+    whole_percent,
+    wilson_interval,
 )
 from dashboard.figures import (
     DISTRICTS,
@@ -51,12 +56,13 @@ from geo.schema import FORM_COLUMNS, PHASE_CHECKLIST, PHASE_LABELS, PHASE_WORDIN
 STATION_TRACES = (UNOBSERVED, *range(FIRST_STATION_TRACE, FIRST_STATION_TRACE + len(STATION_CLASSES)))
 
 
-def known_values(mission: MissionDataset) -> Known:
+def known_values(mission: MissionDataset, min_n: int = DEFAULT_MIN_N) -> Known:
     forms = mission.forms
     return Known(
         regions=frozenset(mission.regions["code"]),
         orgs=frozenset(forms["observer_org"].dropna().unique()),
         teams=frozenset(forms["team_id"].dropna().unique()),
+        min_n=min_n,
     )
 
 
@@ -65,6 +71,17 @@ def parse_filters(mission: MissionDataset, data: dict[str, Any] | None) -> Filte
 
 
 # ---------------------------------------------------------------------------------------- the map
+def presence_filters(filters: Filters) -> Filters:
+    """The filters that decide whether a station was observed at all (not how it was assessed)."""
+    return replace(filters, overall=(), problem=None)
+
+
+def _shown_percent(part: pd.Series, whole: pd.Series) -> pd.Series:
+    """The whole percentage people read in the hover, so a region's colour class always agrees with it."""
+    values = [whole_percent(int(p), int(w)) for p, w in zip(part, whole, strict=True)]
+    return pd.Series([math.nan if v is None else float(v) for v in values], index=part.index)
+
+
 def chosen_problem(mission: MissionDataset, filters: Filters) -> str:
     """The problem the "problem" metric maps: the chosen one, else the most reported in this phase."""
     if filters.problem:
@@ -89,20 +106,25 @@ def metric_table(mission: MissionDataset, filters: Filters) -> tuple[pd.DataFram
         problem = chosen_problem(mission, filters)
         label = PROBLEMS[problem]
         t = problem_share_by_region(filter_forms(mission.forms, filters, by_problem=False), problem, codes)
-        t["value"] = (100 * t["part"] / t["whole"].where(t["whole"] > 0)).astype(float)
+        t["value"] = _shown_percent(t["part"], t["whole"])
+        t["too_few"] = t["whole"] < filters.min_n
 
         def describe(r) -> str:
             if not r.whole:
                 return f"No form answered “{label}”"
-            return f"{percent(r.part, r.whole)} reported {label.lower()}<br>{r.part} of {r.whole} forms that answered the question"
+            return (
+                f"{percent(r.part, r.whole)} reported {label.lower()} ({interval_text(r.part, r.whole)})"
+                f"<br>{r.part} of {r.whole} forms that answered the question"
+            )
 
-        view = MetricView("problem", f"Reported {label.lower()}, % of forms that answered", theme.BREAKS)
+        view = MetricView("problem", f"Reported {label.lower()}, % of forms that answered", theme.BREAKS, filters.min_n)
         return t, view, describe, f"{phase}: share of forms reporting {label.lower()}, by region", notices
 
     if metric == "coverage":
-        forms = filter_forms(mission.forms, filters)
+        forms = filter_forms(mission.forms, presence_filters(filters))
         t = coverage_by_region(forms, filter_stations(mission.stations, filters), codes)
-        t["value"] = (100 * t["part"] / t["whole"].where(t["whole"] > 0)).astype(float)
+        t["value"] = _shown_percent(t["part"], t["whole"])
+        t["too_few"] = False  # a count of the registry, not a sample
 
         def describe(r) -> str:
             if not r.whole:
@@ -116,6 +138,7 @@ def metric_table(mission: MissionDataset, filters: Filters) -> tuple[pd.DataFram
         forms = filter_forms(mission.forms, filters)
         t = pd.DataFrame({"n": forms.groupby("region_code").size()}).reindex(codes).fillna(0).astype(int)
         t["value"] = t["n"].astype(float)
+        t["too_few"] = False
         # Breaks from the whole phase, unfiltered, so the colours stay put while filtering.
         phase_forms = mission.forms[mission.forms["form_type"] == filters.form_type]
         largest = phase_forms.groupby("region_code").size().max() if len(phase_forms) else 1
@@ -123,15 +146,19 @@ def metric_table(mission: MissionDataset, filters: Filters) -> tuple[pd.DataFram
         return t, view, lambda r: f"{r.n:,} {phase.lower()} forms", f"{phase}: number of forms, by region", notices
 
     t = negative_share_by_region(filter_forms(mission.forms, filters), codes)
-    t["value"] = (100 * t["negative"] / t["assessed"].where(t["assessed"] > 0)).astype(float)
+    t["value"] = _shown_percent(t["negative"], t["assessed"])
+    t["too_few"] = t["assessed"] < filters.min_n
 
     def describe(r) -> str:
         if not r.assessed:
             return "No assessed forms for this selection" + (f"<br>({r.n} forms without assessment)" if r.n else "")
         extra = f"<br>({r.n - r.assessed} forms without assessment)" if r.n > r.assessed else ""
-        return f"{percent(r.negative, r.assessed)} bad or very bad<br>{r.negative} of {r.assessed} {observed} with an assessment{extra}"
+        return (
+            f"{percent(r.negative, r.assessed)} bad or very bad ({interval_text(r.negative, r.assessed)})"
+            f"<br>{r.negative} of {r.assessed} {observed} with an assessment{extra}"
+        )
 
-    view = MetricView("negative", "Assessed bad or very bad, % of forms with an assessment", theme.BREAKS)
+    view = MetricView("negative", "Assessed bad or very bad, % of forms with an assessment", theme.BREAKS, filters.min_n)
     return t, view, describe, f"{phase}: share of forms assessed bad or very bad, by region", notices
 
 
@@ -158,8 +185,11 @@ def _drill_layers(mission: MissionDataset, filters: Filters) -> dict[int, dict[s
     visits = visits[visits["latitude"].notna() & visits["longitude"].notna()]
     unobserved = pd.DataFrame(columns=["ps_id", "latitude", "longitude"])
     if mission.stations is not None:
+        # "Not observed" means no visit at all in this phase and selection, whatever its assessment or
+        # problems: a station visited but filtered out by assessment or problem is simply not drawn.
+        observed = set(filter_forms(mission.forms, presence_filters(filters))["ps_id"].dropna())
         registry = filter_stations(mission.stations, filters)
-        unobserved = registry[~registry["ps_id"].isin(set(visits["ps_id"])) & registry["latitude"].notna()]
+        unobserved = registry[~registry["ps_id"].isin(observed) & registry["latitude"].notna()]
     layers = {i: {**v, "visible": True} for i, v in station_values(visits, unobserved).items()}
     districts = [f["id"] for f in (mission.districts or {}).get("features", []) if f["properties"].get("parent") == filters.drill]
     layers[DISTRICTS] = {"locations": districts, "z": [0] * len(districts), "visible": bool(districts)}
@@ -209,38 +239,55 @@ def map_update(mission: MissionDataset, data: dict[str, Any] | None) -> tuple[Pa
 
 
 # ------------------------------------------------------------------------------------ the figures
-def headlines(mission: MissionDataset, data: dict[str, Any] | None) -> list:
-    """One block per phase: the share, the statement sentence, and its N."""
+def headlines(mission: MissionDataset, data: dict[str, Any] | None, as_fraction: bool = False) -> list:
+    """One block per phase: the share, the statement sentence (with a copy button), its N and interval."""
     filters = parse_filters(mission, data)
     forms = filter_forms(mission.forms, filters, by_phase=False)
     blocks = [html.Div(["For ", html.Strong(filters.describe(mission.region_names))], className="obs-selection")]
     for ft, t in tally_by_phase(forms).items():
         unassessed = t["n"] - t["assessed"]
         n_line = f"N = {t['assessed']:,} assessed of {t['n']:,} forms" + (f" ({unassessed} without assessment)" if unassessed else "")
+        if t["assessed"]:
+            n_line += f" · {interval_text(t['negative'], t['assessed'])}"
+        few = 0 < t["assessed"] < filters.min_n
         blocks.append(
             html.Div(
                 [
                     html.Div(
                         [
                             html.Span(PHASE_LABELS[ft], className="obs-phase"),
-                            html.Span(percent(t["negative"], t["assessed"]), className="obs-pct"),
+                            html.Span(percent(t["negative"], t["assessed"]), className="obs-pct" + (" obs-pct-few" if few else "")),
                         ],
                         className="obs-headline-top",
                     ),
-                    html.P(_sentence(ft, t, filters), className="obs-sentence"),
+                    html.Div(
+                        [
+                            html.P(_sentence(ft, t, filters, as_fraction), className="obs-sentence", id=f"sentence-{ft}"),
+                            dcc.Clipboard(target_id=f"sentence-{ft}", title="Copy this sentence", className="obs-copy"),
+                        ],
+                        className="obs-sentence-row",
+                    ),
                     html.Div(n_line, className="obs-n"),
+                    html.Div(f"Too few observations (fewer than {filters.min_n}): read with care.", className="obs-few") if few else None,
                 ],
                 className="obs-headline" + (" obs-headline-active" if ft == filters.form_type else ""),
                 id=f"headline-{ft}",
             )
         )
+    blocks.append(
+        html.Div(
+            "Observed stations are not a random sample (teams lean urban and toward regional centres): "
+            "these shares describe what observers saw, not a national estimate.",
+            className="obs-caveat",
+        )
+    )
     return blocks
 
 
-def _sentence(form_type: str, tally: dict[str, int], filters: Filters) -> str:
+def _sentence(form_type: str, tally: dict[str, int], filters: Filters, as_fraction: bool = False) -> str:
     if form_type == "tabulation" and tally["n"] == 0 and (filters.setting or filters.evoting):
         return "Urban/rural and voting-method filters do not apply to territorial commissions; clear them to see tabulation."
-    return statement_sentence(form_type, tally["negative"], tally["assessed"])
+    return statement_sentence(form_type, tally["negative"], tally["assessed"], as_fraction=as_fraction)
 
 
 def n_shown(mission: MissionDataset, data: dict[str, Any] | None) -> list:
@@ -266,10 +313,13 @@ def problems(mission: MissionDataset, data: dict[str, Any] | None) -> tuple[go.F
 def timeline(mission: MissionDataset, data: dict[str, Any] | None) -> go.Figure:
     filters = parse_filters(mission, data)
     table = tally_by_hour(filter_forms(mission.forms, filters))
-    start, end = filters.hours or HOURS_RANGE
-    if not filters.hours and len(table):
-        start, end = max(start, int(table.index.min())), min(end, int(table.index.max()) + 1)
-    return make_timeline(table, range(start, end))
+    if filters.hours:
+        start, end = filters.hours
+    elif len(table):
+        start, end = int(table.index.min()), int(table.index.max()) + 1  # the data's own span, even past 30 h
+    else:
+        start, end = HOURS_RANGE
+    return make_timeline(table, range(start, end), min_n=filters.min_n)
 
 
 # ------------------------------------------------------------------------------ table and export
@@ -312,3 +362,30 @@ def export_frame(mission: MissionDataset, filters: Filters, *, every_phase: bool
     for col in PROBLEMS:
         out[col] = forms[col].map({True: "yes", False: "no"}).astype("string")
     return out
+
+
+def region_table(mission: MissionDataset, data: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Per region, for the chosen phase: forms, assessed, bad or very bad, share with its Wilson interval, flag.
+
+    Shares behind fewer than ``min_n`` assessed forms are given but flagged "too few".
+    """
+    filters = parse_filters(mission, data)
+    codes = list(filters.regions) if filters.regions else list(mission.regions["code"])
+    t = negative_share_by_region(filter_forms(mission.forms, filters), codes)
+    rows = []
+    for code, r in t.iterrows():
+        ci = wilson_interval(int(r.negative), int(r.assessed))
+        rows.append(
+            {
+                "region": mission.region_names.get(code, code),
+                "code": code,
+                "forms": int(r.n),
+                "assessed": int(r.assessed),
+                "negative": int(r.negative),
+                "share": whole_percent(int(r.negative), int(r.assessed)),
+                "ci_low": None if ci is None else math.floor(100 * ci[0] + 1e-9),
+                "ci_high": None if ci is None else math.ceil(100 * ci[1] - 1e-9),
+                "note": "no assessed form" if not r.assessed else ("too few" if r.assessed < filters.min_n else ""),
+            }
+        )
+    return rows

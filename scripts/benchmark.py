@@ -49,7 +49,7 @@ def main() -> None:
                     "output": output,
                     "outputs": outputs,
                     "inputs": [{"id": "filters", "property": "data", "value": state}]
-                    + ([{"id": "table-open", "property": "is_open", "value": True}] if len(spec["inputs"]) > 1 else []),
+                    + ([{"id": "table-open", "property": "data", "value": True}] if len(spec["inputs"]) > 1 else []),
                     "changedPropIds": ["filters.data"],
                     "state": [],
                 }

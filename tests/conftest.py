@@ -53,3 +53,19 @@ def build_tiny(tmp_path: Path, rows: list[dict], **meta) -> MissionDataset:
 @pytest.fixture(scope="session")
 def demo() -> MissionDataset:
     return load_mission(DEMO)
+
+
+def wilson_reference(k: int, n: int) -> tuple[float, float] | None:
+    """Wilson 95 % interval as the two roots of (p_hat - p)^2 = z^2 p (1 - p) / n: an independent reference."""
+    import math
+    from statistics import NormalDist
+
+    if n == 0:
+        return None
+    z2 = NormalDist().inv_cdf(0.975) ** 2
+    p_hat = k / n
+    a = 1 + z2 / n
+    b = -(2 * p_hat + z2 / n)
+    c = p_hat**2
+    root = math.sqrt(max(b * b - 4 * a * c, 0.0))
+    return max(0.0, (-b - root) / (2 * a)), min(1.0, (-b + root) / (2 * a))

@@ -122,3 +122,15 @@ def test_rounding_is_half_up_and_the_same_everywhere():
     for whole in range(1, 401):
         for part in range(whole + 1):
             assert whole_percent(part, whole) == math.floor(Fraction(100 * part, whole) + Fraction(1, 2))
+
+
+def test_colour_axis_places_values_in_their_class():
+    from dashboard import theme
+
+    assert theme.value_to_z(0) == 0.0 and theme.value_to_z(9) == 9.0 and theme.value_to_z(10) == 10.0
+    assert theme.value_to_z(25) == 25.0 and theme.value_to_z(40) == 40.0 and theme.value_to_z(55) == 49.9
+    assert theme.value_to_z(150, (0, 50, 100, 150, 200)) == 30.0  # counts: class 150-200 is the fourth
+    assert theme.nice_breaks(230) == (0, 50, 100, 150, 200)
+    assert theme.nice_breaks(26) == (0, 5, 10, 15, 20)
+    assert theme.nice_breaks(100) == (0, 20, 40, 60, 80) and theme.nice_breaks(0) == (0, 1, 2, 3, 4)
+    assert theme.class_labels((0, 10, 20, 30, 40), 10) == ["too few<br>(N < 10)", "no data", "0–10", "10–20", "20–30", "30–40", "40+"]

@@ -181,8 +181,9 @@ def test_comment_with_script_is_shown_as_text(dash_duo, tmp_path):
     mission = build_tiny(tmp_path, [{"form_type": "counting", "region_code": "AA", "overall": "bad", "comments": comment}])
     dash_duo.start_server(create_app(mission))
     toggle = dash_duo.wait_for_element("#table-toggle", timeout=20)
-    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", toggle)
-    toggle.click()
+    dash_duo._wait_for_callbacks()
+    # A script click: the page may still be settling under the pointer; the button's handler is what matters.
+    dash_duo.driver.execute_script("arguments[0].click();", toggle)
     dash_duo.wait_for_contains_text("#forms-table", "not bold", timeout=20)
     cell = dash_duo.find_element("#forms-table .ag-cell[col-id='comments']")
     assert cell.text == comment

@@ -168,3 +168,69 @@ def test_export_follows_every_filter_and_reports_what_it_ignored(client, raw):
     want = raw[(raw.form_type == "voting") & (raw.urban_rural == "rural") & (raw.evoting == "no") & (raw.hour >= 8) & (raw.hour < 12)]
     assert sorted(out.form_id) == sorted(want.form_id)
     assert "bogus" in response.headers["X-Obsmap-Notices"]
+
+
+def test_export_survives_hostile_parameter_names(client):
+    response = client.get("/export.csv?form=counting&a%0ab=1&%E2%80%AE=2")
+    assert response.status_code == 200
+    assert "\n" not in response.headers["X-Obsmap-Notices"] and response.headers["X-Obsmap-Notices"].isascii()
+
+
+def test_user_text_in_hovers_is_escaped(tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from geo.mission import build_mission
+    from tests.conftest import form_rows
+
+    regions = gpd.GeoDataFrame({"code": ["AA"], "name": ["<i>Alpha</i>"]}, geometry=[box(0, 0, 1, 1)], crs=4326)
+    rows = form_rows([{"form_type": "voting", "ps_id": "<b>P1</b>", "latitude": 0.5, "longitude": 0.5, "overall": "bad"}])
+    mission = build_mission(tmp_path / "m", regions, rows, {"name": "x"})
+    patch, *_ = map_update(mission, {"form_type": "voting", "drill": "AA"})
+    text = json.dumps(patch.to_plotly_json())
+    assert "&lt;b&gt;P1&lt;/b&gt;" in text and "<b>P1</b>" not in text
+    assert "&lt;i&gt;Alpha&lt;/i&gt;" in text and "<i>Alpha</i>" not in text
+
+
+def test_drilled_region_shows_its_districts(tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from geo.importer import import_mission
+
+    bounds = tmp_path / "adm1.geojson"
+    gpd.GeoDataFrame({"code": ["AA", "BB"], "name": ["a", "b"]}, geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)], crs=4326).to_file(bounds)
+    districts = tmp_path / "adm2.geojson"
+    gpd.GeoDataFrame(
+        {"ADM2_PCODE": ["A1", "A2", "B1"], "ADM2_EN": ["a1", "a2", "b1"]},
+        geometry=[box(0, 0, 0.5, 1), box(0.5, 0, 1, 1), box(1, 0, 2, 1)],
+        crs=4326,
+    ).to_file(districts)
+    forms = tmp_path / "f.csv"
+    forms.write_text("form_id,form_type,latitude,longitude,overall\n1,voting,0.5,0.2,good\n", encoding="utf-8")
+    mission = import_mission(bounds, [forms], tmp_path / "m", districts=districts).mission
+    fig = create_app(mission).layout  # the page builds with a districts layer
+    assert fig is not None
+    patch, *_ = map_update(mission, {"form_type": "voting", "drill": "AA"})
+    ops = {tuple(op["location"]): op["params"]["value"] for op in patch.to_plotly_json()["operations"]}
+    assert ops[("data", 1, "locations")] == ["A1", "A2"] and ops[("data", 1, "visible")] is True
+
+
+def test_a_click_on_a_real_bar_selects_its_problem(demo):
+    from dashboard.state import controls_from_filters, next_view
+    from dashboard.urlstate import Known
+    from dashboard.views import problems
+
+    fig, _ = problems(demo, {"form_type": "counting"})
+    i = [c[2] for c in fig.data[0].customdata].index("protocol_tampering")
+    click = {"points": [{"y": fig.data[0].y[i], "x": fig.data[0].x[i], "customdata": list(fig.data[0].customdata[i])}]}
+    f, _ = next_view(
+        "problem-chart",
+        search=None,
+        controls=controls_from_filters(Filters()),
+        current=Filters().to_dict(),
+        map_click=None,
+        bar_click=click,
+        known=Known(regions=frozenset(demo.regions.code)),
+    )
+    assert f.problem == "protocol_tampering"

@@ -52,6 +52,8 @@ def test_default_view_is_the_bare_url_and_export_links_name_the_phase():
     ("query", "notice"),
     [
         ("?colour=red", "Ignored unknown parameter 'colour'."),
+        ("?a%0ab=1", "Ignored unknown parameter 'a\\nb'."),
+        ("?hours=%D9%A8-%D9%A2%D9%A0", "Ignored hours="),
         ("?form=lunch", "Ignored form='lunch': expected one of opening, voting, counting, tabulation."),
         ("?region=KZ-XXX,KZ-YUZ", "Ignored region 'KZ-XXX': not a region of this mission."),
         ("?hours=20-8", "Ignored hours='20-8': expected a range like 8-20 within 0-30."),
@@ -74,5 +76,15 @@ def test_good_values_survive_next_to_bad_ones():
 
 
 def test_drill_selects_its_region():
-    f, _ = parse_query("?drill=KZ-KAR&region=KZ-YUZ", KNOWN)
+    f, _ = parse_query("?drill=KZ-KAR", KNOWN)
     assert f.drill == "KZ-KAR" and f.regions == ("KZ-KAR",)
+
+
+def test_a_flood_of_bad_values_gives_a_short_notice_list():
+    _, notices = parse_query("?" + "&".join(f"x{i}=1" for i in range(500)), KNOWN)
+    assert len(notices) == 11 and notices[-1] == "… and 490 more ignored values."
+
+
+def test_drill_with_another_region_says_the_region_was_ignored():
+    f, notices = parse_query("?drill=KZ-KAR&region=KZ-YUZ", KNOWN)
+    assert f.regions == ("KZ-KAR",) and notices == ["Ignored region=: drill=KZ-KAR shows that region only."]

@@ -46,8 +46,9 @@ def test_map_patch_values_follow_the_phase(demo):
     counts = raw[raw.form_type == "counting"]
     for i, code in enumerate(demo.regions["code"]):
         here = counts[(counts.region_code == code) & counts.overall.notna()]
-        expected = 100 * here.overall.isin(["bad", "very bad"]).mean()
-        assert counting["z"][i] == theme.value_to_z(expected)
+        k = int(here.overall.isin(["bad", "very bad"]).sum())
+        expected = math.floor(Fraction(100 * k, len(here)) + Fraction(1, 2)) if len(here) else 0
+        assert counting["z"][i] == (theme.TOO_FEW_Z if len(here) < 10 else theme.value_to_z(expected))
         assert counting["customdata"][i][0] == demo.region_names[code]
         assert f"of {len(here)} counts observed" in counting["customdata"][i][1]
 
@@ -65,7 +66,9 @@ def test_initial_map_carries_geometry_once_on_a_white_bg_map(demo):
     assert list(trace.locations) == list(demo.regions["code"])
     assert len(trace.geojson["features"]) == 16
     assert fig.layout.map.style == "white-bg"
-    assert trace.colorscale[0][1] == theme.NO_DATA  # the grey class is in the legend
+    colours = [c for _, c in trace.colorscale]
+    assert colours[:4] == [theme.TOO_FEW, theme.TOO_FEW, theme.NO_DATA, theme.NO_DATA]  # both greys are in the legend
+    assert trace.colorbar.ticktext[:2] == ("too few<br>(N < 10)", "no data")
     assert "%" in fig.data[VALUE_TRACE].colorbar.title.text
 
 
