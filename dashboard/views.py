@@ -71,6 +71,10 @@ def parse_filters(mission: MissionDataset, data: dict[str, Any] | None) -> Filte
 
 
 # ---------------------------------------------------------------------------------------- the map
+def _forms(n: int) -> str:
+    return f"{n:,} form" + ("" if n == 1 else "s")
+
+
 def presence_filters(filters: Filters) -> Filters:
     """The filters that decide whether a station was observed at all (not how it was assessed)."""
     return replace(filters, overall=(), problem=None)
@@ -151,8 +155,8 @@ def metric_table(mission: MissionDataset, filters: Filters) -> tuple[pd.DataFram
 
     def describe(r) -> str:
         if not r.assessed:
-            return "No assessed forms for this selection" + (f"<br>({r.n} forms without assessment)" if r.n else "")
-        extra = f"<br>({r.n - r.assessed} forms without assessment)" if r.n > r.assessed else ""
+            return "No assessed forms for this selection" + (f"<br>({_forms(r.n)} without assessment)" if r.n else "")
+        extra = f"<br>({_forms(r.n - r.assessed)} without assessment)" if r.n > r.assessed else ""
         return (
             f"{percent(r.negative, r.assessed)} bad or very bad ({interval_text(r.negative, r.assessed)})"
             f"<br>{r.negative} of {r.assessed} {observed} with an assessment{extra}"

@@ -46,6 +46,24 @@ return !!(gd && gd._fullData && gd._fullData.length > 0 && document.querySelecto
 """
 
 
+PROJECT = """
+const gd = document.querySelector('#region-map .js-plotly-plot');
+const m = gd._fullLayout.map._subplot.map;
+const p = m.project([arguments[0], arguments[1]]);
+const r = m.getCanvas().getBoundingClientRect();
+return [r.left + p.x, r.top + p.y];
+"""
+
+
+def hover_map(driver: webdriver.Chrome, lon: float, lat: float) -> tuple[float, float]:
+    """Move a real mouse over a map coordinate (Plotly picks hover and clicks from real pointer moves)."""
+    x, y = driver.execute_script(PROJECT, lon, lat)
+    for d in (-4, 0):
+        driver.execute_cdp_cmd("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x + d, "y": y + d})
+        time.sleep(0.4)
+    return x, y
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("url")
@@ -53,6 +71,7 @@ def main() -> None:
     parser.add_argument("--size", default="1280x900")
     parser.add_argument("--full", action="store_true", help="capture the whole page height")
     parser.add_argument("--wait", type=float, default=2.5, help="seconds to let MapLibre finish drawing")
+    parser.add_argument("--hover", metavar="LON,LAT", help="move the mouse over this map coordinate to show its hover")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     driver = webdriver.Chrome(options=chrome_options(width, height))
@@ -67,6 +86,9 @@ def main() -> None:
                 raise SystemExit("the map did not render within 30 s")
             time.sleep(0.3)
         time.sleep(args.wait)
+        if args.hover:
+            lon, lat = (float(v) for v in args.hover.split(","))
+            hover_map(driver, lon, lat)
         if args.full:
             full = driver.execute_script("return document.documentElement.scrollHeight")
             driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {**metrics, "height": full})
