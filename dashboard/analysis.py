@@ -54,6 +54,7 @@ class Filters:
     metric: str = "negative"
     drill: str | None = None
     min_n: int = DEFAULT_MIN_N  # shares behind fewer forms than this are flagged "too few"
+    mode: str = "analysis"  # "briefing": controls hidden, large type, for a projector
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, known_regions: set[str] | None = None) -> Filters:
@@ -93,6 +94,7 @@ class Filters:
             metric=data.get("metric") if data.get("metric") in METRICS else "negative",
             drill=drill,
             min_n=min_n if isinstance(min_n := data.get("min_n"), int) and MIN_N_RANGE[0] <= min_n <= MIN_N_RANGE[1] else DEFAULT_MIN_N,
+            mode="briefing" if data.get("mode") == "briefing" else "analysis",
         )
 
     @property

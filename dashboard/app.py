@@ -16,6 +16,7 @@ from dashboard.callbacks import register_callbacks
 from dashboard.layout import page
 from dashboard.urlstate import parse_query
 from dashboard.views import export_frame, initial_map, known_values
+from geo.errors import ExportUnavailable
 from geo.mission import MissionDataset, load_mission
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,6 +48,7 @@ def create_app(data: str | Path | MissionDataset | None = None, min_n: int = DEF
     app.layout = page(mission, initial_map(mission, filters), filters)
     register_callbacks(app, mission, min_n)
     register_export(app, mission, min_n)
+    register_images(app, mission, min_n)
     log.info("obsmap: %s forms from %s", len(mission.forms), mission.path)
     return app
 
@@ -69,3 +71,24 @@ def register_export(app: Dash, mission: MissionDataset, min_n: int) -> None:
             text = "".join(ch if " " <= ch <= "~" else "?" for ch in " ".join(notices))
             headers["X-Obsmap-Notices"] = text[:1000]
         return Response(body, mimetype="text/csv", headers=headers)
+
+
+def register_images(app: Dash, mission: MissionDataset, min_n: int) -> None:
+    """``/export/<map|problems|timeline>.<png|svg>`` and ``/export/brief.<pdf|html>``, with the page's parameters."""
+    from dashboard import exports  # kaleido and chromium are needed only when a picture is asked for
+
+    known = known_values(mission, min_n)
+
+    @app.server.route("/export/<name>.<fmt>")
+    def export_image(name: str, fmt: str) -> Response:
+        figure = name in exports.FIGURES and fmt in ("png", "svg")
+        if not (figure or (name == "brief" and fmt in ("pdf", "html"))):
+            return Response(f"No export {name}.{fmt}: expected map, problems or timeline as png or svg, or brief as pdf or html.\n", 404)
+        filters, _ = parse_query(request.query_string.decode("utf-8"), known)
+        try:
+            body = exports.render(exports.figure_for(mission, filters, name), fmt) if figure else exports.brief(mission, filters, fmt)
+        except ExportUnavailable as exc:
+            return Response(f"{exc}\n", 503, mimetype="text/plain")
+        disposition = "inline" if fmt in ("png", "svg", "html") else "attachment"
+        headers = {"Content-Disposition": f'{disposition}; filename="{exports.export_name(filters, name, fmt)}"'}
+        return Response(body, mimetype=exports.content_type(fmt).split(";")[0], headers=headers)

@@ -20,6 +20,8 @@ def register_callbacks(app: Dash, mission: MissionDataset, min_n: int) -> None:
         Output("filters", "data"),
         Output("notices", "children"),
         Output("more", "is_open", allow_duplicate=True),
+        Output("page", "className"),
+        Output("mode-toggle", "children"),
         *(Output(c, "value") for c in CONTROLS),
         Input("url", "search"),
         *(Input(c, "value") for c in CONTROLS),
@@ -27,13 +29,14 @@ def register_callbacks(app: Dash, mission: MissionDataset, min_n: int) -> None:
         Input("problem-chart", "clickData"),
         Input("back", "n_clicks"),
         Input("reset", "n_clicks"),
+        Input("mode-toggle", "n_clicks"),
         State("filters", "data"),
         prevent_initial_call="initial_duplicate",
     )
     def sync_view(search, *args):
         """URL, any control, a click on a region or a bar, Back, Reset -> one view: URL, store and controls agree."""
         values = dict(zip(CONTROLS, args[: len(CONTROLS)], strict=True))
-        map_click, bar_click, _back, _reset, current = args[len(CONTROLS) :]
+        map_click, bar_click, _back, _reset, _mode, current = args[len(CONTROLS) :]
         trigger = ctx.triggered_id
         filters, notices = next_view(
             trigger, search=search, controls=values, current=current, map_click=map_click, bar_click=bar_click, known=known
@@ -42,7 +45,10 @@ def register_callbacks(app: Dash, mission: MissionDataset, min_n: int) -> None:
         # The URL follows the view (a new history entry); when the URL led, it stays as the browser has it.
         url = dash.no_update if trigger in (None, "url") else to_query(filters, default_min_n=min_n)
         more_open = True if more_filters_active(filters) else dash.no_update
-        return url, filters.to_dict(), _notice(notices), more_open, *(controls[c] for c in CONTROLS)
+        briefing = filters.mode == "briefing"
+        page_class = "obs-page obs-briefing" if briefing else "obs-page"
+        mode_label = "Exit briefing view" if briefing else "Briefing view"
+        return url, filters.to_dict(), _notice(notices), more_open, page_class, mode_label, *(controls[c] for c in CONTROLS)
 
     @app.callback(Output("more", "is_open"), Input("more-toggle", "n_clicks"), State("more", "is_open"), prevent_initial_call=True)
     def toggle_more(_clicks, is_open):
@@ -85,10 +91,17 @@ def register_callbacks(app: Dash, mission: MissionDataset, min_n: int) -> None:
         """View -> forms and share bad per hour."""
         return views.timeline(mission, data)
 
-    @app.callback(Output("export-link", "href"), Input("filters", "data"))
-    def update_export_link(data):
-        """View -> the export link for exactly the forms shown."""
-        return "/export.csv" + to_query(views.parse_filters(mission, data), always_form=True, default_min_n=min_n)
+    @app.callback(
+        Output("export-link", "href"),
+        Output("brief-link", "href"),
+        *(Output(f"{figure}-{fmt}", "href") for figure in ("map", "problems", "timeline") for fmt in ("png", "svg")),
+        Input("filters", "data"),
+    )
+    def update_export_links(data):
+        """View -> links to the CSV, the brief and each figure's PNG/SVG for exactly this view."""
+        query = to_query(views.parse_filters(mission, data), always_form=True, default_min_n=min_n)
+        figures = [f"/export/{figure}.{fmt}{query}" for figure in ("map", "problems", "timeline") for fmt in ("png", "svg")]
+        return f"/export.csv{query}", f"/export/brief.pdf{query}", *figures
 
     @app.callback(
         Output("table-open", "data"),

@@ -6,9 +6,10 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 from dashboard.analysis import DEFAULT_MIN_N, MIN_N_RANGE
-from geo.errors import InputError
+from geo.errors import ExportUnavailable, InputError
 from geo.mission import MissionDataError, load_mission
 
 
@@ -35,6 +36,32 @@ def _summary(args: argparse.Namespace) -> int:
         print("  " + ", ".join(f"{summary[k]} {k.replace('_total', '').replace('_', ' ')}" for k in counts))
         for sentence in summary["statements"].values():
             print(f"  {sentence}")
+    return 0
+
+
+VIEW_FLAGS = ("form", "region", "metric", "problem", "org", "team", "setting", "evoting", "overall", "hours", "drill")
+
+
+def _brief(args: argparse.Namespace) -> int:
+    from urllib.parse import urlencode
+
+    from dashboard.app import resolve_data_dir
+    from dashboard.exports import brief
+    from dashboard.urlstate import parse_query
+    from dashboard.views import known_values
+
+    out = Path(args.out)
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in ("pdf", "html"):
+        print(f"obsmap: {out}: expected a .pdf or .html file name.", file=sys.stderr)
+        return 2
+    mission = load_mission(resolve_data_dir(args.data))
+    query = urlencode([(flag, getattr(args, flag)) for flag in VIEW_FLAGS if getattr(args, flag)])
+    filters, notices = parse_query(query, known_values(mission, args.min_n))
+    for notice in notices:
+        print(f"obsmap: {notice}", file=sys.stderr)
+    out.write_bytes(brief(mission, filters, fmt))
+    print(f"wrote {out} ({filters.describe(mission.region_names)}, {filters.form_type})")
     return 0
 
 
@@ -102,6 +129,28 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--min-n", type=_min_n, default=DEFAULT_MIN_N, help=MIN_N_HELP)
     summary.set_defaults(func=_summary)
 
+    brief = sub.add_parser(
+        "brief",
+        help="write a one-page findings brief (PDF or HTML) for a view",
+        description="Write a one-page A4 brief: the statement sentences with N, the map, the problem chart, the table by "
+        "region, caveats and the time stamp. Filters take the same values as the page's URL parameters.",
+    )
+    brief.add_argument("--data", help="mission folder (default: $OBSMAP_DATA, else the demo mission)")
+    brief.add_argument("--out", required=True, help="FILE.pdf or FILE.html")
+    brief.add_argument("--form", help="phase shown on the map: opening, voting, counting (default) or tabulation")
+    brief.add_argument("--region", help="region codes, comma-separated")
+    brief.add_argument("--metric", help="negative (default), problem, coverage or forms")
+    brief.add_argument("--problem", help="a problem column, e.g. protocol_tampering")
+    brief.add_argument("--org", help="observer organisations, comma-separated")
+    brief.add_argument("--team", help="team ids, comma-separated")
+    brief.add_argument("--setting", help="urban or rural")
+    brief.add_argument("--evoting", help="yes or no")
+    brief.add_argument("--overall", help="assessment levels, comma-separated (very_good, good, bad, very_bad)")
+    brief.add_argument("--hours", help="hour range since election-day midnight, e.g. 8-20")
+    brief.add_argument("--drill", help="one region to zoom into, with its polling stations")
+    brief.add_argument("--min-n", type=_min_n, default=DEFAULT_MIN_N, help=MIN_N_HELP)
+    brief.set_defaults(func=_brief)
+
     imp = sub.add_parser(
         "import",
         help="build a mission folder from a boundary file and form exports",
@@ -133,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (MissionDataError, InputError) as exc:
+    except (MissionDataError, InputError, ExportUnavailable) as exc:
         print(f"obsmap: {exc}", file=sys.stderr)
         return 2
 

@@ -47,7 +47,22 @@ def header(mission: MissionDataset) -> html.Header:
                 ]
             ),
             html.Div(
-                [*badges, html.Div(f"Data as of {as_of.replace('T', ' ')}" if as_of else "", className="obs-asof")],
+                [
+                    html.Div(
+                        [
+                            *badges,
+                            dbc.Button("Briefing view", id="mode-toggle", color="light", size="sm", className="obs-mode"),
+                            html.A(
+                                dbc.Button("Brief (PDF)", color="light", outline=True, size="sm"),
+                                id="brief-link",
+                                href="/export/brief.pdf",
+                                className="obs-analysis-only",
+                            ),
+                        ],
+                        className="obs-header-actions",
+                    ),
+                    html.Div(f"Data as of {as_of.replace('T', ' ')}" if as_of else "", className="obs-asof"),
+                ],
                 className="obs-header-right",
             ),
         ],
@@ -144,7 +159,7 @@ def filter_bar(mission: MissionDataset, filters: Filters) -> dbc.Card:
     )
     return dbc.Card(
         dbc.CardBody([main, dbc.Collapse(more, id="more", is_open=more_filters_active(filters))]),
-        className="obs-card obs-filters",
+        className="obs-card obs-filters obs-analysis-only",
     )
 
 
@@ -167,9 +182,26 @@ def map_card(figure) -> dbc.Card:
                 )
             ),
             dbc.CardBody(dcc.Graph(id="region-map", figure=figure, config=GRAPH_CONFIG, className="obs-map"), className="p-0"),
-            dbc.CardFooter(id="map-caption", className="obs-caption"),
+            dbc.CardFooter(
+                html.Div(
+                    [html.Div(id="map-caption"), image_links("map")],
+                    className="obs-card-head",
+                ),
+                className="obs-caption",
+            ),
         ],
         className="obs-card",
+    )
+
+
+def image_links(figure: str) -> html.Div:
+    """PNG and SVG of a figure for the current view, caption and legend inside (hrefs set by a callback)."""
+    return html.Div(
+        [
+            html.A("PNG", id=f"{figure}-png", href=f"/export/{figure}.png", target="_blank", className="obs-image-link"),
+            html.A("SVG", id=f"{figure}-svg", href=f"/export/{figure}.svg", target="_blank", className="obs-image-link"),
+        ],
+        className="obs-image-links obs-analysis-only",
     )
 
 
@@ -194,7 +226,9 @@ def headlines_card() -> dbc.Card:
 def problems_card() -> dbc.Card:
     return dbc.Card(
         [
-            dbc.CardHeader(html.H2(id="problem-title", className="obs-card-title")),
+            dbc.CardHeader(
+                html.Div([html.H2(id="problem-title", className="obs-card-title"), image_links("problems")], className="obs-card-head")
+            ),
             dbc.CardBody(dcc.Graph(id="problem-chart", config={"displayModeBar": False})),
         ],
         className="obs-card",
@@ -204,7 +238,15 @@ def problems_card() -> dbc.Card:
 def timeline_card() -> dbc.Card:
     return dbc.Card(
         [
-            dbc.CardHeader(html.H2("Through the day: forms per hour and share bad or very bad", className="obs-card-title")),
+            dbc.CardHeader(
+                html.Div(
+                    [
+                        html.H2("Through the day: forms per hour and share bad or very bad", className="obs-card-title"),
+                        image_links("timeline"),
+                    ],
+                    className="obs-card-head",
+                )
+            ),
             dbc.CardBody(dcc.Graph(id="timeline", config={"displayModeBar": False})),
         ],
         className="obs-card",
@@ -345,7 +387,9 @@ def notes_card(mission: MissionDataset) -> dbc.Card:
 
 def page(mission: MissionDataset, map_figure, filters: Filters) -> html.Div:
     return html.Div(
-        [
+        id="page",
+        className="obs-page",
+        children=[
             dcc.Location(id="url", refresh=False),
             header(mission),
             dbc.Container(
@@ -356,19 +400,19 @@ def page(mission: MissionDataset, map_figure, filters: Filters) -> html.Div:
                     html.Div(
                         [
                             html.Div(id="n-shown", role="status"),
-                            dbc.Button("Reset filters", id="reset", color="link", size="sm", className="obs-reset"),
+                            dbc.Button("Reset filters", id="reset", color="link", size="sm", className="obs-reset obs-analysis-only"),
                         ],
                         className="obs-n-shown",
                     ),
                     dbc.Row([dbc.Col(map_card(map_figure), lg=8), dbc.Col(headlines_card(), lg=4)], className="g-3"),
                     dbc.Row([dbc.Col(problems_card(), lg=6), dbc.Col(timeline_card(), lg=6)], className="g-3 mt-1"),
                     dbc.Row([dbc.Col(region_table_card(), lg=12)], className="g-3 mt-1"),
-                    dbc.Row([dbc.Col(table_card(), lg=12)], className="g-3 mt-1"),
+                    dbc.Row([dbc.Col(table_card(), lg=12)], className="g-3 mt-1 obs-analysis-only"),
                     dbc.Row([dbc.Col(notes_card(mission), lg=12)], className="g-3 mt-1"),
                 ],
                 fluid=True,
                 className="obs-main",
             ),
             dcc.Store(id="filters", data=filters.to_dict()),
-        ]
+        ],
     )

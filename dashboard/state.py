@@ -33,6 +33,7 @@ def filters_from_controls(values: dict[str, Any], current: Filters, known: Known
         "overall": values.get("overall"),
         "drill": drill,
         "min_n": current.min_n,
+        "mode": current.mode,
     }
     return Filters.from_dict(data, known_regions=set(known.regions))
 
@@ -73,7 +74,9 @@ def next_view(
     if trigger in (None, "url"):
         return parse_query(search, known)
     if trigger == "reset":
-        return Filters(min_n=known.min_n), []
+        return Filters(min_n=known.min_n, mode=now.mode), []
+    if trigger == "mode-toggle":
+        return replace(now, mode="analysis" if now.mode == "briefing" else "briefing"), []
     if trigger == "back":
         return replace(now, drill=None, regions=()), []
     if trigger == "region-map":

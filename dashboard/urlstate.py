@@ -16,7 +16,7 @@ from dashboard.analysis import DEFAULT_MIN_N, EVOTING, HOURS_RANGE, METRICS, MIN
 from geo.schema import FORM_TYPES, OVERALL_LEVELS, PROBLEMS
 
 MAX_NOTICES = 10
-PARAMS = ("form", "region", "metric", "problem", "org", "team", "setting", "evoting", "overall", "hours", "drill", "min_n")
+PARAMS = ("form", "region", "metric", "problem", "org", "team", "setting", "evoting", "overall", "hours", "drill", "min_n", "mode")
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,7 @@ def parse_query(search: str | None, known: Known) -> tuple[Filters, list[str]]:
                 notices.append(f"Ignored region=: drill={drill} shows that region only.")
         else:
             notices.append(f"Ignored drill={drill!r}: not a region of this mission.")
+    one_of("mode", ("analysis", "briefing"), "mode")
     min_n = take("min_n")
     if min_n:
         if min_n.isdigit() and MIN_N_RANGE[0] <= int(min_n) <= MIN_N_RANGE[1]:
@@ -141,4 +142,6 @@ def to_query(filters: Filters, *, always_form: bool = False, default_min_n: int 
         pairs.append(("drill", filters.drill))
     if filters.min_n != default_min_n:
         pairs.append(("min_n", str(filters.min_n)))
+    if filters.mode == "briefing":
+        pairs.append(("mode", "briefing"))
     return "?" + urlencode(pairs, safe=",") if pairs else ""

@@ -38,6 +38,7 @@ from dashboard.analysis import (
 from dashboard.figures import (
     DISTRICTS,
     FIRST_STATION_TRACE,
+    MAP_HEIGHT,
     REGIONS,
     STATION_CLASSES,
     UNOBSERVED,
@@ -53,6 +54,7 @@ from dashboard.urlstate import Known
 from geo.mission import MissionDataset
 from geo.schema import FORM_COLUMNS, PHASE_CHECKLIST, PHASE_LABELS, PHASE_WORDING, PROBLEMS
 
+BRIEFING_MAP_HEIGHT = 500  # fits a 1280x720 screen share under the title, with its caption
 STATION_TRACES = (UNOBSERVED, *range(FIRST_STATION_TRACE, FIRST_STATION_TRACE + len(STATION_CLASSES)))
 
 
@@ -200,11 +202,11 @@ def _drill_layers(mission: MissionDataset, filters: Filters) -> dict[int, dict[s
     return layers
 
 
-def _view_of(mission: MissionDataset, drill: str | None) -> dict[str, Any]:
+def _view_of(mission: MissionDataset, drill: str | None, height: int = MAP_HEIGHT) -> dict[str, Any]:
     if not drill:
-        return map_view(mission.geojson)
+        return map_view(mission.geojson, height_px=height)
     features = [f for f in mission.geojson["features"] if f["id"] == drill]
-    return map_view({"type": "FeatureCollection", "features": features})
+    return map_view({"type": "FeatureCollection", "features": features}, height_px=height)
 
 
 def map_update(mission: MissionDataset, data: dict[str, Any] | None) -> tuple[Patch, str, list, list[str]]:
@@ -225,17 +227,23 @@ def map_update(mission: MissionDataset, data: dict[str, Any] | None) -> tuple[Pa
     for index, layer in _drill_layers(mission, filters).items():
         for key, value in layer.items():
             patch["data"][index][key] = value
-    view = _view_of(mission, filters.drill)
+    briefing = filters.mode == "briefing"
+    height = BRIEFING_MAP_HEIGHT if briefing else MAP_HEIGHT
+    view = _view_of(mission, filters.drill, height)
+    patch["layout"]["height"] = height
     patch["layout"]["map"]["center"] = view["center"]
     patch["layout"]["map"]["zoom"] = view["zoom"]
-    patch["layout"]["uirevision"] = filters.drill or "country"
+    patch["layout"]["uirevision"] = f"{filters.drill or 'country'}-{filters.mode}"
+    trace["colorbar"]["tickfont"]["size"] = 18 if briefing else 14
+    trace["colorbar"]["title"]["font"]["size"] = 19 if briefing else 15
     if filters.drill:
         title = f"{mission.region_names[filters.drill]}: polling stations by worst assessment, {PHASE_LABELS[filters.form_type].lower()}"
     t = assessment_tally(filter_forms(mission.forms, filters))
+    as_of = mission.meta.get("data_as_of")
     caption = [
         f"{PHASE_LABELS[filters.form_type]} forms, {filters.describe(mission.region_names)}: "
         f"{t['negative']:,} bad or very bad of {t['assessed']:,} assessed ({percent(t['negative'], t['assessed'])}); "
-        f"N = {t['n']:,} forms."
+        f"N = {t['n']:,} forms." + (f" Data as of {as_of.replace('T', ' ')}." if as_of else "")
     ]
     if mission.meta.get("synthetic"):
         caption += [" ", html.Strong("Synthetic demo forms.")]
@@ -266,7 +274,7 @@ def headlines(mission: MissionDataset, data: dict[str, Any] | None, as_fraction:
                     ),
                     html.Div(
                         [
-                            html.P(_sentence(ft, t, filters, as_fraction), className="obs-sentence", id=f"sentence-{ft}"),
+                            html.P(statement_for(ft, t, filters, as_fraction), className="obs-sentence", id=f"sentence-{ft}"),
                             dcc.Clipboard(target_id=f"sentence-{ft}", title="Copy this sentence", className="obs-copy"),
                         ],
                         className="obs-sentence-row",
@@ -288,7 +296,7 @@ def headlines(mission: MissionDataset, data: dict[str, Any] | None, as_fraction:
     return blocks
 
 
-def _sentence(form_type: str, tally: dict[str, int], filters: Filters, as_fraction: bool = False) -> str:
+def statement_for(form_type: str, tally: dict[str, int], filters: Filters, as_fraction: bool = False) -> str:
     if form_type == "tabulation" and tally["n"] == 0 and (filters.setting or filters.evoting):
         return "Urban/rural and voting-method filters do not apply to territorial commissions; clear them to see tabulation."
     return statement_sentence(form_type, tally["negative"], tally["assessed"], as_fraction=as_fraction)

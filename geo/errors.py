@@ -3,3 +3,7 @@
 
 class InputError(ValueError):
     """A whole input file cannot be used. ``str(err)`` is the sentence shown to the user."""
+
+
+class ExportUnavailable(RuntimeError):
+    """This machine cannot make images or PDF briefs (no chromium); the message says what to install."""

@@ -189,3 +189,31 @@ def test_comment_with_script_is_shown_as_text(dash_duo, tmp_path):
     assert cell.text == comment
     assert dash_duo.driver.execute_script("return window.__pwned === undefined && !document.querySelector('#forms-table b')")
     assert dash_duo.get_logs() == []
+
+
+def test_briefing_view_hides_controls_and_reads_large(dash_duo, demo):
+    """?mode=briefing: no controls, body type of at least 20 px, map and sentences first, caption with N and time
+    stamp; the toggle returns to the analyst's page."""
+    dash_duo.start_server(create_app(demo))
+    dash_duo.driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride", {"width": 1280, "height": 720, "deviceScaleFactor": 1, "mobile": False}
+    )
+    dash_duo.driver.get(dash_duo.server_url + "/?mode=briefing&form=counting")
+    dash_duo.wait_for_contains_text("#map-caption", "Data as of 2005-12-05 06:00", timeout=20)
+    _map_ready(dash_duo)
+    size = dash_duo.driver.execute_script("return parseFloat(getComputedStyle(document.querySelector('#page')).fontSize)")
+    assert size >= 20
+    assert not dash_duo.find_element(".obs-filters").is_displayed()
+    assert not dash_duo.find_element("#forms-table").is_displayed()
+    caption = dash_duo.find_element("#map-caption").text
+    assert "N = 230 forms" in caption and "Synthetic demo forms" in caption
+    # The map and the four sentences start above the fold of a 1280x720 share.
+    tops = dash_duo.driver.execute_script(
+        "return [document.querySelector('#region-map').getBoundingClientRect().top,"
+        " document.querySelector('#sentence-counting').getBoundingClientRect().top]"
+    )
+    assert all(0 < t < 720 for t in tops)
+    dash_duo.find_element("#mode-toggle").click()
+    _wait(lambda: dash_duo.find_element(".obs-filters").is_displayed(), 10, "controls to come back")
+    assert "mode=briefing" not in dash_duo.driver.current_url
+    assert dash_duo.get_logs() == []

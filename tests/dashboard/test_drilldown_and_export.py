@@ -97,11 +97,11 @@ def test_drilled_map_shows_the_regions_stations_and_zooms_in(demo, raw):
     assert observed == voting.ps_id.nunique()
     stations = pd.read_csv(DEMO / "stations.csv", dtype=str)
     assert len(ops[("data", UNOBSERVED, "lat")]) == (stations.region_code == "KZ-MAN").sum() - voting.ps_id.nunique()
-    assert ops[("layout", "uirevision")] == "KZ-MAN" and ops[("layout", "map", "zoom")] > 5
+    assert ops[("layout", "uirevision")] == "KZ-MAN-analysis" and ops[("layout", "map", "zoom")] > 5
     assert title.startswith("Mangystau: polling stations")
     country, *_ = map_update(demo, {"form_type": "voting"})
     ops = {tuple(op["location"]): op["params"]["value"] for op in country.to_plotly_json()["operations"]}
-    assert ops[("data", UNOBSERVED, "visible")] is False and ops[("layout", "uirevision")] == "country"
+    assert ops[("data", UNOBSERVED, "visible")] is False and ops[("layout", "uirevision")] == "country-analysis"
 
 
 # ---------------------------------------------------------------------------------------- metrics

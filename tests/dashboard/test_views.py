@@ -32,7 +32,15 @@ def _patch_values(patch: Patch, trace: int = VALUE_TRACE) -> dict:
 def test_map_patch_sends_values_not_shapes(demo):
     patch = map_patch(demo, Filters("voting").to_dict())
     values = _patch_values(patch)
-    assert set(values) == {"z", "customdata", "colorbar.title.text", "colorbar.ticktext", "marker.opacity"}
+    assert set(values) == {
+        "z",
+        "customdata",
+        "colorbar.title.text",
+        "colorbar.ticktext",
+        "colorbar.tickfont.size",
+        "colorbar.title.font.size",
+        "marker.opacity",
+    }
     assert "geojson" not in json.dumps(patch.to_plotly_json())
     full = len(json.dumps(initial_map(demo, Filters()).to_plotly_json(), default=str))
     assert len(json.dumps(patch.to_plotly_json())) < full / 10
