@@ -48,8 +48,9 @@ def main() -> None:
                 body = {
                     "output": output,
                     "outputs": outputs,
+                    # Any second input (the table shown, the fraction switch) is switched on: the costlier case.
                     "inputs": [{"id": "filters", "property": "data", "value": state}]
-                    + ([{"id": "table-open", "property": "data", "value": True}] if len(spec["inputs"]) > 1 else []),
+                    + [{**extra, "value": True} for extra in spec["inputs"][1:]],
                     "changedPropIds": ["filters.data"],
                     "state": [],
                 }
