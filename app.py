@@ -13,6 +13,7 @@ else:
     import os
 
     from dashboard.app import create_app
+    from dashboard.cli import parse_min_n
 
-    app = create_app(min_n=int(os.environ.get("OBSMAP_MIN_N", "10")))
+    app = create_app(min_n=parse_min_n(os.environ.get("OBSMAP_MIN_N", "10")))
     server = app.server

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import pandas as pd
@@ -260,40 +261,47 @@ def interval_text(part: int, whole: int) -> str:
 
 
 _FRACTIONS = {
-    (1, 2): "one out of two",
-    (1, 3): "one out of three",
-    (1, 4): "one out of four",
-    (1, 5): "one out of five",
-    (1, 10): "one out of ten",
-    (2, 3): "two out of three",
-    (3, 4): "three out of four",
+    Fraction(1, 2): "one out of two",
+    Fraction(1, 3): "one out of three",
+    Fraction(1, 4): "one out of four",
+    Fraction(1, 5): "one out of five",
+    Fraction(1, 10): "one out of ten",
+    Fraction(2, 3): "two out of three",
+    Fraction(3, 4): "three out of four",
 }
 
 
-def fraction_phrase(part: int, whole: int, tolerance: float = 0.02) -> str | None:
-    """ "one out of four" when ``part / whole`` is within ``tolerance`` of a simple fraction, else ``None``."""
-    if whole <= 0:
+def fraction_phrase(part: int, whole: int, min_n: int = DEFAULT_MIN_N) -> str | None:
+    """ "one out of four" when the shown whole percentage is within 1 point of a simple fraction's.
+
+    Only from ``min_n`` forms up (1 of 4 is not "one out of four counts"); compared in exact
+    arithmetic, so 25 % and 24 % qualify for a quarter and 27 % does not.
+    """
+    if whole < max(min_n, 1):
         return None
-    share = part / whole
-    best = min(_FRACTIONS, key=lambda f: abs(share - f[0] / f[1]))
-    return _FRACTIONS[best] if abs(share - best[0] / best[1]) <= tolerance else None
+    shown = whole_percent(part, whole)
+    for fraction, words in _FRACTIONS.items():
+        if abs(Fraction(shown) - 100 * fraction) <= 1:
+            return words
+    return None
 
 
-def statement_sentence(form_type: str, negative: int, assessed: int, *, as_fraction: bool = False) -> str:
+def statement_sentence(form_type: str, negative: int, assessed: int, *, as_fraction: bool = False, min_n: int = DEFAULT_MIN_N) -> str:
     """The phase's finding in the register of a preliminary statement.
 
     >>> statement_sentence("counting", 57, 224)
     'The count was assessed as bad or very bad in 25 per cent of 224 counts observed.'
     >>> statement_sentence("counting", 57, 224, as_fraction=True)
-    'The count was assessed as bad or very bad in one in four of 224 counts observed (57 forms).'
+    'The count was assessed as bad or very bad in one out of four counts observed (57 of 224).'
 
-    With ``as_fraction``, a share close to a simple fraction is said as one ("one out of four");
-    otherwise the per-cent sentence is used. The denominator is always stated.
+    With ``as_fraction``, a share whose whole percentage is within a point of a simple fraction is
+    said as one ("one out of four"); otherwise the per-cent sentence is used. The denominator is
+    always stated.
     """
     subject, observed = PHASE_WORDING[form_type]
     if assessed == 0:
         return f"{subject}: no {observed} with an overall assessment."
-    phrase = fraction_phrase(negative, assessed) if as_fraction else None
+    phrase = fraction_phrase(negative, assessed, min_n) if as_fraction else None
     if phrase:
         return f"{subject} was assessed as bad or very bad in {phrase} {observed} ({negative:,} of {assessed:,})."
     pct = whole_percent(negative, assessed)

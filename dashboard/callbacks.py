@@ -50,6 +50,13 @@ def register_callbacks(app: Dash, mission: MissionDataset, min_n: int) -> None:
         mode_label = "Exit briefing view" if briefing else "Briefing view"
         return url, filters.to_dict(), _notice(notices), more_open, page_class, mode_label, *(controls[c] for c in CONTROLS)
 
+    # The window's size, read once in the browser, so the map's zoom fits the space it really has.
+    app.clientside_callback(
+        "function(_) { return [window.innerWidth, window.innerHeight]; }",
+        Output("viewport", "data"),
+        Input("url", "pathname"),
+    )
+
     @app.callback(Output("more", "is_open"), Input("more-toggle", "n_clicks"), State("more", "is_open"), prevent_initial_call=True)
     def toggle_more(_clicks, is_open):
         """More filters button -> show or hide the second row of filters."""
@@ -62,10 +69,11 @@ def register_callbacks(app: Dash, mission: MissionDataset, min_n: int) -> None:
         Output("back", "style"),
         Output("map-notices", "children"),
         Input("filters", "data"),
+        Input("viewport", "data"),
     )
-    def update_map(data):
-        """View -> map values and drill-down layers (a Patch, never the geometry), title, caption, Back button."""
-        patch, title, caption, notices = views.map_update(mission, data)
+    def update_map(data, viewport):
+        """View or window size -> map values and drill-down layers (a Patch, never the geometry), title, caption, Back."""
+        patch, title, caption, notices = views.map_update(mission, data, viewport)
         drilled = bool(views.parse_filters(mission, data).drill)
         return patch, title, caption, None if drilled else {"display": "none"}, _notice(notices)
 

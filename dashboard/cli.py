@@ -104,8 +104,8 @@ def _import(args: argparse.Namespace) -> int:
 MIN_N_HELP = f"shares behind fewer assessed forms are flagged 'too few observations' (default {DEFAULT_MIN_N})"
 
 
-def _min_n(value: str) -> int:
-    n = int(value)
+def parse_min_n(value: str) -> int:
+    n = int(value) if value.strip().isdigit() else -1
     if not MIN_N_RANGE[0] <= n <= MIN_N_RANGE[1]:
         raise argparse.ArgumentTypeError(f"expected a whole number from {MIN_N_RANGE[0]} to {MIN_N_RANGE[1]}, got {value}")
     return n
@@ -120,13 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8050, help="port (default 8050)")
     serve.add_argument("--debug", action="store_true", help="Dash debug mode (reloader and dev tools)")
-    serve.add_argument("--min-n", type=_min_n, default=DEFAULT_MIN_N, help=MIN_N_HELP)
+    serve.add_argument("--min-n", type=parse_min_n, default=DEFAULT_MIN_N, help=MIN_N_HELP)
     serve.set_defaults(func=_serve)
 
     summary = sub.add_parser("summary", help="print the mission's figures")
     summary.add_argument("--data", help="mission folder (default: $OBSMAP_DATA, else the demo mission)")
     summary.add_argument("--json", action="store_true", help="print JSON for scripts and reviewers")
-    summary.add_argument("--min-n", type=_min_n, default=DEFAULT_MIN_N, help=MIN_N_HELP)
+    summary.add_argument("--min-n", type=parse_min_n, default=DEFAULT_MIN_N, help=MIN_N_HELP)
     summary.set_defaults(func=_summary)
 
     brief = sub.add_parser(
@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     brief.add_argument("--overall", help="assessment levels, comma-separated (very_good, good, bad, very_bad)")
     brief.add_argument("--hours", help="hour range since election-day midnight, e.g. 8-20")
     brief.add_argument("--drill", help="one region to zoom into, with its polling stations")
-    brief.add_argument("--min-n", type=_min_n, default=DEFAULT_MIN_N, help=MIN_N_HELP)
+    brief.add_argument("--min-n", type=parse_min_n, default=DEFAULT_MIN_N, help=MIN_N_HELP)
     brief.set_defaults(func=_brief)
 
     imp = sub.add_parser(

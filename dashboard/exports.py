@@ -21,9 +21,9 @@ import kaleido
 import plotly.graph_objects as go
 
 from dashboard import theme
-from dashboard.analysis import Filters, assessment_tally, filter_forms, interval_text, percent, tally_by_phase
+from dashboard.analysis import Filters, filter_forms, interval_text, problem_rates, tally_by_phase
 from dashboard.figures import make_region_map, map_view
-from dashboard.views import _drill_layers, _region_values, problems, region_table, statement_for, timeline
+from dashboard.views import _drill_layers, _region_values, metric_caption, problems, region_table, statement_for, timeline
 from geo.errors import ExportUnavailable
 from geo.mission import MissionDataset
 from geo.schema import PHASE_LABELS
@@ -31,6 +31,9 @@ from geo.schema import PHASE_LABELS
 log = logging.getLogger(__name__)
 
 IMAGE_SIZE = (1600, 900)
+# Offline: plotly.js from the plotly package, no MathJax (a CDN), no extensions, and every http(s) request
+# sent to a closed local port, so chromium's background chatter (account and update checks) goes nowhere.
+KALEIDO_OPTIONS = {"mathjax": False, "enable_extensions": False, "proxy_server": "http://127.0.0.1:9"}
 
 
 FIGURES = ("map", "problems", "timeline")
@@ -40,11 +43,9 @@ _kaleido_lock = threading.Lock()
 # ------------------------------------------------------------------------------------------ captions
 def caption(mission: MissionDataset, filters: Filters) -> str:
     """What a picture shows, in one line: phase, selection, N, time stamp, and whether the forms are synthetic."""
-    t = assessment_tally(filter_forms(mission.forms, filters))
     parts = [
         f"{PHASE_LABELS[filters.form_type]} forms · {filters.describe(mission.region_names)}",
-        f"{t['negative']:,} bad or very bad of {t['assessed']:,} assessed ({percent(t['negative'], t['assessed'])}; "
-        f"{interval_text(t['negative'], t['assessed'])}) · N = {t['n']:,} forms",
+        metric_caption(mission, filters),
     ]
     if mission.meta.get("data_as_of"):
         parts.append(f"data as of {mission.meta['data_as_of'].replace('T', ' ')}")
@@ -108,7 +109,10 @@ def chart_figure(mission: MissionDataset, filters: Filters, which: str, width: i
     else:
         fig, title = timeline(mission, data), f"{PHASE_LABELS[filters.form_type]}: forms per hour and share bad or very bad"
     fig.update_layout(height=None)
-    return _frame(fig, title, caption(mission, filters), width, height)
+    fig = _frame(fig, title, caption(mission, filters), width, height)
+    if which == "timeline":  # the chart's legend sits above the plot, where the caption goes in a picture
+        fig.update_layout(legend=dict(orientation="h", x=0, y=-0.12, yanchor="top"), margin=dict(b=90))
+    return fig
 
 
 def figure_for(mission: MissionDataset, filters: Filters, which: str, size: tuple[int, int] = IMAGE_SIZE) -> go.Figure:
@@ -123,7 +127,7 @@ def render(fig: go.Figure, fmt: str) -> bytes:
     width, height = fig.layout.width, fig.layout.height
     opts = {"format": fmt, "width": width, "height": height}
     with _kaleido_lock:  # one chromium tab at a time; the server is a few requests a minute, not a farm
-        return kaleido.calc_fig_sync(fig, opts=opts, kopts={"mathjax": False})
+        return kaleido.calc_fig_sync(fig, opts=opts, kopts=KALEIDO_OPTIONS)
 
 
 # --------------------------------------------------------------------------------------------- brief
@@ -131,7 +135,8 @@ def brief_html(mission: MissionDataset, filters: Filters) -> str:
     """A one-page A4 landscape brief: sentences with N, the map, the problem chart, the table by region, caveats."""
     # Pixel sizes chosen so that the figures' 16-18 px type prints at about 7-8 pt.
     map_png = render(map_figure(mission, filters, 1100, 700), "png")
-    chart_png = render(chart_figure(mission, filters, "problems", 900, 470), "png")
+    bars = int((problem_rates(filter_forms(mission.forms, filters, by_problem=False))["answered"] > 0).sum())
+    chart_png = render(chart_figure(mission, filters, "problems", 900, 200 + 52 * max(bars, 3)), "png")
     forms = filter_forms(mission.forms, filters, by_phase=False)
     sentences = "".join(
         f"<li><b>{PHASE_LABELS[ft]}</b>: {escape(statement_for(ft, t, filters))} "
@@ -141,7 +146,12 @@ def brief_html(mission: MissionDataset, filters: Filters) -> str:
         + ")</span></li>"
         for ft, t in tally_by_phase(forms).items()
     )
-    table_rows = [_table_row(r) for r in region_table(mission, filters.to_dict())]
+    regions = region_table(mission, filters.to_dict())
+    listed = [r for r in regions if r["assessed"] >= filters.min_n]
+    if len(listed) > BRIEF_MAX_REGIONS:  # keep the page: the regions with the most assessed forms
+        listed = sorted(sorted(listed, key=lambda r: -r["assessed"])[:BRIEF_MAX_REGIONS], key=lambda r: r["region"])
+    rest = [r for r in regions if r not in listed]
+    table_rows = [_table_row(r) for r in listed]
     half = (len(table_rows) + 1) // 2
     head = (
         f"<thead><tr><th>Region ({PHASE_LABELS[filters.form_type].lower()})</th><th>Forms</th><th>Assessed (N)</th>"
@@ -150,7 +160,7 @@ def brief_html(mission: MissionDataset, filters: Filters) -> str:
     tables = "".join(f"<table>{head}<tbody>{''.join(part)}</tbody></table>" for part in (table_rows[:half], table_rows[half:]) if part)
     meta = mission.meta
     synthetic = f"<p class='synthetic'>{escape(meta.get('notice', 'The forms are synthetic.'))}</p>" if meta.get("synthetic") else ""
-    as_of = escape((meta.get("data_as_of") or "unknown").replace("T", " "))
+    as_of = escape((meta.get("data_as_of") or "not given").replace("T", " "))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>obsmap brief · {escape(meta.get("name", "mission"))}</title>
 <style>
@@ -168,6 +178,7 @@ table {{ border-collapse: collapse; width: 100%; font-size: 7.6pt; }}
 th, td {{ border-bottom: 0.2mm solid #cbd2d9; padding: 0.5mm 1.2mm; text-align: right; }}
 th:first-child, td:first-child, th:last-child, td:last-child {{ text-align: left; }}
 .caveats {{ color: #52606d; font-size: 7.4pt; margin-top: 1.5mm; }}
+.rest {{ font-size: 7.4pt; margin: 1mm 0 0; }}
 .synthetic {{ color: #7c4a03; font-weight: bold; font-size: 8.4pt; margin: 1mm 0; }}
 </style></head><body>
 <h1>{escape(meta.get("name", "Election observation mission"))}</h1>
@@ -182,12 +193,31 @@ th:first-child, td:first-child, th:last-child, td:last-child {{ text-align: left
   </div>
 </div>
 <div class="tables">{tables}</div>
+{_rest_line(rest, filters.min_n)}
 <div class="caveats">One form per visit: a station visited twice counts twice. Shares are of forms with an overall assessment;
 problem shares of forms that answered; intervals are Wilson 95 %.
 Shares behind fewer than {filters.min_n} forms are marked "too few". Observed stations
 are not a random sample (teams lean urban and toward regional centres): the shares describe what observers saw, not a national
-estimate. {escape("; ".join(meta.get("sources", [])))}.</div>
+estimate. {escape("; ".join(meta.get("sources", [])) + ("." if meta.get("sources") else ""))}</div>
 </body></html>"""
+
+
+BRIEF_MAX_REGIONS = 24
+
+
+def _rest_line(rest: list[dict[str, Any]], min_n: int) -> str:
+    """The regions the brief's table leaves out, named, so nothing disappears silently."""
+    if not rest:
+        return ""
+    few = [r for r in rest if r["assessed"] < min_n]
+    more = [r for r in rest if r["assessed"] >= min_n]
+    parts = []
+    if few:
+        names = ", ".join(escape(r["region"]) for r in few[:30]) + (f" and {len(few) - 30} more" if len(few) > 30 else "")
+        parts.append(f"Fewer than {min_n} assessed forms ({len(few)} regions, not listed): {names}.")
+    if more:
+        parts.append(f"{len(more)} more regions with enough forms are in the dashboard's table by region.")
+    return f"<p class='rest'>{' '.join(parts)}</p>"
 
 
 def _table_row(r: dict[str, Any]) -> str:

@@ -102,10 +102,12 @@ def station_values(visits: pd.DataFrame, unobserved: pd.DataFrame) -> dict[int, 
 MAP_HEIGHT = 560
 
 
-def map_view(geojson: dict[str, Any], width_px: int = 820, height_px: int = MAP_HEIGHT) -> dict[str, Any]:
-    """Centre and zoom that fit every feature in a ``width_px`` x ``height_px`` Web-Mercator view.
+def map_view(geojson: dict[str, Any], width_px: int = 820, height_px: int = MAP_HEIGHT, legend_px: int = 110) -> dict[str, Any]:
+    """Centre and zoom that fit every feature below the colour bar, in a ``width_px`` x ``height_px`` view.
 
-    Computed once from the GeoJSON (MapLibre's own fit runs before the card has its size).
+    The colour bar runs along the top ``legend_px`` pixels, so the features are fitted into the band
+    below it (with a small margin) and the centre is moved up by half the band. Computed once from the
+    GeoJSON (MapLibre's own fit runs before the card has its size).
     """
     lons, lats = [], []
     for feature in geojson["features"]:
@@ -119,9 +121,11 @@ def map_view(geojson: dict[str, Any], width_px: int = 820, height_px: int = MAP_
 
     span_x = max(east - west, 1e-3)
     span_y = max(merc(north) - merc(south), 1e-3)
-    # 512 px show 360 degrees at zoom 0. The colour bar runs along the top: keep a band free there.
-    zoom = min(np.log2(width_px * 0.94 * 360 / (512 * span_x)), np.log2(height_px * 0.80 * 360 / (512 * span_y)))
-    centre_merc = (merc(north) + merc(south)) / 2 + 0.07 * span_y * (2 ** (np.log2(height_px * 0.80 * 360 / (512 * span_y)) - zoom))
+    free_height = max(height_px - legend_px, height_px * 0.5)
+    # 512 px show 360 degrees of longitude (and of Mercator y) at zoom 0.
+    zoom = min(np.log2(width_px * 0.94 * 360 / (512 * span_x)), np.log2(free_height * 0.94 * 360 / (512 * span_y)))
+    degrees_per_px = 360 / (512 * 2**zoom)
+    centre_merc = (merc(north) + merc(south)) / 2 + (legend_px / 2) * degrees_per_px
     centre_y = float(np.degrees(2 * np.arctan(np.exp(np.radians(centre_merc))) - np.pi / 2))
     return {"center": {"lon": (west + east) / 2, "lat": centre_y}, "zoom": round(float(zoom), 2)}
 
@@ -274,32 +278,36 @@ def make_timeline(table: pd.DataFrame, hours: range, min_n: int = 10) -> go.Figu
     return fig
 
 
-def make_problem_chart(rates: pd.DataFrame, selected: str | None = None) -> go.Figure:
+def make_problem_chart(rates: pd.DataFrame, selected: str | None = None, min_n: int = 10) -> go.Figure:
     """Horizontal bars: share of forms reporting each problem; each label carries its "yes of answered".
 
     Questions nobody answered (not on this phase's checklist) are left out; the ``selected``
-    problem's bar is drawn in the accent colour. A click on a bar selects its problem (its key is
-    the last item of the bar's customdata).
+    problem's bar is drawn in the accent colour; a bar behind fewer than ``min_n`` answers is grey
+    and says "too few". A click on a bar selects its problem (its key is the last item of customdata).
     """
     shown = rates[rates["answered"] > 0].sort_values("share")
+    few = shown["answered"] < min_n
     labels = [f"{r.label}<br><span style='color:{theme.MUTED}'>{r.yes:,} of {r.answered:,}</span>" for r in shown.itertuples()]
+    colours = [
+        theme.CLASS_COLOURS[-1] if p == selected else (theme.TOO_FEW if f else theme.BAR) for p, f in zip(shown.index, few, strict=True)
+    ]
     fig = go.Figure(
         go.Bar(
             x=100 * shown["share"],
             y=labels,
             orientation="h",
-            marker_color=[theme.CLASS_COLOURS[-1] if p == selected else theme.BAR for p in shown.index],
-            text=[percent(r.yes, r.answered) for r in shown.itertuples()],
+            marker_color=colours,
+            text=[percent(r.yes, r.answered) + (" (too few)" if f else "") for r, f in zip(shown.itertuples(), few, strict=True)],
             textposition="outside",
             cliponaxis=False,
-            customdata=[[r.yes, r.answered, r.Index] for r in shown.itertuples()],
-            hovertemplate="%{y}<br>%{x:.1f} % of the forms that answered the question<extra></extra>",
+            customdata=[[percent(r.yes, r.answered), interval_text(r.yes, r.answered), r.Index] for r in shown.itertuples()],
+            hovertemplate="%{y}<br>%{customdata[0]} of the forms that answered the question (%{customdata[1]})<extra></extra>",
         )
     )
     top = float(100 * shown["share"].max()) if len(shown) else 10.0
     fig.update_layout(
         template="obsmap",
-        xaxis=dict(title="% of forms that answered", range=[0, max(10.0, top * 1.3)], ticksuffix=" %", gridcolor="#e4e7eb"),
+        xaxis=dict(title="% of forms that answered", range=[0, max(10.0, top * 1.35)], ticksuffix=" %", gridcolor="#e4e7eb"),
         yaxis=dict(automargin=True),
         height=max(240, 54 * len(shown) + 80),
         margin=dict(l=10, r=40, t=10, b=60),

@@ -42,7 +42,12 @@ def header(mission: MissionDataset) -> html.Header:
         children=[
             html.Div(
                 [
-                    html.H1(["obsmap ", html.Span("· " + meta.get("name", "Election observation mission"), className="obs-title-name")]),
+                    html.H1(
+                        [
+                            html.Span("obsmap · ", className="obs-brand"),
+                            html.Span(meta.get("name", "Election observation mission"), className="obs-title-name"),
+                        ]
+                    ),
                     html.Div(meta.get("mission", ""), className="obs-subtitle"),
                 ]
             ),
@@ -414,5 +419,6 @@ def page(mission: MissionDataset, map_figure, filters: Filters) -> html.Div:
                 className="obs-main",
             ),
             dcc.Store(id="filters", data=filters.to_dict()),
+            dcc.Store(id="viewport"),
         ],
     )

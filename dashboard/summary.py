@@ -22,7 +22,7 @@ def _cell(n: int, assessed: int, negative: int, min_n: int) -> dict[str, Any]:
         "assessed": assessed,
         "negative": negative,
         "ci95": None if ci is None else [round(ci[0], 4), round(ci[1], 4)],
-        "too_few": assessed < min_n,
+        "too_few": 0 < assessed < min_n,  # nothing assessed is "no data" (ci95 null), as on the map
     }
 
 
@@ -30,7 +30,7 @@ def mission_summary(mission: MissionDataset, min_n: int = DEFAULT_MIN_N) -> dict
     """Counts of the mission and, per phase and per region, forms / assessed / negative.
 
     Each cell also has ``ci95`` (Wilson 95 % interval of the negative share, proportions 0-1, ``None``
-    when nothing was assessed) and ``too_few`` (fewer than ``min_n`` assessed forms).
+    when nothing was assessed) and ``too_few`` (some, but fewer than ``min_n``, assessed forms).
 
     Stations come from the registry, observers and countries from the teams table (or the
     totals declared in mission.json); each is ``None`` when the mission has no such data.

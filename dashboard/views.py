@@ -19,7 +19,6 @@ from dashboard.analysis import (
     DEFAULT_MIN_N,
     HOURS_RANGE,
     Filters,
-    assessment_tally,
     coverage_by_region,
     filter_forms,
     filter_stations,
@@ -54,7 +53,7 @@ from dashboard.urlstate import Known
 from geo.mission import MissionDataset
 from geo.schema import FORM_COLUMNS, PHASE_CHECKLIST, PHASE_LABELS, PHASE_WORDING, PROBLEMS
 
-BRIEFING_MAP_HEIGHT = 500  # fits a 1280x720 screen share under the title, with its caption
+BRIEFING_MAP_HEIGHT = 470  # fits a 1280x720 screen share under the title, with its caption
 STATION_TRACES = (UNOBSERVED, *range(FIRST_STATION_TRACE, FIRST_STATION_TRACE + len(STATION_CLASSES)))
 
 
@@ -168,6 +167,27 @@ def metric_table(mission: MissionDataset, filters: Filters) -> tuple[pd.DataFram
     return t, view, describe, f"{phase}: share of forms assessed bad or very bad, by region", notices
 
 
+def metric_caption(mission: MissionDataset, filters: Filters) -> str:
+    """The map's figure over the whole selection, with its N: what a caption under the map says."""
+    table, view, _, _, _ = metric_table(mission, filters)
+    if filters.regions:
+        table = table.loc[[c for c in filters.regions if c in table.index]]
+    n = int(table["n"].sum())
+    if view.key == "forms":
+        return f"N = {n:,} forms"
+    if view.key == "problem":
+        label = PROBLEMS[chosen_problem(mission, filters)].lower()
+        part, whole = int(table["part"].sum()), int(table["whole"].sum())
+        what = f"{part:,} of {whole:,} forms that answered reported {label}"
+    elif view.key == "coverage":
+        part, whole = int(table["part"].sum()), int(table["whole"].sum())
+        return f"{part:,} of {whole:,} registered stations observed ({percent(part, whole)}); N = {n:,} forms"
+    else:
+        part, whole = int(table["negative"].sum()), int(table["assessed"].sum())
+        what = f"{part:,} bad or very bad of {whole:,} assessed"
+    return f"{what} ({percent(part, whole)}; {interval_text(part, whole)}); N = {n:,} forms"
+
+
 def _region_values(mission: MissionDataset, filters: Filters) -> tuple[dict[str, Any], str, list[str]]:
     table, view, describe, title, notices = metric_table(mission, filters)
     values = region_map_values(table, mission.region_names, view, describe, selected=filters.regions)
@@ -202,14 +222,25 @@ def _drill_layers(mission: MissionDataset, filters: Filters) -> dict[int, dict[s
     return layers
 
 
-def _view_of(mission: MissionDataset, drill: str | None, height: int = MAP_HEIGHT) -> dict[str, Any]:
+def _view_of(mission: MissionDataset, drill: str | None, height: int = MAP_HEIGHT, width: int = 820) -> dict[str, Any]:
     if not drill:
-        return map_view(mission.geojson, height_px=height)
+        return map_view(mission.geojson, width_px=width, height_px=height)
     features = [f for f in mission.geojson["features"] if f["id"] == drill]
-    return map_view({"type": "FeatureCollection", "features": features}, height_px=height)
+    return map_view({"type": "FeatureCollection", "features": features}, width_px=width, height_px=height)
 
 
-def map_update(mission: MissionDataset, data: dict[str, Any] | None) -> tuple[Patch, str, list, list[str]]:
+def map_size(mode: str, viewport: list[int] | None) -> tuple[int, int]:
+    """Width and height (px) the map gets for the browser's window: its column, minus the cards' chrome."""
+    vw, vh = (viewport or [1280, 800])[:2]
+    if mode == "briefing":
+        # 58 % column; the header, the card's title and the caption take about 250 px of the height.
+        return max(520, int(0.58 * vw) - 40), max(BRIEFING_MAP_HEIGHT, vh - 250)
+    return max(520, int(0.66 * vw) - 60), MAP_HEIGHT
+
+
+def map_update(
+    mission: MissionDataset, data: dict[str, Any] | None, viewport: list[int] | None = None
+) -> tuple[Patch, str, list, list[str]]:
     """Map values as a Patch (the geometry stays in the browser), title, caption and notices.
 
     The map's centre and zoom change only when the drill-down changes (``uirevision`` is the
@@ -228,22 +259,21 @@ def map_update(mission: MissionDataset, data: dict[str, Any] | None) -> tuple[Pa
         for key, value in layer.items():
             patch["data"][index][key] = value
     briefing = filters.mode == "briefing"
-    height = BRIEFING_MAP_HEIGHT if briefing else MAP_HEIGHT
-    view = _view_of(mission, filters.drill, height)
+    width, height = map_size(filters.mode, viewport)
+    view = _view_of(mission, filters.drill, height, width)
     patch["layout"]["height"] = height
     patch["layout"]["map"]["center"] = view["center"]
     patch["layout"]["map"]["zoom"] = view["zoom"]
     patch["layout"]["uirevision"] = f"{filters.drill or 'country'}-{filters.mode}"
     trace["colorbar"]["tickfont"]["size"] = 18 if briefing else 14
+    trace["colorbar"]["len"] = 0.95 if briefing else 0.7
     trace["colorbar"]["title"]["font"]["size"] = 19 if briefing else 15
     if filters.drill:
         title = f"{mission.region_names[filters.drill]}: polling stations by worst assessment, {PHASE_LABELS[filters.form_type].lower()}"
-    t = assessment_tally(filter_forms(mission.forms, filters))
     as_of = mission.meta.get("data_as_of")
     caption = [
-        f"{PHASE_LABELS[filters.form_type]} forms, {filters.describe(mission.region_names)}: "
-        f"{t['negative']:,} bad or very bad of {t['assessed']:,} assessed ({percent(t['negative'], t['assessed'])}); "
-        f"N = {t['n']:,} forms." + (f" Data as of {as_of.replace('T', ' ')}." if as_of else "")
+        f"{PHASE_LABELS[filters.form_type]} forms, {filters.describe(mission.region_names)}: {metric_caption(mission, filters)}."
+        + (f" Data as of {as_of.replace('T', ' ')}." if as_of else "")
     ]
     if mission.meta.get("synthetic"):
         caption += [" ", html.Strong("Synthetic demo forms.")]
@@ -299,7 +329,7 @@ def headlines(mission: MissionDataset, data: dict[str, Any] | None, as_fraction:
 def statement_for(form_type: str, tally: dict[str, int], filters: Filters, as_fraction: bool = False) -> str:
     if form_type == "tabulation" and tally["n"] == 0 and (filters.setting or filters.evoting):
         return "Urban/rural and voting-method filters do not apply to territorial commissions; clear them to see tabulation."
-    return statement_sentence(form_type, tally["negative"], tally["assessed"], as_fraction=as_fraction)
+    return statement_sentence(form_type, tally["negative"], tally["assessed"], as_fraction=as_fraction, min_n=filters.min_n)
 
 
 def n_shown(mission: MissionDataset, data: dict[str, Any] | None) -> list:
@@ -319,7 +349,7 @@ def problems(mission: MissionDataset, data: dict[str, Any] | None) -> tuple[go.F
     forms = filter_forms(mission.forms, filters, by_problem=False)
     scope = ", all of them" if filters.filters_by_problem else ""
     title = f"Problems reported in {PHASE_LABELS[filters.form_type].lower()} forms (N = {len(forms):,} forms{scope})"
-    return make_problem_chart(problem_rates(forms), selected=filters.problem), title
+    return make_problem_chart(problem_rates(forms), selected=filters.problem, min_n=filters.min_n), title
 
 
 def timeline(mission: MissionDataset, data: dict[str, Any] | None) -> go.Figure:

@@ -201,8 +201,12 @@ def test_briefing_view_hides_controls_and_reads_large(dash_duo, demo):
     dash_duo.driver.get(dash_duo.server_url + "/?mode=briefing&form=counting")
     dash_duo.wait_for_contains_text("#map-caption", "Data as of 2005-12-05 06:00", timeout=20)
     _map_ready(dash_duo)
-    size = dash_duo.driver.execute_script("return parseFloat(getComputedStyle(document.querySelector('#page')).fontSize)")
-    assert size >= 20
+
+    def px(selector):
+        return dash_duo.driver.execute_script(f"return parseFloat(getComputedStyle(document.querySelector('{selector}')).fontSize)")
+
+    assert px("#sentence-counting") >= 20  # the statement sentences: body text
+    assert px("#map-caption") >= 16 and px("#headline-counting .obs-n") >= 16  # the smallest text, the N
     assert not dash_duo.find_element(".obs-filters").is_displayed()
     assert not dash_duo.find_element("#forms-table").is_displayed()
     caption = dash_duo.find_element("#map-caption").text

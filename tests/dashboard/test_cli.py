@@ -29,7 +29,7 @@ def test_summary_json_of_the_demo():
     k, n = int(f.overall.isin(["bad", "very bad"]).sum()), int(f.overall.notna().sum())
     assert {key: cell[key] for key in ("n", "assessed", "negative")} == {"n": len(f), "assessed": n, "negative": k}
     assert cell["ci95"] == pytest.approx(list(wilson_reference(k, n)), abs=1e-4)
-    assert cell["too_few"] is (n < 10)
+    assert cell["too_few"] is (0 < n < 10)
     assert s["by_region"]["KZ-AST"]["tabulation"]["too_few"] is True  # a handful of commission visits
     assert sum(s["by_region"][r]["voting"]["n"] for r in s["by_region"]) == s["forms"]["voting"]["n"]
     assert s["statements"]["counting"].startswith("The count was assessed as bad or very bad in")
@@ -41,7 +41,7 @@ def test_summary_of_a_mission_without_registry_or_teams(tmp_path, capsys):
     s = json.loads(capsys.readouterr().out)
     assert s["polling_stations"] is None and s["evoting_stations"] is None
     assert s["observers"] is None and s["countries"] is None and s["teams"] == 1
-    assert s["by_region"]["BB"]["voting"] == {"n": 0, "assessed": 0, "negative": 0, "ci95": None, "too_few": True}
+    assert s["by_region"]["BB"]["voting"] == {"n": 0, "assessed": 0, "negative": 0, "ci95": None, "too_few": False}
 
 
 def test_missing_data_folder_is_one_sentence_not_a_traceback(tmp_path):

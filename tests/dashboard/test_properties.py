@@ -65,7 +65,7 @@ def test_summary_cells_equal_the_reference(rows, min_n):
             n, assessed, negative = reference_tally(rows, phase, region)
             cell = s["by_region"][region][phase]
             assert (cell["n"], cell["assessed"], cell["negative"]) == (n, assessed, negative)
-            assert cell["too_few"] is (assessed < min_n)
+            assert cell["too_few"] is (0 < assessed < min_n)
             ref = wilson_reference(negative, assessed)
             if ref is None:
                 assert cell["ci95"] is None
@@ -114,15 +114,23 @@ def test_wilson_interval_matches_the_quadratic_roots_and_contains_the_share(k, e
     assert 0 <= low <= k / n <= high <= 1
 
 
-@given(k=st.integers(0, 500), extra=st.integers(1, 500), phase=st.sampled_from(FORM_TYPES))
-def test_fraction_phrasing_keeps_the_denominator_and_stays_close(k, extra, phase):
+@given(k=st.integers(0, 500), extra=st.integers(1, 500), phase=st.sampled_from(FORM_TYPES), min_n=st.integers(1, 20))
+def test_fraction_phrasing_keeps_the_denominator_and_agrees_with_the_shown_percentage(k, extra, phase, min_n):
     n = k + extra
-    sentence = statement_sentence(phase, k, n, as_fraction=True)
+    sentence = statement_sentence(phase, k, n, as_fraction=True, min_n=min_n)
     if "per cent" in sentence:
         assert sentence == reference_sentence(phase, k, n)
-    else:
-        assert sentence.endswith(f"({k:,} of {n:,}).")
-        words = {"one out of two": 1 / 2, "one out of three": 1 / 3, "one out of four": 1 / 4, "one out of five": 1 / 5}
-        words |= {"one out of ten": 1 / 10, "two out of three": 2 / 3, "three out of four": 3 / 4}
-        said = [v for w, v in words.items() if w in sentence]
-        assert len(said) == 1 and abs(said[0] - k / n) <= 0.02
+        return
+    # Said as a fraction: enough forms, the "(k of N)" kept, and the fraction within a point of the percentage shown.
+    assert n >= min_n and sentence.endswith(f"({k:,} of {n:,}).")
+    said = {"one out of two": 50, "one out of three": Fraction(100, 3), "one out of four": 25, "one out of five": 20}
+    said |= {"one out of ten": 10, "two out of three": Fraction(200, 3), "three out of four": 75}
+    values = [v for words, v in said.items() if f" {words} " in sentence]
+    assert len(values) == 1 and abs(half_up_percent(k, n) - values[0]) <= 1
+
+
+def test_fraction_phrasing_examples():
+    assert "one out of four" in statement_sentence("counting", 57, 224, as_fraction=True)  # 25 %
+    assert "per cent" in statement_sentence("counting", 27, 100, as_fraction=True)  # 27 % is not a quarter
+    assert "per cent" in statement_sentence("counting", 12, 100, as_fraction=True)  # 12 % is not one in ten
+    assert "per cent" in statement_sentence("counting", 1, 4, as_fraction=True)  # too few to say "one out of four"

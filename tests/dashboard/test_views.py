@@ -8,7 +8,7 @@ import pandas as pd
 from dash import Patch
 
 from dashboard import theme
-from dashboard.analysis import Filters
+from dashboard.analysis import Filters, interval_text
 from dashboard.figures import REGIONS as VALUE_TRACE
 from dashboard.views import headlines, initial_map, map_update, n_shown, problems
 from tests.conftest import DEMO
@@ -39,6 +39,7 @@ def test_map_patch_sends_values_not_shapes(demo):
         "colorbar.ticktext",
         "colorbar.tickfont.size",
         "colorbar.title.font.size",
+        "colorbar.len",
         "marker.opacity",
     }
     assert "geojson" not in json.dumps(patch.to_plotly_json())
@@ -111,6 +112,7 @@ def test_titles_captions_and_counts_name_the_selection(demo):
     pct = math.floor(Fraction(100 * yes, answered) + Fraction(1, 2))
     bar = [c[2] for c in fig.data[0].customdata].index("protocol_tampering")
     assert fig.data[0].text[bar] == f"{pct} %"
+    assert fig.data[0].customdata[bar][1] == interval_text(yes, answered)
     assert fig.data[0].y[bar].startswith("Tampering with result protocols<br>") and f">{yes} of {answered}<" in fig.data[0].y[bar]
     assert not any(y.startswith("Multiple voting") for y in fig.data[0].y)  # not on the count checklist
 
