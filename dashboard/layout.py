@@ -210,18 +210,16 @@ def image_links(figure: str) -> html.Div:
     )
 
 
+def card_header(title: html.H2, *tools) -> dbc.CardHeader:
+    """A card's title with its tools (links, switches) on the right."""
+    return dbc.CardHeader(html.Div([title, *tools], className="obs-card-head"))
+
+
 def headlines_card() -> dbc.Card:
+    switch = dbc.Switch(id="as-fraction", label="“one out of four”", value=False, className="obs-switch")
     return dbc.Card(
         [
-            dbc.CardHeader(
-                html.Div(
-                    [
-                        html.H2("Findings by phase", className="obs-card-title"),
-                        dbc.Switch(id="as-fraction", label="“one out of four”", value=False, className="obs-switch"),
-                    ],
-                    className="obs-card-head",
-                )
-            ),
+            card_header(html.H2("Findings by phase", className="obs-card-title"), switch),
             dbc.CardBody(id="headlines", className="obs-headlines"),
         ],
         className="obs-card h-100",
@@ -231,9 +229,7 @@ def headlines_card() -> dbc.Card:
 def problems_card() -> dbc.Card:
     return dbc.Card(
         [
-            dbc.CardHeader(
-                html.Div([html.H2(id="problem-title", className="obs-card-title"), image_links("problems")], className="obs-card-head")
-            ),
+            card_header(html.H2(id="problem-title", className="obs-card-title"), image_links("problems")),
             dbc.CardBody(dcc.Graph(id="problem-chart", config={"displayModeBar": False})),
         ],
         className="obs-card",
@@ -241,19 +237,9 @@ def problems_card() -> dbc.Card:
 
 
 def timeline_card() -> dbc.Card:
+    title = html.H2("Through the day: forms per hour and share bad or very bad", className="obs-card-title")
     return dbc.Card(
-        [
-            dbc.CardHeader(
-                html.Div(
-                    [
-                        html.H2("Through the day: forms per hour and share bad or very bad", className="obs-card-title"),
-                        image_links("timeline"),
-                    ],
-                    className="obs-card-head",
-                )
-            ),
-            dbc.CardBody(dcc.Graph(id="timeline", config={"displayModeBar": False})),
-        ],
+        [card_header(title, image_links("timeline")), dbc.CardBody(dcc.Graph(id="timeline", config={"displayModeBar": False}))],
         className="obs-card",
     )
 
