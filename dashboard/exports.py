@@ -23,7 +23,7 @@ import plotly.graph_objects as go
 from dashboard import theme
 from dashboard.analysis import Filters, filter_forms, interval_text, problem_rates, tally_by_phase
 from dashboard.figures import make_region_map, map_view
-from dashboard.views import _drill_layers, _region_values, metric_caption, problems, region_table, statement_for, timeline
+from dashboard.views import drill_layers, metric_caption, problems, region_table, region_values, statement_for, timeline
 from geo.errors import ExportUnavailable
 from geo.mission import MissionDataset
 from geo.schema import PHASE_LABELS
@@ -84,9 +84,9 @@ def _frame(fig: go.Figure, title: str, text: str, width: int, height: int) -> go
 # ------------------------------------------------------------------------------------------ figures
 def map_figure(mission: MissionDataset, filters: Filters, width: int, height: int) -> go.Figure:
     """The map as the page shows it for ``filters`` (drill-down layers included), fitted to ``width`` x ``height``."""
-    values, title, _ = _region_values(mission, filters)
+    values, title, _ = region_values(mission, filters)
     fig = make_region_map(mission.geojson, mission.region_names, values, mission.districts)
-    for index, layer in _drill_layers(mission, filters).items():
+    for index, layer in drill_layers(mission, filters).items():
         fig.data[index].update(layer)
     if filters.drill:
         fig.data[0].marker.opacity = 0.45

@@ -188,7 +188,8 @@ def metric_caption(mission: MissionDataset, filters: Filters) -> str:
     return f"{what} ({percent(part, whole)}; {interval_text(part, whole)}); N = {n:,} forms"
 
 
-def _region_values(mission: MissionDataset, filters: Filters) -> tuple[dict[str, Any], str, list[str]]:
+def region_values(mission: MissionDataset, filters: Filters) -> tuple[dict[str, Any], str, list[str]]:
+    """The map's per-region values (z, hover, legend) for ``filters``, its title and any notices."""
     table, view, describe, title, notices = metric_table(mission, filters)
     values = region_map_values(table, mission.region_names, view, describe, selected=filters.regions)
     return values, title, notices
@@ -196,11 +197,11 @@ def _region_values(mission: MissionDataset, filters: Filters) -> tuple[dict[str,
 
 def initial_map(mission: MissionDataset, filters: Filters) -> go.Figure:
     """The full map, geometry included (regions and districts): sent once, with the page."""
-    values, _, _ = _region_values(mission, filters)
+    values, _, _ = region_values(mission, filters)
     return make_region_map(mission.geojson, mission.region_names, values, mission.districts)
 
 
-def _drill_layers(mission: MissionDataset, filters: Filters) -> dict[int, dict[str, Any]]:
+def drill_layers(mission: MissionDataset, filters: Filters) -> dict[int, dict[str, Any]]:
     """Station and district layers for the drilled region (empty and hidden at country level)."""
     empty = {"lat": [], "lon": [], "customdata": []}
     if not filters.drill:
@@ -247,7 +248,7 @@ def map_update(
     drilled region), so an analyst's own panning survives filter changes.
     """
     filters = parse_filters(mission, data)
-    values, title, notices = _region_values(mission, filters)
+    values, title, notices = region_values(mission, filters)
     patch = Patch()
     trace = patch["data"][REGIONS]
     trace["z"] = values["z"]
@@ -255,7 +256,7 @@ def map_update(
     trace["colorbar"]["title"]["text"] = values["colorbar.title.text"]
     trace["colorbar"]["ticktext"] = values["colorbar.ticktext"]
     trace["marker"]["opacity"] = 0.45 if filters.drill else 1
-    for index, layer in _drill_layers(mission, filters).items():
+    for index, layer in drill_layers(mission, filters).items():
         for key, value in layer.items():
             patch["data"][index][key] = value
     briefing = filters.mode == "briefing"
