@@ -114,13 +114,15 @@ def register_callbacks(app: Dash, mission: MissionDataset, min_n: int) -> None:
     @app.callback(
         Output("table-open", "data"),
         Output("table-toggle", "children"),
+        Output("forms-table", "style"),
         Input("table-toggle", "n_clicks"),
         State("table-open", "data"),
         prevent_initial_call=True,
     )
     def toggle_table(_clicks, is_open):
-        """Show/Hide button -> the table of forms opens or closes."""
-        return not is_open, "Hide the forms" if not is_open else "Show the forms"
+        """Show/Hide button -> the table of forms opens (tall, with rows) or closes (short, empty)."""
+        opening = not is_open
+        return opening, "Hide the forms" if opening else "Show the forms", {"height": "480px" if opening else "150px"}
 
     @app.callback(Output("forms-table", "rowData"), Input("filters", "data"), Input("table-open", "data"))
     def update_table(data, is_open):

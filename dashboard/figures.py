@@ -307,7 +307,7 @@ def make_problem_chart(rates: pd.DataFrame, selected: str | None = None, min_n: 
     top = float(100 * shown["share"].max()) if len(shown) else 10.0
     fig.update_layout(
         template="obsmap",
-        xaxis=dict(title="% of forms that answered", range=[0, max(10.0, top * 1.35)], ticksuffix=" %", gridcolor="#e4e7eb"),
+        xaxis=dict(title="% of forms that answered", range=[0, max(10.0, top * 1.35)], ticksuffix=" %", gridcolor="#e4e7eb", nticks=5),
         yaxis=dict(automargin=True),
         height=max(240, 54 * len(shown) + 80),
         margin=dict(l=10, r=40, t=10, b=60),

@@ -306,7 +306,7 @@ def table_card() -> dbc.Card:
             "suppressColumnVirtualisation": True,  # a dozen columns: render them all
             "localeText": {"noRowsToShow": "Press “Show the forms” to list the forms behind the figures."},
         },
-        style={"height": "480px"},
+        style={"height": "150px"},  # grows when the forms are shown
     )
     return dbc.Card(
         [
