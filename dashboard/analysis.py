@@ -21,12 +21,6 @@ from geo.schema import FORM_TYPES, OVERALL_LEVELS, PHASE_WORDING, PROBLEMS
 SETTINGS = ("urban", "rural")
 EVOTING = ("yes", "no")
 METRICS = ("negative", "problem", "coverage", "forms")
-METRIC_LABELS = {
-    "negative": "Share assessed bad or very bad",
-    "problem": "Share reporting a problem",
-    "coverage": "Coverage: observed / registered stations",
-    "forms": "Number of forms",
-}
 # Hours since midnight of election day; tabulation runs past midnight, so the day is 30 hours long.
 HOURS_RANGE = (0, 30)
 DEFAULT_MIN_N = 10  # below this many forms behind a share, it is shown as "too few observations"

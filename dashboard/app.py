@@ -6,11 +6,9 @@ import logging
 import os
 from pathlib import Path
 
-import dash_bootstrap_components as dbc  # noqa: F401  (registers the component library)
 from dash import Dash
 from flask import Response, request
 
-from dashboard import theme  # noqa: F401  (registers the "obsmap" Plotly template)
 from dashboard.analysis import DEFAULT_MIN_N, Filters
 from dashboard.callbacks import register_callbacks
 from dashboard.layout import page
@@ -75,7 +73,7 @@ def register_export(app: Dash, mission: MissionDataset, min_n: int) -> None:
 
 def register_images(app: Dash, mission: MissionDataset, min_n: int) -> None:
     """``/export/<map|problems|timeline>.<png|svg>`` and ``/export/brief.<pdf|html>``, with the page's parameters."""
-    from dashboard import exports  # kaleido and chromium are needed only when a picture is asked for
+    from dashboard import exports
 
     known = known_values(mission, min_n)
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from dashboard.analysis import DEFAULT_MIN_N, MIN_N_RANGE
+from dashboard.urlstate import PARAMS
 from geo.errors import ExportUnavailable, InputError
 from geo.mission import MissionDataError, load_mission
 
@@ -39,7 +40,7 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
-VIEW_FLAGS = ("form", "region", "metric", "problem", "org", "team", "setting", "evoting", "overall", "hours", "drill")
+VIEW_FLAGS = tuple(p for p in PARAMS if p not in ("min_n", "mode"))  # the brief's filter flags are the URL's
 
 
 def _brief(args: argparse.Namespace) -> int:

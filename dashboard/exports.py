@@ -7,7 +7,6 @@ MathJax, no CDN); the brief is an HTML page printed to PDF by the same chromium.
 from __future__ import annotations
 
 import base64
-import logging
 import shutil
 import subprocess
 import tempfile
@@ -22,13 +21,21 @@ import plotly.graph_objects as go
 
 from dashboard import theme
 from dashboard.analysis import Filters, filter_forms, interval_text, problem_rates, tally_by_phase
-from dashboard.figures import make_region_map, map_view
-from dashboard.views import drill_layers, metric_caption, problems, region_table, region_values, statement_for, timeline
+from dashboard.figures import make_region_map
+from dashboard.views import (
+    drill_layers,
+    drill_title,
+    metric_caption,
+    problems,
+    region_table,
+    region_values,
+    statement_for,
+    timeline,
+    view_of,
+)
 from geo.errors import ExportUnavailable
 from geo.mission import MissionDataset
 from geo.schema import PHASE_LABELS
-
-log = logging.getLogger(__name__)
 
 IMAGE_SIZE = (1600, 900)
 # Offline: plotly.js from the plotly package, no MathJax (a CDN), no extensions, and every http(s) request
@@ -84,18 +91,14 @@ def _frame(fig: go.Figure, title: str, text: str, width: int, height: int) -> go
 # ------------------------------------------------------------------------------------------ figures
 def map_figure(mission: MissionDataset, filters: Filters, width: int, height: int) -> go.Figure:
     """The map as the page shows it for ``filters`` (drill-down layers included), fitted to ``width`` x ``height``."""
-    values, title, _ = region_values(mission, filters)
-    fig = make_region_map(mission.geojson, mission.region_names, values, mission.districts)
+    values, title, _, _ = region_values(mission, filters)
+    view = view_of(mission, filters.drill, height - 150, width)
+    fig = make_region_map(mission.geojson, mission.region_names, values, view, mission.districts)
     for index, layer in drill_layers(mission, filters).items():
         fig.data[index].update(layer)
     if filters.drill:
         fig.data[0].marker.opacity = 0.45
-        features = [f for f in mission.geojson["features"] if f["id"] == filters.drill]
-        view = map_view({"type": "FeatureCollection", "features": features}, width, height - 150)
-        title = f"{mission.region_names[filters.drill]}: polling stations by worst assessment, {PHASE_LABELS[filters.form_type].lower()}"
-    else:
-        view = map_view(mission.geojson, width, height - 150)
-    fig.update_layout(map=view)
+        title = drill_title(mission, filters)
     fig.data[0].colorbar.update(len=0.55, thickness=22, tickfont=dict(size=18), title=dict(font=dict(size=19)), y=0.99)
     fig = _frame(fig, title, caption(mission, filters), width, height)
     fig.update_layout(legend=dict(y=0.06, font=dict(size=16)))

@@ -102,19 +102,16 @@ def station_values(visits: pd.DataFrame, unobserved: pd.DataFrame) -> dict[int, 
 MAP_HEIGHT = 560
 
 
-def map_view(geojson: dict[str, Any], width_px: int = 820, height_px: int = MAP_HEIGHT, legend_px: int = 110) -> dict[str, Any]:
-    """Centre and zoom that fit every feature below the colour bar, in a ``width_px`` x ``height_px`` view.
+def map_view(
+    bounds: tuple[float, float, float, float], width_px: int = 820, height_px: int = MAP_HEIGHT, legend_px: int = 110
+) -> dict[str, Any]:
+    """Centre and zoom that fit ``bounds`` (west, south, east, north) below the colour bar.
 
-    The colour bar runs along the top ``legend_px`` pixels, so the features are fitted into the band
-    below it (with a small margin) and the centre is moved up by half the band. Computed once from the
-    GeoJSON (MapLibre's own fit runs before the card has its size).
+    The colour bar runs along the top ``legend_px`` pixels of a ``width_px`` x ``height_px`` view, so
+    the box is fitted into the band below it (with a small margin) and the centre is moved up by half
+    the band. Computed on the server (MapLibre's own fit runs before the card has its size).
     """
-    lons, lats = [], []
-    for feature in geojson["features"]:
-        coords = np.array(_flatten(feature["geometry"]["coordinates"]))
-        lons += [coords[:, 0].min(), coords[:, 0].max()]
-        lats += [coords[:, 1].min(), coords[:, 1].max()]
-    west, east, south, north = min(lons), max(lons), min(lats), max(lats)
+    west, south, east, north = bounds
 
     def merc(lat: float) -> float:
         return float(np.degrees(np.log(np.tan(np.pi / 4 + np.radians(lat) / 2))))
@@ -130,19 +127,11 @@ def map_view(geojson: dict[str, Any], width_px: int = 820, height_px: int = MAP_
     return {"center": {"lon": (west + east) / 2, "lat": centre_y}, "zoom": round(float(zoom), 2)}
 
 
-def _flatten(coords: Any) -> list:
-    if isinstance(coords[0], (int, float)):
-        return [coords]
-    out: list = []
-    for c in coords:
-        out += _flatten(c)
-    return out
-
-
 def make_region_map(
     geojson: dict[str, Any],
     names: dict[str, str],
     values: dict[str, Any],
+    view: dict[str, Any],
     districts: dict[str, Any] | None = None,
 ) -> go.Figure:
     """Choropleth on a MapLibre ``white-bg`` map (renders with no network), plus drill-down layers.
@@ -210,7 +199,7 @@ def make_region_map(
     fig = go.Figure(traces)
     fig.update_layout(
         template="obsmap",
-        map=dict(style="white-bg", **map_view(geojson)),
+        map=dict(style="white-bg", **view),
         uirevision="country",
         margin=dict(l=0, r=0, t=0, b=0),
         height=MAP_HEIGHT,

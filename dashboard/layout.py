@@ -6,7 +6,7 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from dashboard.analysis import HOURS_RANGE, METRIC_LABELS, Filters, format_hour
+from dashboard.analysis import HOURS_RANGE, METRICS, Filters, format_hour
 from dashboard.state import ALL, controls_from_filters
 from geo.mission import MissionDataset
 from geo.schema import FORM_TYPES, OVERALL_LEVELS, PHASE_LABELS, PROBLEMS
@@ -80,7 +80,7 @@ def filter_bar(mission: MissionDataset, filters: Filters) -> dbc.Card:
     region_options = [{"label": f"{r.name} ({r.code})", "value": r.code} for r in mission.regions.sort_values("name").itertuples()]
     orgs = sorted(forms["observer_org"].dropna().unique())
     teams = sorted(forms["team_id"].dropna().unique())
-    metric_options = [(m, METRIC_SHORT[m]) for m in METRIC_LABELS if m != "coverage" or mission.stations is not None]
+    metric_options = [(m, METRIC_SHORT[m]) for m in METRICS if m != "coverage" or mission.stations is not None]
     hidden = {"display": "none"}
     main = dbc.Row(
         [

@@ -1,7 +1,7 @@
 """What each part of the page shows for a view. Called by the callbacks, and by tests.
 
-Every function takes the mission and the filter store's JSON and returns plain Dash children,
-figures, a ``Patch`` or text; none reads files or keeps state.
+Every function takes the mission and the view (the filter store's JSON, or ``Filters``) and returns
+plain Dash children, figures, a ``Patch``, rows or text; none reads files or keeps state.
 """
 
 from __future__ import annotations
@@ -167,9 +167,12 @@ def metric_table(mission: MissionDataset, filters: Filters) -> tuple[pd.DataFram
     return t, view, describe, f"{phase}: share of forms assessed bad or very bad, by region", notices
 
 
-def metric_caption(mission: MissionDataset, filters: Filters) -> str:
-    """The map's figure over the whole selection, with its N: what a caption under the map says."""
-    table, view, _, _, _ = metric_table(mission, filters)
+def metric_caption(mission: MissionDataset, filters: Filters, metric: tuple[pd.DataFrame, MetricView] | None = None) -> str:
+    """The map's figure over the whole selection, with its N: what a caption under the map says.
+
+    ``metric`` is the (table, legend) of :func:`metric_table` when the caller already has it.
+    """
+    table, view = metric if metric is not None else metric_table(mission, filters)[:2]
     if filters.regions:
         table = table.loc[[c for c in filters.regions if c in table.index]]
     n = int(table["n"].sum())
@@ -188,17 +191,17 @@ def metric_caption(mission: MissionDataset, filters: Filters) -> str:
     return f"{what} ({percent(part, whole)}; {interval_text(part, whole)}); N = {n:,} forms"
 
 
-def region_values(mission: MissionDataset, filters: Filters) -> tuple[dict[str, Any], str, list[str]]:
-    """The map's per-region values (z, hover, legend) for ``filters``, its title and any notices."""
+def region_values(mission: MissionDataset, filters: Filters) -> tuple[dict[str, Any], str, list[str], str]:
+    """The map's per-region values (z, hover, legend) for ``filters``, its title, notices and caption figure."""
     table, view, describe, title, notices = metric_table(mission, filters)
     values = region_map_values(table, mission.region_names, view, describe, selected=filters.regions)
-    return values, title, notices
+    return values, title, notices, metric_caption(mission, filters, (table, view))
 
 
 def initial_map(mission: MissionDataset, filters: Filters) -> go.Figure:
     """The full map, geometry included (regions and districts): sent once, with the page."""
-    values, _, _ = region_values(mission, filters)
-    return make_region_map(mission.geojson, mission.region_names, values, mission.districts)
+    values = region_values(mission, filters)[0]
+    return make_region_map(mission.geojson, mission.region_names, values, view_of(mission, filters.drill), mission.districts)
 
 
 def drill_layers(mission: MissionDataset, filters: Filters) -> dict[int, dict[str, Any]]:
@@ -223,11 +226,13 @@ def drill_layers(mission: MissionDataset, filters: Filters) -> dict[int, dict[st
     return layers
 
 
-def _view_of(mission: MissionDataset, drill: str | None, height: int = MAP_HEIGHT, width: int = 820) -> dict[str, Any]:
-    if not drill:
-        return map_view(mission.geojson, width_px=width, height_px=height)
-    features = [f for f in mission.geojson["features"] if f["id"] == drill]
-    return map_view({"type": "FeatureCollection", "features": features}, width_px=width, height_px=height)
+def drill_title(mission: MissionDataset, filters: Filters) -> str:
+    return f"{mission.region_names[filters.drill]}: polling stations by worst assessment, {PHASE_LABELS[filters.form_type].lower()}"
+
+
+def view_of(mission: MissionDataset, drill: str | None, height: int = MAP_HEIGHT, width: int = 820) -> dict[str, Any]:
+    """Centre and zoom for the country, or for the drilled region, from bounds computed once per mission."""
+    return map_view(mission.bounds[drill or "*"], width_px=width, height_px=height)
 
 
 def map_size(mode: str, viewport: list[int] | None) -> tuple[int, int]:
@@ -248,7 +253,7 @@ def map_update(
     drilled region), so an analyst's own panning survives filter changes.
     """
     filters = parse_filters(mission, data)
-    values, title, notices = region_values(mission, filters)
+    values, title, notices, figure_text = region_values(mission, filters)
     patch = Patch()
     trace = patch["data"][REGIONS]
     trace["z"] = values["z"]
@@ -261,7 +266,7 @@ def map_update(
             patch["data"][index][key] = value
     briefing = filters.mode == "briefing"
     width, height = map_size(filters.mode, viewport)
-    view = _view_of(mission, filters.drill, height, width)
+    view = view_of(mission, filters.drill, height, width)
     patch["layout"]["height"] = height
     patch["layout"]["map"]["center"] = view["center"]
     patch["layout"]["map"]["zoom"] = view["zoom"]
@@ -270,10 +275,10 @@ def map_update(
     trace["colorbar"]["len"] = 0.95 if briefing else 0.7
     trace["colorbar"]["title"]["font"]["size"] = 19 if briefing else 15
     if filters.drill:
-        title = f"{mission.region_names[filters.drill]}: polling stations by worst assessment, {PHASE_LABELS[filters.form_type].lower()}"
+        title = drill_title(mission, filters)
     as_of = mission.meta.get("data_as_of")
     caption = [
-        f"{PHASE_LABELS[filters.form_type]} forms, {filters.describe(mission.region_names)}: {metric_caption(mission, filters)}."
+        f"{PHASE_LABELS[filters.form_type]} forms, {filters.describe(mission.region_names)}: {figure_text}."
         + (f" Data as of {as_of.replace('T', ' ')}." if as_of else "")
     ]
     if mission.meta.get("synthetic"):
@@ -366,7 +371,6 @@ def timeline(mission: MissionDataset, data: dict[str, Any] | None) -> go.Figure:
 
 
 # ------------------------------------------------------------------------------ table and export
-TABLE_COLUMNS = ("form_id", "form_type", "observed_at", "region", "ps_id", "team_id", "observer_org", "urban_rural", "evoting", "overall")
 
 
 def table_rows(mission: MissionDataset, data: dict[str, Any] | None) -> list[dict[str, Any]]:

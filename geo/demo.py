@@ -283,7 +283,7 @@ def _nearest_place(places: pd.DataFrame, lat: float, lon: float) -> str | None:
 
 
 # -------------------------------------------------------------------------------------------- teams
-def make_teams(rng: np.random.Generator, stations: pd.DataFrame) -> pd.DataFrame:
+def make_teams(rng: np.random.Generator) -> pd.DataFrame:
     """230 teams of two: organisation, nationalities (all 43 countries present), deployment region."""
     meta = regions_2005()
     per_region = _largest_remainder(meta["pop2005"].to_numpy() ** 0.85, sum(TEAMS_BY_ORG.values()) - 4 * len(meta)) + 4
@@ -429,7 +429,7 @@ def build_demo(out_dir: Path = DEMO_DIR, seed: int = SEED) -> MissionDataset:
     boundaries = load_demo_boundaries()
     places = load_settlements(boundaries)
     stations = make_registry(rng, boundaries, places)
-    teams = make_teams(rng, stations)
+    teams = make_teams(rng)
     forms = make_forms(rng, stations, teams)
     meta = dict(DEMO_META, seed=seed)
     return build_mission(out_dir, boundaries, forms, meta, stations=stations, teams=teams)

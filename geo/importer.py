@@ -9,7 +9,6 @@ number, original values and reason); ``import_report.json`` counts both.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,8 +25,6 @@ from geo.join import join_points_to_regions
 from geo.mission import MissionDataset, build_mission
 from geo.schema import FORM_COLUMNS, STATION_COLUMNS
 from geo.values import URBAN_RURAL_VALUES, YES_NO_VALUES, fold, map_values
-
-log = logging.getLogger(__name__)
 
 SET_ASIDE_FILE = "set_aside.csv"
 REPORT_FILE = "import_report.json"
@@ -216,7 +213,7 @@ def import_mission(
         "files": files,
         "warnings": warnings,
         "boundaries": {
-            "file": str(boundaries),
+            "file": bounds.source,
             "regions": len(regions),
             "code_column": bounds.code_column,
             "name_column": bounds.name_column,

@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from geo.errors import InputError
 from geo.forms_import import read_forms
 from geo.join import join_points_to_regions
 from geo.schema import FORM_COLUMNS, FORM_TYPES, NEGATIVE_LEVELS, OVERALL_LEVELS, PROBLEMS, STATION_COLUMNS
-from geo.webgeom import web_feature_collection
+from geo.webgeom import feature_bounds, web_feature_collection
 
 MISSION_FILE = "mission.json"
 REGIONS_FILE = "regions.geojson"
@@ -58,6 +59,15 @@ class MissionDataset:
     @property
     def region_names(self) -> dict[str, str]:
         return dict(zip(self.regions["code"], self.regions["name"], strict=True))
+
+    @cached_property
+    def bounds(self) -> dict[str, tuple[float, float, float, float]]:
+        """(west, south, east, north) of each region, and of them all under ``"*"``; computed once."""
+        by_region = feature_bounds(self.geojson)
+        if by_region:
+            boxes = list(by_region.values())
+            by_region["*"] = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+        return by_region
 
 
 # --------------------------------------------------------------------------------------------- build
@@ -149,6 +159,13 @@ def load_mission(path: Path | str) -> MissionDataset:
     geojson = json.loads((path / REGIONS_FILE).read_text(encoding="utf-8"))
     regions = pd.DataFrame([{"code": f["id"], "name": f["properties"].get("name", f["id"])} for f in geojson["features"]])
     forms = _read_forms(path / FORMS_FILE)
+    unknown = forms["region_code"].isna() | ~forms["region_code"].isin(set(regions["code"]))
+    if unknown.any():
+        first = int(unknown.to_numpy().nonzero()[0][0])
+        raise MissionDataError(
+            f"{path / FORMS_FILE}: row {first + 2}: region_code {forms['region_code'].iloc[first]!r} is not a region of "
+            f"{REGIONS_FILE}; {int(unknown.sum())} row(s) like this. Build the folder with `obsmap import`, which sets such rows aside."
+        )
     day = election_day(forms, meta)
     forms["hour"] = (forms["observed_at"] - day) / pd.Timedelta(hours=1)
     stations = _read_stations(path / STATIONS_FILE) if (path / STATIONS_FILE).is_file() else None

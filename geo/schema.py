@@ -10,7 +10,6 @@ FORM_TYPES: tuple[str, ...] = ("opening", "voting", "counting", "tabulation")
 OVERALL_LEVELS: tuple[str, ...] = ("very good", "good", "bad", "very bad")
 NEGATIVE_LEVELS: frozenset[str] = frozenset({"bad", "very bad"})
 
-ORGANISATIONS: tuple[str, ...] = ("ODIHR", "OSCE PA", "PACE", "EP", "other")
 
 # Problem questions, in the order the checklist asks them, with the label shown to people.
 PROBLEMS: dict[str, str] = {

@@ -72,10 +72,22 @@ def web_feature_collection(
 ) -> tuple[dict[str, Any], float, int]:
     """Simplify until the GeoJSON fits ``budget`` bytes; returns (collection, tolerance used, size)."""
     tolerance = DEFAULT_TOLERANCE
-    for _ in range(12):
+    for attempt in range(12):
+        if attempt:
+            tolerance *= 1.6
         fc = to_feature_collection(simplify_for_web(regions, tolerance), properties)
         size = len(json.dumps(fc, separators=(",", ":")))
         if size <= budget:
             break
-        tolerance *= 1.6
+    else:
+        log.warning("web geometry is %d bytes at tolerance %.3f deg, over the %d-byte budget", size, tolerance, budget)
     return fc, tolerance, size
+
+
+def feature_bounds(collection: dict[str, Any]) -> dict[str, tuple[float, float, float, float]]:
+    """(west, south, east, north) of each feature, by feature id."""
+    out = {}
+    for feature in collection["features"]:
+        xy = shapely.get_coordinates(shapely.geometry.shape(feature["geometry"]))
+        out[feature["id"]] = (float(xy[:, 0].min()), float(xy[:, 1].min()), float(xy[:, 0].max()), float(xy[:, 1].max()))
+    return out

@@ -77,6 +77,8 @@ def test_hand_made_folder_values_are_read_with_the_contracts_variants(tmp_path):
         ("form_id,form_type,region_code,overall\n1,voting,AA,excellent\n", r"row 2: overall not .*overall = excellent"),
         ("form_id,form_type,region_code\n1,voting,AA\n1,voting,BB\n", "row 3: duplicate form_id"),
         ("form_id,form_type,region_code\n1,lunch,AA\n", "row 2: no or unknown form_type"),
+        ("form_id,form_type,region_code\n1,voting,AA\n2,voting,ZZ\n", "row 3: region_code 'ZZ' is not a region"),
+        ("form_id,form_type\n1,voting\n", "row 2: region_code <NA> is not a region"),
     ],
 )
 def test_hand_made_folder_with_unusable_rows_is_refused_with_the_row(tmp_path, csv, message):
