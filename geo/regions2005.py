@@ -1,4 +1,4 @@
-"""The 16 first-level units of Kazakhstan in 2005, as DOMAIN.md lists them.
+"""The 16 first-level units of Kazakhstan in 2005, as the domain brief (shared/DOMAIN.md, beside this repository) lists them: 1999 and 2009 census populations.
 
 Keyed by the ISO 3166-2 codes then in force. ``fips`` links each unit to the Natural Earth
 admin-1 feature it comes from; population is in thousands (1999 and 2009 censuses).
@@ -32,7 +32,7 @@ _ROWS = [
 def regions_2005() -> pd.DataFrame:
     """Return the 16 units with an estimated 2005 population (thousands).
 
-    The 2005 estimate is ``pop1999 + 0.68 * (pop2009 - pop1999)`` (DOMAIN.md).
+    The 2005 estimate is ``pop1999 + 0.68 * (pop2009 - pop1999)`` (domain brief).
     """
     df = pd.DataFrame(
         _ROWS,

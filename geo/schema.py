@@ -1,4 +1,4 @@
-"""The canonical observation record (DOMAIN.md, "the import contract").
+"""The canonical observation record (README.md, "The form columns"; the domain brief calls it "the import contract").
 
 One row per form. Blank means "not answered", never "no".
 """

@@ -1,4 +1,4 @@
-"""The demo mission is calibrated to the Kazakhstan 2005 mission (DOMAIN.md), and reproducible."""
+"""The demo mission is calibrated to the Kazakhstan 2005 mission (press release of 5 December 2005), and reproducible."""
 
 import filecmp
 
