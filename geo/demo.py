@@ -1,7 +1,8 @@
 """The demo mission: Kazakhstan, presidential election of 4 December 2005, with synthetic forms.
 
 Geography is real (data/sources/); the polling-station registry and the forms are made here by a
-seeded generator, calibrated to what the OSCE/ODIHR mission reported (press release of 5 December 2005, via the domain brief shared/DOMAIN.md):
+seeded generator, calibrated to what the OSCE/ODIHR mission reported
+(press release of 5 December 2005, via the domain brief shared/DOMAIN.md):
 
 - 9,597 polling stations in proportion to each region's 2005 population, 1,447 (15 %) with
   electronic voting, about 8.9 million registered voters, at or around real settlements;

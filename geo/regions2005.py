@@ -1,4 +1,6 @@
-"""The 16 first-level units of Kazakhstan in 2005, as the domain brief (shared/DOMAIN.md, beside this repository) lists them: 1999 and 2009 census populations.
+"""The 16 first-level units of Kazakhstan in 2005, with 1999 and 2009 census populations.
+
+As the domain brief (shared/DOMAIN.md, beside this repository) lists them.
 
 Keyed by the ISO 3166-2 codes then in force. ``fips`` links each unit to the Natural Earth
 admin-1 feature it comes from; population is in thousands (1999 and 2009 censuses).

@@ -1,4 +1,4 @@
-"""Value variants the import accepts for the canonical columns (the import contract of the domain brief, shared/DOMAIN.md; also in README.md).
+"""Value variants the import accepts for the canonical columns (the import contract; README.md, "The form columns").
 
 Each table maps a normalised spelling (lower case, trimmed, ``_``/``-`` read as spaces) to the
 canonical value. Anything else is not guessed: the row is set aside with its reason.
