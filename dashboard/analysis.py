@@ -245,13 +245,24 @@ def wilson_interval(part: int, whole: int, z: float = Z95) -> tuple[float, float
     return low, high
 
 
-def interval_text(part: int, whole: int) -> str:
-    """``"95 % CI 19–30 %"``, whole percentages (low rounded down, high up, so the range is never narrower)."""
+def interval_percent(part: int, whole: int) -> tuple[int, int] | None:
+    """The Wilson interval in whole percentages: low rounded down, high up, so the range is never narrower."""
     ci = wilson_interval(part, whole)
     if ci is None:
-        return "no interval"
-    low, high = math.floor(100 * ci[0] + 1e-9), math.ceil(100 * ci[1] - 1e-9)
-    return f"95 % CI {low}–{high} %"
+        return None
+    return math.floor(100 * ci[0] + 1e-9), math.ceil(100 * ci[1] - 1e-9)
+
+
+def interval_text(part: int, whole: int) -> str:
+    """``"95 % CI 19–30 %"``; "no interval" when nothing was counted."""
+    ci = interval_percent(part, whole)
+    return "no interval" if ci is None else f"95 % CI {ci[0]}–{ci[1]} %"
+
+
+def reported_problems(forms: pd.DataFrame) -> pd.Series:
+    """For each form, the labels of the problems it answered "yes" to (a list; empty when none)."""
+    yes = forms[list(PROBLEMS)].fillna(False).astype(bool)
+    return yes.apply(lambda row: [PROBLEMS[p] for p, answered_yes in row.items() if answered_yes], axis=1)
 
 
 _FRACTIONS = {
@@ -357,9 +368,7 @@ def station_visits(forms: pd.DataFrame) -> pd.DataFrame:
     located = forms[forms["ps_id"].notna()]
     if located.empty:
         return pd.DataFrame(columns=["ps_id", "visits", "worst", "phases", "times", "problems", "latitude", "longitude", "region_code"])
-    problems = located[list(PROBLEMS)].fillna(False).astype(bool)
-    reported = problems.apply(lambda row: [PROBLEMS[p] for p, yes in row.items() if yes], axis=1)
-    g = located.assign(_reported=reported).groupby("ps_id", sort=True)
+    g = located.assign(_reported=reported_problems(located)).groupby("ps_id", sort=True)
     out = pd.DataFrame(
         {
             "visits": g.size(),

@@ -12,7 +12,7 @@ from flask import Response, request
 from dashboard.analysis import DEFAULT_MIN_N, Filters
 from dashboard.callbacks import register_callbacks
 from dashboard.layout import page
-from dashboard.urlstate import parse_query
+from dashboard.urlstate import Known, parse_query
 from dashboard.views import export_frame, initial_map, known_values
 from geo.errors import ExportUnavailable
 from geo.mission import MissionDataset, load_mission
@@ -44,16 +44,16 @@ def create_app(data: str | Path | MissionDataset | None = None, min_n: int = DEF
         serve_locally=True,
     )
     app.layout = page(mission, initial_map(mission, filters), filters)
-    register_callbacks(app, mission, min_n)
-    register_export(app, mission, min_n)
-    register_images(app, mission, min_n)
+    known = known_values(mission, min_n)  # what URLs are checked against, for the page and the exports alike
+    register_callbacks(app, mission, known)
+    register_export(app, mission, known)
+    register_images(app, mission, known)
     log.info("obsmap: %s forms from %s", len(mission.forms), mission.path)
     return app
 
 
-def register_export(app: Dash, mission: MissionDataset, min_n: int) -> None:
+def register_export(app: Dash, mission: MissionDataset, known: Known) -> None:
     """``/export.csv?<the page's parameters>``: exactly the forms the page shows, canonical columns."""
-    known = known_values(mission, min_n)
 
     @app.server.route("/export.csv")
     def export_csv() -> Response:
@@ -71,11 +71,9 @@ def register_export(app: Dash, mission: MissionDataset, min_n: int) -> None:
         return Response(body, mimetype="text/csv", headers=headers)
 
 
-def register_images(app: Dash, mission: MissionDataset, min_n: int) -> None:
+def register_images(app: Dash, mission: MissionDataset, known: Known) -> None:
     """``/export/<map|problems|timeline>.<png|svg>`` and ``/export/brief.<pdf|html>``, with the page's parameters."""
     from dashboard import exports
-
-    known = known_values(mission, min_n)
 
     @app.server.route("/export/<name>.<fmt>")
     def export_image(name: str, fmt: str) -> Response:

@@ -8,12 +8,12 @@ from dash import Dash, Input, Output, Patch, State, ctx, html
 from dashboard import views
 from dashboard.layout import more_filters_active
 from dashboard.state import CONTROLS, controls_from_filters, next_view
-from dashboard.urlstate import to_query
+from dashboard.urlstate import Known, to_query
 from geo.mission import MissionDataset
 
 
-def register_callbacks(app: Dash, mission: MissionDataset, min_n: int) -> None:
-    known = views.known_values(mission, min_n)
+def register_callbacks(app: Dash, mission: MissionDataset, known: Known) -> None:
+    min_n = known.min_n
 
     @app.callback(
         Output("url", "search"),

@@ -22,17 +22,18 @@ from dashboard.analysis import (
     coverage_by_region,
     filter_forms,
     filter_stations,
+    interval_percent,
     interval_text,
     negative_share_by_region,
     percent,
     problem_rates,
     problem_share_by_region,
+    reported_problems,
     statement_sentence,
     station_visits,
     tally_by_hour,
     tally_by_phase,
     whole_percent,
-    wilson_interval,
 )
 from dashboard.figures import (
     DISTRICTS,
@@ -377,8 +378,7 @@ def table_rows(mission: MissionDataset, data: dict[str, Any] | None) -> list[dic
     """The filtered forms, key columns, for the grid. Comments are plain strings (the grid shows text)."""
     filters = parse_filters(mission, data)
     forms = filter_forms(mission.forms, filters)
-    problems_yes = forms[list(PROBLEMS)].fillna(False).astype(bool)
-    reported = problems_yes.apply(lambda row: ", ".join(PROBLEMS[p] for p, yes in row.items() if yes), axis=1)
+    reported = reported_problems(forms).map(", ".join) if len(forms) else pd.Series(dtype="string")
     out = pd.DataFrame(
         {
             "form_id": forms["form_id"],
@@ -391,7 +391,7 @@ def table_rows(mission: MissionDataset, data: dict[str, Any] | None) -> list[dic
             "urban_rural": forms["urban_rural"],
             "evoting": forms["evoting"],
             "overall": forms["overall"].astype("string"),
-            "problems": reported if len(forms) else pd.Series(dtype="string"),
+            "problems": reported,
             "comments": forms["comments"],
         }
     )
@@ -421,7 +421,7 @@ def region_table(mission: MissionDataset, data: dict[str, Any] | None) -> list[d
     t = negative_share_by_region(filter_forms(mission.forms, filters), codes)
     rows = []
     for code, r in t.iterrows():
-        ci = wilson_interval(int(r.negative), int(r.assessed))
+        ci = interval_percent(int(r.negative), int(r.assessed))
         rows.append(
             {
                 "region": mission.region_names.get(code, code),
@@ -430,8 +430,8 @@ def region_table(mission: MissionDataset, data: dict[str, Any] | None) -> list[d
                 "assessed": int(r.assessed),
                 "negative": int(r.negative),
                 "share": whole_percent(int(r.negative), int(r.assessed)),
-                "ci_low": None if ci is None else math.floor(100 * ci[0] + 1e-9),
-                "ci_high": None if ci is None else math.ceil(100 * ci[1] - 1e-9),
+                "ci_low": None if ci is None else ci[0],
+                "ci_high": None if ci is None else ci[1],
                 "note": "no assessed form" if not r.assessed else ("too few" if r.assessed < filters.min_n else ""),
             }
         )
