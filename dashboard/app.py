@@ -11,10 +11,10 @@ from flask import Response, request
 
 from dashboard.analysis import DEFAULT_MIN_N, Filters
 from dashboard.callbacks import register_callbacks
+from dashboard.errors import ExportUnavailable
 from dashboard.layout import page
 from dashboard.urlstate import Known, parse_query
 from dashboard.views import export_frame, initial_map, known_values
-from geo.errors import ExportUnavailable
 from geo.mission import MissionDataset, load_mission
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from dashboard.analysis import DEFAULT_MIN_N, MIN_N_RANGE
 from dashboard.urlstate import PARAMS
-from geo.errors import ExportUnavailable, InputError
-from geo.mission import MissionDataError, load_mission
+from geo.errors import ObsmapError
+from geo.mission import load_mission
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (MissionDataError, InputError, ExportUnavailable) as exc:
+    except ObsmapError as exc:
         print(f"obsmap: {exc}", file=sys.stderr)
         return 2
 

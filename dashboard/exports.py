@@ -21,6 +21,7 @@ import plotly.graph_objects as go
 
 from dashboard import theme
 from dashboard.analysis import Filters, filter_forms, interval_text, problem_rates, tally_by_phase
+from dashboard.errors import ExportUnavailable
 from dashboard.figures import make_region_map
 from dashboard.views import (
     drill_layers,
@@ -33,7 +34,6 @@ from dashboard.views import (
     timeline,
     view_of,
 )
-from geo.errors import ExportUnavailable
 from geo.mission import MissionDataset
 from geo.schema import PHASE_LABELS
 

@@ -25,7 +25,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from geo.errors import InputError
+from geo.errors import InputError, MissionDataError
 from geo.forms_import import read_forms
 from geo.join import join_points_to_regions
 from geo.schema import FORM_COLUMNS, FORM_TYPES, NEGATIVE_LEVELS, OVERALL_LEVELS, PROBLEMS, STATION_COLUMNS
@@ -37,10 +37,6 @@ FORMS_FILE = "forms.csv"
 STATIONS_FILE = "stations.csv"
 TEAMS_FILE = "teams.csv"
 DISTRICTS_FILE = "districts.geojson"
-
-
-class MissionDataError(ValueError):
-    """A mission folder that cannot be read; the message names the file and what was expected."""
 
 
 @dataclass(frozen=True)
