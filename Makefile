@@ -1,6 +1,7 @@
 # obsmap: two commands on a fresh machine.
-#   make run   create .venv, install, serve the demo mission at http://127.0.0.1:8050
-#   make test  install test needs (Debian chromium + chromium-driver when missing), run every test
+#   make run        create .venv, install, serve the demo mission at http://127.0.0.1:8050
+#   make test       install test needs (Debian chromium + chromium-driver when missing), run every test
+#   make test-fast  lint and the tests that need no chromium and build no wheel (not browser, export or install)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -8,7 +9,7 @@ PORT   ?= 8050
 HOST   ?= 127.0.0.1
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test chromium lint format demo sources bench clean
+.PHONY: run test test-fast chromium lint format demo sources bench clean
 
 PIP    := $(BIN)/python -m pip install --quiet -c constraints.txt
 
@@ -39,6 +40,10 @@ test: $(VENV)/.installed-test chromium
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
+test-fast: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -m "not browser and not export and not install"
+
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
@@ -56,7 +61,7 @@ sources: $(VENV)/.installed
 	$(BIN)/python scripts/derive_sources.py --gpkg /tmp/qgis-common/usr/share/qgis/resources/data/world_map.gpkg
 
 bench: $(VENV)/.installed-test
-	$(BIN)/python scripts/benchmark.py
+	$(BIN)/python -m scripts.benchmark
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info build dist

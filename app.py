@@ -1,6 +1,7 @@
-"""Run the dashboard: ``python app.py [--data DIR] [--host H] [--port P]`` (same as ``obsmap serve``).
+"""Run the dashboard from a checkout: ``python app.py [--data DIR] [--host H] [--port P]`` (same as ``obsmap serve``).
 
-For gunicorn, ``app.server`` is the WSGI app: ``OBSMAP_DATA=/path/to/mission [OBSMAP_MIN_N=10] gunicorn app:server``.
+The WSGI app lives in the package, ``dashboard.wsgi:server``; ``app.server`` here is the same app, kept so that
+``OBSMAP_DATA=/path/to/mission [OBSMAP_MIN_N=10] gunicorn app:server`` still works from a checkout.
 """
 
 import sys
@@ -10,10 +11,6 @@ from dashboard.cli import main
 if __name__ == "__main__":
     sys.exit(main(["serve", *sys.argv[1:]]))
 else:
-    import os
+    from dashboard import wsgi
 
-    from dashboard.app import create_app
-    from dashboard.cli import parse_min_n
-
-    app = create_app(min_n=parse_min_n(os.environ.get("OBSMAP_MIN_N", "10")))
-    server = app.server
+    app, server = wsgi.app, wsgi.server
