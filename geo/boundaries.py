@@ -2,6 +2,10 @@
 
 Supported: GeoJSON, GeoPackage (``layer`` when it has several), zipped Shapefile, GeoParquet, and
 anything else GDAL reads. Output is always EPSG:4326 with columns ``code``, ``name``, ``geometry``.
+
+Nothing is done silently: every feature dropped (not a polygon, no geometry, nothing left once
+repaired), every geometry repaired and everything assumed (a CRS, a layer, names taken from codes)
+is one sentence in ``Boundaries.notes``, which the import copies into its report.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
@@ -51,6 +56,9 @@ class Boundaries:
     name_column: str | None
     repaired: list[str] = field(default_factory=list)  # codes whose geometry was invalid and repaired
     source_crs: str | None = None
+    crs_assumed: bool = False  # the file had no CRS and was taken as EPSG:4326
+    dropped: list[dict[str, object]] = field(default_factory=list)  # {"feature", "code", "name", "reason"}
+    notes: list[str] = field(default_factory=list)  # one sentence each: what was dropped, repaired or assumed
 
 
 def _resolve_path(path: Path) -> str:
@@ -66,13 +74,20 @@ def _resolve_path(path: Path) -> str:
     return str(path)
 
 
-def read_vector(path: Path | str, layer: str | None = None) -> gpd.GeoDataFrame:
-    """Read any supported vector file, naming the file in every error."""
+def read_vector(path: Path | str, layer: str | None = None, notes: list[str] | None = None) -> gpd.GeoDataFrame:
+    """Read any supported vector file, naming the file in every error.
+
+    A choice made for the caller (the only polygon layer among several; ``layer`` ignored for a
+    GeoParquet file, which has none) is appended to ``notes`` as a sentence.
+    """
     path = Path(path)
+    notes = [] if notes is None else notes
     if not path.exists():
         raise InputError(f"{path}: file not found; expected a boundary file (GeoJSON, GeoPackage, zipped Shapefile or GeoParquet).")
     try:
         if path.suffix.lower() in (".parquet", ".geoparquet"):
+            if layer is not None:
+                notes.append(f"{path}: a GeoParquet file has no layers; --layer {layer!r} was ignored.")
             return gpd.read_parquet(path)
         source = _resolve_path(path)
         layers = pyogrio.list_layers(source)
@@ -80,6 +95,8 @@ def read_vector(path: Path | str, layer: str | None = None) -> gpd.GeoDataFrame:
         if layer is None and len(layers) > 1:
             if len(polygon_layers) == 1:
                 layer = polygon_layers[0]
+                others = ", ".join(str(name) for name, _ in layers if name != layer)
+                notes.append(f"{path}: read layer {layer!r}, its only polygon layer (the others, not read: {others}).")
             else:
                 names = ", ".join(str(name) for name, _ in layers)
                 raise InputError(f"{path}: has {len(layers)} layers ({names}); choose one with --layer.")
@@ -114,6 +131,38 @@ def _pick_columns(gdf: gpd.GeoDataFrame, path: Path, level: int, code: str | Non
     )
 
 
+def _feature_list(features: list[dict[str, object]], limit: int = 10) -> str:
+    """``feature 3 (KZ-ALA, Almaty), feature 7 (...)``, at most ``limit`` of them, then how many more."""
+    parts = []
+    for f in features[:limit]:
+        label = ", ".join(str(v) for v in (f["code"], f["name"]) if v not in (None, "") and v == v)
+        parts.append(f"feature {f['feature']}" + (f" ({label})" if label else ""))
+    more = f" and {len(features) - limit} more" if len(features) > limit else ""
+    return ", ".join(parts) + more
+
+
+def _check_degrees(gdf: gpd.GeoDataFrame, path: Path, crs_assumed: bool) -> None:
+    """Coordinates in EPSG:4326 must be longitude/latitude degrees; if not, the CRS is missing or wrong."""
+    xy = shapely.get_coordinates(gdf.geometry.values)
+    if not len(xy):
+        return
+    finite = np.isfinite(xy).all()
+    x, y = np.abs(xy[:, 0]).max(), np.abs(xy[:, 1]).max()
+    if finite and x <= 180 and y <= 90:
+        return
+    reach = f"x up to {x:,.0f} and y up to {y:,.0f}" if finite else "coordinates that cannot be reprojected"
+    if crs_assumed:
+        raise InputError(
+            f"{path}: has no CRS and {reach}, which are not longitude/latitude degrees; a CRS is needed: "
+            "give the file one (for a Shapefile, its .prj) or reproject it to EPSG:4326."
+        )
+    raise InputError(
+        f"{path}: read in {gdf.crs.to_string()} and reprojected to EPSG:4326, it has {reach}, which are not "
+        "longitude/latitude degrees, so its CRS is missing or wrong (a GeoJSON is always read as WGS84): "
+        "reproject it to EPSG:4326 or use a format that records its CRS, such as GeoPackage."
+    )
+
+
 def load_boundaries(
     path: Path | str,
     layer: str | None = None,
@@ -124,22 +173,66 @@ def load_boundaries(
     """Read, check and normalise a boundary file.
 
     Raises :class:`InputError` when the file is missing or unreadable, has no polygons, or its codes
-    are empty or not unique (naming the features). Invalid geometries are repaired with
-    ``make_valid`` and listed in ``Boundaries.repaired``.
+    are empty or not unique (naming the features), or when its coordinates are not degrees once
+    read in its CRS (a file without CRS is taken as EPSG:4326, and that is noted). Features that
+    are not polygons are dropped and listed in ``Boundaries.dropped``; invalid geometries are
+    repaired with ``make_valid`` and listed in ``Boundaries.repaired``; each of these, and
+    everything else assumed, is one sentence in ``Boundaries.notes``.
     """
     path = Path(path)
-    gdf = read_vector(path, layer)
+    notes: list[str] = []
+    gdf = read_vector(path, layer, notes)
     if gdf.geometry is None or gdf.empty:
         raise InputError(f"{path}: expected polygons of regions, found no features.")
+    gdf = gdf.reset_index(drop=True)
     kinds = set(gdf.geom_type.dropna())
     if not kinds & {"Polygon", "MultiPolygon"}:
         raise InputError(f"{path}: expected polygons of regions, found {', '.join(sorted(kinds)) or 'no geometry'}.")
     code_col, name_col = _pick_columns(gdf, path, level, code_column, name_column)
+    all_codes = gdf[code_col].astype("string").str.strip()
+    all_names = gdf[name_col].astype("string").str.strip() if name_col else pd.Series(pd.NA, index=gdf.index, dtype="string")
 
-    codes = gdf[code_col].astype("string").str.strip()
-    empty = codes.isna() | (codes == "")
-    if empty.any():
-        rows = ", ".join(str(i + 1) for i in gdf.index[empty][:10])
+    dropped: list[dict[str, object]] = []
+
+    def drop(mask: np.ndarray | pd.Series, reason: str | pd.Series) -> None:
+        for i in all_codes.index[np.asarray(mask, dtype=bool)]:
+            why = reason if isinstance(reason, str) else str(reason[i])
+            code, name = all_codes[i], all_names[i]
+            dropped.append(
+                {
+                    "feature": int(i) + 1,
+                    "code": None if pd.isna(code) else str(code),
+                    "name": None if pd.isna(name) else str(name),
+                    "reason": why,
+                }
+            )
+
+    # Features that cannot be regions are dropped (and reported) before codes are checked.
+    geom_type = gdf.geom_type
+    missing = gdf.geometry.isna().to_numpy()
+    empty = ~missing & gdf.geometry.is_empty.to_numpy()
+    drop(missing, "it has no geometry")
+    drop(empty, "its geometry is empty")
+    usable = ~missing & ~empty
+    collection = usable & (geom_type == "GeometryCollection").to_numpy()
+    if collection.any():
+        parts = gdf.geometry[collection].map(polygonal)
+        gdf.loc[collection, gdf.geometry.name] = parts
+        nothing = np.zeros(len(gdf), dtype=bool)
+        nothing[np.flatnonzero(collection)[parts.is_empty.to_numpy()]] = True
+        drop(nothing, "it is a GeometryCollection without polygons")
+        trimmed = [i + 1 for i in np.flatnonzero(collection & ~nothing)]
+        if trimmed:
+            notes.append(f"{path}: kept only the polygons of GeometryCollection feature(s) {', '.join(map(str, trimmed))}.")
+        usable &= ~nothing
+    other = usable & ~gdf.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    drop(other, "it is a " + geom_type.astype(str) + ", not a polygon")
+    keep = usable & ~other
+    gdf, codes, raw_names = gdf[keep], all_codes[keep], all_names[keep]
+
+    empty_code = codes.isna() | (codes == "")
+    if empty_code.any():
+        rows = ", ".join(str(i + 1) for i in gdf.index[empty_code][:10])
         raise InputError(f"{path}: column {code_col!r} is empty for feature(s) {rows}; every region needs a code.")
     dup = codes[codes.duplicated(keep=False)]
     if len(dup):
@@ -147,10 +240,14 @@ def load_boundaries(
         raise InputError(f"{path}: column {code_col!r} must hold a unique code per region; duplicated: {detail}.")
 
     source_crs = gdf.crs.to_string() if gdf.crs is not None else None
-    if gdf.crs is None:
+    crs_assumed = gdf.crs is None
+    if crs_assumed:
+        _check_degrees(gdf, path, crs_assumed=True)
         log.warning("%s: no CRS given; assuming WGS84 longitude/latitude", path)
+        notes.append(f"{path}: has no CRS; its coordinates were taken as longitude/latitude degrees (EPSG:4326).")
         gdf = gdf.set_crs(4326)
     gdf = gdf.to_crs(4326)
+    _check_degrees(gdf, path, crs_assumed=False)
 
     geoms = gdf.geometry.values
     invalid = ~shapely.is_valid(geoms)
@@ -159,20 +256,45 @@ def load_boundaries(
         fixed = shapely.make_valid(geoms[invalid])
         geoms = geoms.copy()
         geoms[invalid] = [polygonal(g) for g in fixed]
-    names = gdf[name_col].astype("string").fillna(codes) if name_col else codes
+        notes.append(f"{path}: invalid geometry of {', '.join(repaired)} repaired (shapely make_valid, polygons kept).")
+    gone = shapely.is_empty(geoms)
+    if gone.any():
+        before = len(dropped)
+        drop(
+            pd.Series(gone, index=gdf.index).reindex(all_codes.index, fill_value=False),
+            "its geometry is invalid and has no area once repaired",
+        )
+        repaired = [c for c in repaired if c not in {d["code"] for d in dropped[before:]}]
+    if dropped:
+        by_reason: dict[str, list[dict[str, object]]] = {}
+        for d in dropped:
+            by_reason.setdefault(str(d["reason"]), []).append(d)
+        for reason, features in by_reason.items():
+            notes.append(f"{path}: dropped {_feature_list(features)}: {reason}.")
+
+    no_name = raw_names.isna() | (raw_names == "")
+    if name_col is None:
+        notes.append(f"{path}: no name column found; the region codes are used as names (name one with --name-column).")
+    elif no_name.any():
+        listed = ", ".join(f"{i + 1} ({c})" for i, c in zip(gdf.index[no_name][:10], codes[no_name][:10], strict=True))
+        more = f" and {int(no_name.sum()) - 10} more" if no_name.sum() > 10 else ""
+        notes.append(f"{path}: column {name_col!r} is empty for feature(s) {listed}{more}; their codes are used as names.")
+    names = raw_names.mask(no_name, codes)
     regions = gpd.GeoDataFrame({"code": codes.to_numpy(), "name": names.to_numpy()}, geometry=list(geoms), crs=4326)
-    regions = regions[~regions.geometry.is_empty & regions.geom_type.isin(["Polygon", "MultiPolygon"])]
+    regions = regions[~gone]
     if regions.empty:
         raise InputError(f"{path}: expected polygons of regions, found none that are usable.")
-    return Boundaries(regions.reset_index(drop=True), str(path), code_col, name_col, repaired, source_crs)
+    return Boundaries(regions.reset_index(drop=True), str(path), code_col, name_col, repaired, source_crs, crs_assumed, dropped, notes)
 
 
 def derive_parents(districts: gpd.GeoDataFrame, regions: gpd.GeoDataFrame) -> pd.Series:
-    """For each district, the code of the region it overlaps most (in an equal-area CRS)."""
+    """For each district, the code of the region it overlaps most (in an equal-area CRS); ``None`` if it overlaps none."""
     eq = 6933  # World Cylindrical Equal Area
     d = districts[["code", "geometry"]].to_crs(eq).reset_index(drop=True)
     r = regions[["code", "geometry"]].to_crs(eq).rename(columns={"code": "parent"})
     pieces = gpd.overlay(d, r, how="intersection", keep_geom_type=True)
     pieces["area"] = pieces.area
+    pieces = pieces[pieces["area"] > 0]
     best = pieces.sort_values("area", ascending=False).drop_duplicates("code").set_index("code")["parent"]
-    return d["code"].map(best).set_axis(districts.index)
+    parents = d["code"].map(best).astype(object)
+    return parents.where(parents.notna(), None).set_axis(districts.index)

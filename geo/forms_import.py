@@ -100,17 +100,31 @@ class FormsRead:
 
 
 # ------------------------------------------------------------------------------------------ reading
+# Byte-order marks: Excel's "Unicode text" (.txt) is UTF-16 LE with a BOM, tab-separated.
+_BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+
+
 def _decode(path: Path, data: bytes) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        # Field CSVs from Cyrillic Windows are CP1251; any byte string decodes, so check it looks like text.
-        text = data.decode("cp1251")
-        if "\x00" in text:
-            raise InputError(f"{path}: expected a text CSV in UTF-8 or CP1251, found binary data.") from None
-        return text
+    """Text of a CSV: UTF-8 or UTF-16 by their byte-order mark, else UTF-8, else CP1251."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                text = data[len(bom) :].decode(encoding)
+            except UnicodeDecodeError as exc:
+                name = encoding.upper().removesuffix("-LE").removesuffix("-BE")
+                raise InputError(
+                    f"{path}: starts with a {name} byte-order mark but byte {exc.start + len(bom)} is not {name} text."
+                ) from None
+            break
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            # Field CSVs from Cyrillic Windows are CP1251; any byte string decodes, so check it looks like text.
+            text = data.decode("cp1251")
+    if "\x00" in text:
+        raise InputError(f"{path}: expected a text CSV in UTF-8, UTF-16 (with byte-order mark) or CP1251, found binary data.")
+    return text
 
 
 def read_table(path: Path | str) -> pd.DataFrame:
@@ -133,7 +147,7 @@ def read_table(path: Path | str) -> pd.DataFrame:
                 sep = ","
             table = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=True)
         else:
-            raise InputError(f"{path}: expected a .csv or .xlsx forms export, found a {suffix or 'nameless'} file.")
+            raise InputError(f"{path}: expected a .csv, .tsv, .txt or .xlsx forms export, found a {suffix or 'nameless'} file.")
     except InputError:
         raise
     except Exception as exc:
@@ -271,5 +285,6 @@ def read_forms(path: Path | str, mapping: Mapping | None = None) -> FormsRead:
     out["observed_at"] = when.dt.strftime("%Y-%m-%dT%H:%M").astype("string")
     out["_reason"] = reason
     out["_detail"] = detail
-    assert len(out) == n
+    if len(out) != n:  # every row read comes back: a broken invariant is a bug, not the user's file
+        raise RuntimeError(f"{path}: {n} rows read but {len(out)} canonicalised; this is a bug in obsmap.")
     return FormsRead(out, ignored, warnings)

@@ -3,7 +3,10 @@
     read = accepted + set aside, exactly.
 
 Every row read ends up either in ``forms.csv`` or in ``set_aside.csv`` (with its source file, row
-number, original values and reason); ``import_report.json`` counts both.
+number, original values and reason); ``import_report.json`` counts both. Everything else the
+import drops, repairs or assumes (boundary features that are not polygons, a CRS taken as
+EPSG:4326, districts in no region, a web copy over its budget, a region_code overridden by the
+coordinates, ...) is one sentence in the report's ``warnings``, which the command line prints.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from geo.boundaries import Boundaries, derive_parents, load_boundaries
 from geo.errors import InputError
 from geo.forms_import import REASONS, Mapping, read_forms, read_table
 from geo.join import join_points_to_regions
-from geo.mission import MissionDataset, build_mission
+from geo.mission import MissionDataset, build_mission, check_out_dir
 from geo.schema import FORM_COLUMNS, STATION_COLUMNS
 from geo.values import URBAN_RURAL_VALUES, YES_NO_VALUES, fold, map_values
+from geo.webgeom import web_layers
 
 SET_ASIDE_FILE = "set_aside.csv"
 REPORT_FILE = "import_report.json"
@@ -49,9 +53,20 @@ def resolve_region_codes(values: pd.Series, regions: gpd.GeoDataFrame) -> pd.Ser
     return values.map(lambda v: lookup.get(fold(v)), na_action="ignore").astype("string")
 
 
-def read_registry(path: Path | str, regions: gpd.GeoDataFrame) -> pd.DataFrame:
-    """A polling-station registry (``ps_id`` required), located by coordinates or region code."""
+def _override_mask(located: pd.Series, given: pd.Series, resolved: pd.Series) -> pd.Series:
+    """Rows whose coordinates placed them somewhere other than the code they gave (coordinates win)."""
+    return (located.notna() & given.notna() & (resolved.isna() | (resolved != located))).fillna(False).astype(bool)
+
+
+def read_registry(path: Path | str, regions: gpd.GeoDataFrame, notes: list[str] | None = None) -> pd.DataFrame:
+    """A polling-station registry (``ps_id`` required), located by coordinates or region code.
+
+    Values left blank or overridden are appended to ``notes``, one sentence each: urban/rural or
+    e-voting values not in the contract, stations placed in no region, region codes overridden by
+    the station's coordinates.
+    """
     path = Path(path)
+    notes = [] if notes is None else notes
     table = read_table(path)
     cols = {c.lower(): c for c in table.columns}
     if "ps_id" not in cols:
@@ -59,14 +74,34 @@ def read_registry(path: Path | str, regions: gpd.GeoDataFrame) -> pd.DataFrame:
     st = pd.DataFrame({c: table[cols[c]] if c in cols else pd.Series(pd.NA, index=table.index, dtype="string") for c in STATION_COLUMNS})
     st["latitude"] = pd.to_numeric(st["latitude"], errors="coerce")
     st["longitude"] = pd.to_numeric(st["longitude"], errors="coerce")
-    st["urban_rural"] = map_values(st["urban_rural"], URBAN_RURAL_VALUES)[0]
-    st["evoting"] = map_values(st["evoting"], YES_NO_VALUES)[0]
-    located = join_points_to_regions(st, regions)
-    st["region_code"] = located.fillna(resolve_region_codes(st["region_code"], regions))
+    for col, allowed, table_ in (("urban_rural", "urban or rural", URBAN_RURAL_VALUES), ("evoting", "yes or no", YES_NO_VALUES)):
+        values, bad = map_values(st[col], table_)
+        if bad.any():
+            first = st.loc[bad, col].iloc[0]
+            notes.append(f"{path}: {int(bad.sum())} station(s) with {col} not {allowed} (first {first!r}); left blank.")
+        st[col] = values
     dup = st["ps_id"].duplicated()
     if dup.any():
         first = st.loc[dup, "ps_id"].iloc[0]
         raise InputError(f"{path}: ps_id must be unique in a registry; {int(dup.sum())} duplicate(s), first {first!r}.")
+    located = join_points_to_regions(st, regions)
+    by_code = resolve_region_codes(st["region_code"], regions)
+    overridden = _override_mask(located, st["region_code"], by_code)
+    if overridden.any():
+        i = overridden.idxmax()
+        notes.append(
+            f"{path}: {int(overridden.sum())} station(s) have a region_code other than the region their coordinates lie in "
+            f"(first ps_id {st.at[i, 'ps_id']!r}: region_code {st.at[i, 'region_code']!r}, coordinates in {located[i]}); "
+            "the coordinates were used."
+        )
+    st["region_code"] = located.fillna(by_code)
+    nowhere = st["region_code"].isna()
+    if nowhere.any():
+        notes.append(
+            f"{path}: {int(nowhere.sum())} station(s) are in no region (coordinates outside every region, or no coordinates "
+            f"and no known region_code; first ps_id {st.loc[nowhere, 'ps_id'].iloc[0]!r}); forms at them are located by "
+            "their own coordinates or region_code."
+        )
     return st
 
 
@@ -122,6 +157,18 @@ def mark_duplicates(forms: pd.DataFrame) -> pd.DataFrame:
     return forms
 
 
+def _boundary_report(b: Boundaries) -> dict[str, Any]:
+    return {
+        "file": b.source,
+        "code_column": b.code_column,
+        "name_column": b.name_column,
+        "source_crs": b.source_crs,
+        "crs_assumed": b.crs_assumed,
+        "repaired": b.repaired,
+        "dropped": b.dropped,
+    }
+
+
 def import_mission(
     boundaries: Path | str,
     forms: list[Path | str],
@@ -142,23 +189,35 @@ def import_mission(
     progress: Callable[[str], None] = lambda message: None,
 ) -> ImportResult:
     """Import a mission. Whole-file problems raise :class:`InputError` before anything is written."""
+    check_out_dir(out)  # before any work: an --out that is not a mission folder is refused, untouched
     progress(f"reading boundaries {boundaries}")
     bounds: Boundaries = load_boundaries(boundaries, layer=layer, code_column=code_column, name_column=name_column)
     regions = bounds.regions
     progress(f"  {len(regions)} regions (codes from {bounds.code_column!r}, names from {bounds.name_column!r})")
     if bounds.repaired:
         progress(f"  repaired invalid geometry of {', '.join(bounds.repaired)}")
+    warnings: list[str] = list(bounds.notes)
     district_gdf = None
+    district_report = None
     if districts is not None:
         progress(f"reading districts {districts}")
         dist = load_boundaries(districts, district_layer, district_code_column, district_name_column, level=2)
         district_gdf = dist.regions.assign(parent=derive_parents(dist.regions, regions))
+        orphans = district_gdf.loc[district_gdf["parent"].isna(), "code"].tolist()
+        warnings += dist.notes
+        if orphans:
+            listed = ", ".join(orphans[:20]) + (f" and {len(orphans) - 20} more" if len(orphans) > 20 else "")
+            warnings.append(
+                f"{districts}: district(s) {listed} overlap no region of {boundaries}; they have no parent region and "
+                "do not show when a region is drilled into."
+            )
+        district_report = {**_boundary_report(dist), "districts": len(district_gdf), "without_parent": orphans}
         progress(f"  {len(district_gdf)} districts, parents derived spatially")
     mapping_ = Mapping.load(mapping)
     registry = None
     if stations is not None:
         progress(f"reading polling-station registry {stations}")
-        registry = read_registry(stations, regions)
+        registry = read_registry(stations, regions, warnings)
         progress(f"  {len(registry):,} stations")
     teams_df = None
     if teams is not None:
@@ -175,10 +234,39 @@ def import_mission(
     rows = pd.concat([r.rows for r in reads], ignore_index=True)
     progress(f"checking and locating {len(rows):,} forms")
     rows = mark_duplicates(rows)
+    given_region = rows["region_code"]
     rows = locate_forms(rows, regions, registry)
+    has_xy = rows["latitude"].notna() & rows["longitude"].notna()
+    open_ = rows["_reason"].isna()
+    overridden = open_ & has_xy & _override_mask(rows["region_code"], given_region, resolve_region_codes(given_region, regions))
+    if overridden.any():
+        i = overridden.idxmax()
+        warnings.append(
+            f"{int(overridden.sum())} accepted form(s) give a region_code other than the region their coordinates lie in "
+            f"(first: {rows.at[i, '_source']} row {rows.at[i, '_row']}, region_code {given_region[i]!r}, coordinates in "
+            f"{rows.at[i, 'region_code']}); the coordinates were used."
+        )
     if district_gdf is not None:
         by_district = join_points_to_regions(rows, district_gdf)
-        rows["district_code"] = by_district.fillna(resolve_region_codes(rows["district_code"], district_gdf))
+        given_district = rows["district_code"]
+        by_code = resolve_region_codes(given_district, district_gdf)
+        overridden = open_ & _override_mask(by_district, given_district, by_code)
+        if overridden.any():
+            i = overridden.idxmax()
+            warnings.append(
+                f"{int(overridden.sum())} accepted form(s) give a district_code other than the district their coordinates lie "
+                f"in (first: {rows.at[i, '_source']} row {rows.at[i, '_row']}, district_code {given_district[i]!r}, coordinates "
+                f"in {by_district[i]}); the coordinates were used."
+            )
+        rows["district_code"] = by_district.fillna(by_code)
+        lost = open_ & (has_xy | given_district.notna()) & rows["district_code"].isna()
+        if lost.any():
+            i = lost.idxmax()
+            warnings.append(
+                f"{int(lost.sum())} accepted form(s) have no district: their coordinates lie in no district of {districts} "
+                f"and their district_code, if any, is not one of its codes (first: {rows.at[i, '_source']} row "
+                f"{rows.at[i, '_row']}); the district is left blank."
+            )
 
     accepted = rows[rows["_reason"].isna()]
     set_aside = rows[rows["_reason"].notna()]
@@ -204,7 +292,10 @@ def import_mission(
                 "ignored_columns": r.ignored_columns,
             }
         )
-    warnings = [w for r in reads for w in r.warnings]
+    warnings += [w for r in reads for w in r.warnings]
+    progress("preparing the web copy of the boundaries")
+    web = web_layers(regions, district_gdf)
+    warnings += web.notes
     report = {
         "read": len(rows),
         "accepted": len(accepted),
@@ -212,16 +303,12 @@ def import_mission(
         "reasons": {k: int(v) for k, v in set_aside["_reason"].value_counts().sort_index().items()},
         "files": files,
         "warnings": warnings,
-        "boundaries": {
-            "file": bounds.source,
-            "regions": len(regions),
-            "code_column": bounds.code_column,
-            "name_column": bounds.name_column,
-            "source_crs": bounds.source_crs,
-            "repaired": bounds.repaired,
-        },
+        "boundaries": {**_boundary_report(bounds), "regions": len(regions)},
     }
-    assert report["read"] == report["accepted"] + report["set_aside"]
+    if district_report is not None:
+        report["districts"] = district_report
+    if report["read"] != report["accepted"] + report["set_aside"]:  # nothing lost: a broken invariant is a bug
+        raise RuntimeError(f"import: {report['read']} rows read but {report['accepted']} accepted and {report['set_aside']} set aside.")
 
     observed = pd.to_datetime(accepted["observed_at"], errors="coerce")
     mission_meta = {
@@ -243,6 +330,8 @@ def import_mission(
         districts=district_gdf,
         extra_files={SET_ASIDE_FILE: set_aside_out, REPORT_FILE: report},
         join=False,
+        web=web,
+        symlink=True,
     )
     if report_path is not None:
         Path(report_path).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -13,11 +13,16 @@ It is written once (by the demo generator or an import) and only read afterwards
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
+import re
 import shutil
-import tempfile
-from dataclasses import dataclass, field
+import socket
+import uuid
+from contextlib import suppress
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -29,7 +34,7 @@ from geo.errors import InputError, MissionDataError
 from geo.forms_import import read_forms
 from geo.join import join_points_to_regions
 from geo.schema import FORM_COLUMNS, FORM_TYPES, NEGATIVE_LEVELS, OVERALL_LEVELS, PROBLEMS, STATION_COLUMNS
-from geo.webgeom import feature_bounds, web_feature_collection
+from geo.webgeom import WebLayers, feature_bounds, web_layers
 
 MISSION_FILE = "mission.json"
 REGIONS_FILE = "regions.geojson"
@@ -39,9 +44,14 @@ TEAMS_FILE = "teams.csv"
 DISTRICTS_FILE = "districts.geojson"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MissionDataset:
-    """An immutable mission: treat every frame as read-only (callers copy before changing)."""
+    """An immutable mission: treat every frame as read-only (callers copy before changing).
+
+    Compared and hashed by identity, never by value (its frames would make that slow and
+    ambiguous). ``version`` names the data: a digest of the folder's files, so everything shown
+    can be cached per (view, version) and a changed folder never meets an old cache entry.
+    """
 
     meta: dict[str, Any]
     regions: pd.DataFrame  # code, name, in the boundary file's order
@@ -50,11 +60,18 @@ class MissionDataset:
     stations: pd.DataFrame | None = None
     teams: pd.DataFrame | None = None
     districts: dict[str, Any] | None = None  # web GeoJSON of the second level, properties code/name/parent
-    path: Path | None = field(default=None, compare=False)
+    path: Path | None = None
+    version: str = ""
 
-    @property
+    @cached_property
     def region_names(self) -> dict[str, str]:
+        """Region code -> name, built once (read-only: do not change the dict)."""
         return dict(zip(self.regions["code"], self.regions["name"], strict=True))
+
+    @cached_property
+    def region_codes(self) -> tuple[str, ...]:
+        """Region codes in the boundary file's order (the map's order)."""
+        return tuple(self.regions["code"])
 
     @cached_property
     def bounds(self) -> dict[str, tuple[float, float, float, float]]:
@@ -77,17 +94,32 @@ def build_mission(
     districts: gpd.GeoDataFrame | None = None,
     extra_files: dict[str, Any] | None = None,
     join: bool = True,
+    web: WebLayers | None = None,
+    symlink: bool = False,
 ) -> MissionDataset:
-    """Join forms to regions and write a mission folder atomically.
+    """Join forms to regions and write a mission folder, swapped in so that a crash loses nothing.
 
     ``boundaries`` needs ``code`` and ``name`` columns. With ``join`` (the default), forms with
     coordinates get their ``region_code`` from a spatial join on the full-detail boundaries and
     forms without coordinates keep the ``region_code`` they came with; without it, forms are
     taken as already located. ``districts`` (code, name, parent, geometry) is written as a second
     level. ``extra_files`` maps file names to DataFrames (CSV) or dicts (JSON) written alongside.
-    The folder is written next to ``out_dir`` and swapped in, so a failure leaves an existing
-    folder as it was. ``meta["web_geometry"]`` records the simplification used.
+    ``web`` is the web copy of these boundaries and districts when the caller has made it already
+    (:func:`geo.webgeom.web_layers`, whose notes the import reports); ``meta["web_geometry"]``
+    records the simplification used.
+
+    The folder is written beside ``out_dir`` (``.NAME-v-PID-XXXX``, with a marker file) and swapped
+    in, so a failure leaves an existing mission as it was; see :func:`_swap_in`. With ``symlink``
+    (``obsmap import``), ``out_dir`` is a symbolic link to that versioned folder, switched
+    atomically: at no moment is there no mission at ``out_dir``. Without it (the demo, which git
+    keeps as a real folder), ``out_dir`` stays a real folder, swapped by two renames; a run killed
+    between them is recovered by the next. An ``out_dir`` that is a symbolic link is always
+    switched as one. An existing ``out_dir`` that is neither a mission folder, an empty folder nor
+    a symbolic link raises :class:`InputError` and is left untouched.
     """
+    where = _swap_target(out_dir)
+    _recover(where)
+    check_out_dir(out_dir)
     forms = forms.copy()
     for col in FORM_COLUMNS:
         if col not in forms:
@@ -97,19 +129,20 @@ def build_mission(
         forms["region_code"] = joined.fillna(forms["region_code"].astype("string"))
     forms = forms[list(FORM_COLUMNS)]
 
-    geojson, tolerance, size = web_feature_collection(boundaries[["code", "name", "geometry"]])
-    meta = {**meta, "web_geometry": {"tolerance_deg": round(tolerance, 4), "bytes": size}}
+    web = web or web_layers(boundaries[["code", "name", "geometry"]], districts)
+    meta = {**meta, "web_geometry": {"tolerance_deg": round(web.tolerance, 4), "bytes": web.size}}
     files: dict[str, Any] = dict(extra_files or {})
     if districts is not None:
-        files[DISTRICTS_FILE], _, _ = web_feature_collection(districts, ("code", "name", "parent"))
+        files[DISTRICTS_FILE] = web.districts
 
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    tmp.chmod(0o755)
+    where.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _sibling(where, "v")
+    os.mkdir(tmp)
     try:
+        tmp.chmod(0o755)
+        _mark(tmp, where)
         (tmp / MISSION_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        (tmp / REGIONS_FILE).write_text(json.dumps(geojson, separators=(",", ":")) + "\n", encoding="utf-8")
+        (tmp / REGIONS_FILE).write_text(json.dumps(web.regions, separators=(",", ":")) + "\n", encoding="utf-8")
         forms.to_csv(tmp / FORMS_FILE, index=False, lineterminator="\n")
         if stations is not None:
             stations[list(STATION_COLUMNS)].to_csv(tmp / STATIONS_FILE, index=False, lineterminator="\n")
@@ -122,21 +155,234 @@ def build_mission(
                 separators = (",", ":") if name.endswith(".geojson") else None
                 text = json.dumps(content, indent=None if separators else 2, separators=separators, ensure_ascii=False)
                 (tmp / name).write_text(text + "\n", encoding="utf-8")
-        _swap_in(tmp, out_dir)
+        _swap_in(tmp, where, symlink)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if os.path.lexists(tmp) and os.path.realpath(where) != os.path.realpath(tmp):
+            with suppress(OSError):
+                _remove(tmp)
         raise
     return load_mission(out_dir)
 
 
-def _swap_in(tmp: Path, out_dir: Path) -> None:
-    if out_dir.exists():
-        old = out_dir.with_name(f".{out_dir.name}-old-{os.getpid()}")
-        out_dir.rename(old)
-        tmp.rename(out_dir)
-        shutil.rmtree(old)
+# ------------------------------------------------------------------------------- crash-safe swap
+# Every folder build_mission creates beside out_dir is named `.NAME-KIND-PID-HEX` and holds this
+# marker file: only such folders are ever deleted, and only once the process that made them is gone.
+SWAP_MARKER = ".obsmap-swap.json"
+log = logging.getLogger(__name__)
+_KINDS = ("v", "old", "link")  # v: a version being written or live; old: a real folder moved aside; link: a new symlink
+
+
+def _swap_target(out_dir: Path | str) -> Path:
+    """``out_dir`` as an absolute path (not resolved: it may be a symlink), checked to have a name."""
+    where = Path(os.path.abspath(out_dir))
+    if not where.name:
+        raise InputError(f"{out_dir}: expected a folder name for the mission, found the root of the file system.")
+    return where
+
+
+def _sibling(where: Path, kind: str) -> Path:
+    return where.with_name(f".{where.name}-{kind}-{os.getpid()}-{uuid.uuid4().hex[:12]}")
+
+
+def _siblings(where: Path) -> list[tuple[Path, str, int]]:
+    """(path, kind, pid) of every entry beside ``where`` named like one of ours, for this ``where`` only."""
+    pattern = re.compile(rf"\.{re.escape(where.name)}-({'|'.join(_KINDS)})-(\d+)-[0-9a-f]{{12}}")
+    found = []
+    if not where.parent.is_dir():
+        return found
+    with os.scandir(where.parent) as it:
+        for entry in it:
+            match = pattern.fullmatch(entry.name)
+            if match:
+                found.append((Path(entry.path), match[1], int(match[2])))
+    return found
+
+
+def _mark(folder: Path, where: Path) -> None:
+    record = {"written_by": "obsmap build_mission", "for": where.name, "pid": os.getpid(), "host": socket.gethostname()}
+    (folder / SWAP_MARKER).write_text(json.dumps(record) + "\n", encoding="utf-8")
+
+
+def _unmark(folder: Path) -> None:
+    if (folder / SWAP_MARKER).is_file():
+        os.unlink(folder / SWAP_MARKER)
+
+
+def _marker_host(folder: Path) -> str | None:
+    """The host recorded in a folder's marker (``None`` if unreadable, e.g. cut short by a kill)."""
+    try:
+        record = json.loads((folder / SWAP_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record.get("host") if isinstance(record, dict) else None
+
+
+def _abandoned(pid: int, host: str | None = None) -> bool:
+    """True when no other live process can still be using what ``pid`` made (this process counts as gone)."""
+    if host is not None and host != socket.gethostname():
+        return False  # another machine's process: cannot tell, so never touch
+    if pid == os.getpid():
+        return True
+    if os.name != "posix":
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # exists, owned by someone else
+    return False
+
+
+def _recover(where: Path) -> None:
+    """Undo a run killed while ``where`` was renamed away: put its one complete old folder back."""
+    if os.path.lexists(where):
+        return
+    olds = [
+        path
+        for path, kind, pid in _siblings(where)
+        if kind == "old"
+        and path.is_dir()
+        and not path.is_symlink()
+        and (path / SWAP_MARKER).is_file()
+        and (path / MISSION_FILE).is_file()
+        and _abandoned(pid, _marker_host(path))
+    ]
+    if len(olds) == 1:
+        os.rename(olds[0], where)
+        _unmark(where)
+
+
+def check_out_dir(out_dir: Path | str) -> None:
+    """Raise :class:`InputError` unless ``out_dir`` may be replaced by a mission: a mission folder, an
+    empty folder, a symbolic link, or nothing yet. Anything else is never touched."""
+    out_dir = Path(out_dir)
+    if out_dir.is_symlink() or not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise InputError(f"{out_dir}: is a file, not a mission folder; choose a new or empty folder for the mission.")
+    if not (out_dir / MISSION_FILE).is_file() and any(out_dir.iterdir()):
+        raise InputError(
+            f"{out_dir}: is not a mission folder (it has no {MISSION_FILE}) and is not empty; obsmap replaces only "
+            "mission folders, so choose a new or empty folder for the mission."
+        )
+
+
+def _move_aside(where: Path) -> Path | None:
+    """Move a real folder at ``where`` out of the way: an empty one is removed, a mission renamed to an old sibling."""
+    if not any(where.iterdir()):
+        os.rmdir(where)
+        return None
+    _mark(where, where)  # so that the old sibling is known to be ours
+    old = _sibling(where, "old")
+    os.rename(where, old)
+    return old
+
+
+def _remove(folder: Path) -> None:
+    """Delete one of our folders, its marker last: a run killed midway leaves it marked, for the next to finish."""
+    with os.scandir(folder) as it:
+        entries = list(it)
+    for entry in entries:
+        if entry.name != SWAP_MARKER:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+    _unmark(folder)
+    os.rmdir(folder)
+
+
+def _put_back(old: Path | None, where: Path) -> None:
+    if old is not None and not os.path.lexists(where):
+        os.rename(old, where)
+        _unmark(where)
+
+
+def _swap_in(tmp: Path, where: Path, symlink: bool = False) -> None:
+    """Make the complete folder ``tmp`` (a ``.NAME-v-*`` sibling of ``where``) the mission at ``where``.
+
+    Symlink scheme (``symlink``, or ``where`` already a symlink): a new relative symlink to ``tmp``
+    is made beside ``where`` and renamed over it with ``os.replace``, which is atomic on POSIX, so
+    ``where`` is always the old mission or the new one, never missing. The first time, a real
+    mission folder at ``where`` is first renamed to ``.NAME-old-*`` (two renames: the only window
+    without a folder, recovered by the next run). Real-folder scheme (the demo): ``where`` is
+    renamed to ``.NAME-old-*`` and ``tmp`` to ``where``, the marker removed; a run killed in
+    between leaves no folder at ``where``, and the next run renames the old one back
+    (:func:`_recover`) before anything else. Either way, :func:`_clean` then removes the leftovers
+    of this and earlier runs: our marked siblings that ``where`` does not point to and whose
+    process is gone (a leftover of another live process, or another host, is kept).
+    """
+    if symlink or where.is_symlink():
+        link = _sibling(where, "link")
+        try:
+            os.symlink(tmp.name, link)
+        except (OSError, NotImplementedError):  # no symlinks here (some Windows setups): fall back to a real folder
+            if where.is_symlink():
+                raise
+            _swap_real(tmp, where)
+        else:
+            old = None
+            try:
+                if where.is_dir() and not where.is_symlink():
+                    old = _move_aside(where)
+                os.replace(link, where)
+            except BaseException:
+                _put_back(old, where)
+                if os.path.lexists(link):
+                    os.unlink(link)
+                raise
     else:
-        tmp.rename(out_dir)
+        _swap_real(tmp, where)
+    _clean(where)
+
+
+def _swap_real(tmp: Path, where: Path) -> None:
+    old = None
+    try:
+        if os.path.lexists(where):
+            old = _move_aside(where)
+        os.rename(tmp, where)
+    except BaseException:
+        _put_back(old, where)
+        raise
+    _unmark(where)  # a real mission folder carries no marker (the demo's files stay exactly the committed ones)
+
+
+def _clean(where: Path) -> None:
+    """Remove our leftovers beside ``where`` (see :func:`_swap_in`); best effort, never anything unmarked."""
+    live = os.path.realpath(where)
+    if where.is_dir() and not where.is_symlink():
+        _unmark(where)  # a real folder left marked by a run killed mid-swap
+    for path, kind, pid in _siblings(where):
+        try:
+            if kind == "link":
+                if path.is_symlink() and _abandoned(pid):
+                    os.unlink(path)
+            elif path.is_dir() and not path.is_symlink() and os.path.realpath(path) != live:
+                if (path / SWAP_MARKER).is_file():
+                    if _abandoned(pid, _marker_host(path)):
+                        _remove(path)
+                elif not any(path.iterdir()) and _abandoned(pid):
+                    os.rmdir(path)  # killed before its marker was written: empty
+        except OSError as exc:
+            log.warning("could not remove %s: %s", path, exc)
+
+
+_JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false", type(None): "null"}
+
+
+def _read_json_object(file: Path, expected: str, list_key: str | None = None) -> dict[str, Any]:
+    """A JSON object from a mission folder, or :class:`MissionDataError` naming the file and what was expected."""
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise MissionDataError(f"{file}: expected {expected}, found text that is not valid JSON ({exc}).") from exc
+    if not isinstance(data, dict):
+        raise MissionDataError(f"{file}: expected {expected}, found {_JSON_TYPES.get(type(data), 'something else')}.")
+    if list_key is not None and not isinstance(data.get(list_key), list):
+        raise MissionDataError(f"{file}: expected {expected} with a list of {list_key!r}, found none.")
+    return data
 
 
 # ---------------------------------------------------------------------------------------------- load
@@ -148,11 +394,12 @@ def load_mission(path: Path | str) -> MissionDataset:
     path = Path(path)
     if not path.is_dir():
         raise MissionDataError(f"{path}: expected a mission folder (with {MISSION_FILE}, {REGIONS_FILE} and {FORMS_FILE}), found none.")
+    given, path = path, path.resolve()  # an import may switch the link meanwhile: read one version, whole
     for name in (MISSION_FILE, REGIONS_FILE, FORMS_FILE):
         if not (path / name).is_file():
             raise MissionDataError(f"{path / name}: file missing; a mission folder needs {MISSION_FILE}, {REGIONS_FILE} and {FORMS_FILE}.")
-    meta = json.loads((path / MISSION_FILE).read_text(encoding="utf-8"))
-    geojson = json.loads((path / REGIONS_FILE).read_text(encoding="utf-8"))
+    meta = _read_json_object(path / MISSION_FILE, "a JSON object of the mission's facts (name, data time stamp, ...)")
+    geojson = _read_json_object(path / REGIONS_FILE, "a GeoJSON FeatureCollection of the regions", list_key="features")
     regions = pd.DataFrame([{"code": f["id"], "name": f["properties"].get("name", f["id"])} for f in geojson["features"]])
     forms = _read_forms(path / FORMS_FILE)
     unknown = forms["region_code"].isna() | ~forms["region_code"].isin(set(regions["code"]))
@@ -166,10 +413,38 @@ def load_mission(path: Path | str) -> MissionDataset:
     forms["hour"] = (forms["observed_at"] - day) / pd.Timedelta(hours=1)
     stations = _read_stations(path / STATIONS_FILE) if (path / STATIONS_FILE).is_file() else None
     teams = pd.read_csv(path / TEAMS_FILE, dtype="string") if (path / TEAMS_FILE).is_file() else None
-    districts = json.loads((path / DISTRICTS_FILE).read_text(encoding="utf-8")) if (path / DISTRICTS_FILE).is_file() else None
-    return MissionDataset(
-        meta=meta, regions=regions, geojson=geojson, forms=forms, stations=stations, teams=teams, districts=districts, path=path
+    districts = (
+        _read_json_object(path / DISTRICTS_FILE, "a GeoJSON FeatureCollection of the districts", list_key="features")
+        if (path / DISTRICTS_FILE).is_file()
+        else None
     )
+    return MissionDataset(
+        meta=meta,
+        regions=regions,
+        geojson=geojson,
+        forms=forms,
+        stations=stations,
+        teams=teams,
+        districts=districts,
+        path=given,
+        version=data_version(path),
+    )
+
+
+MISSION_FILES = (MISSION_FILE, REGIONS_FILE, FORMS_FILE, STATIONS_FILE, TEAMS_FILE, DISTRICTS_FILE)
+
+
+def data_version(path: Path) -> str:
+    """A digest of a mission folder's files: the same data gives the same version on any machine."""
+    digest = hashlib.blake2b(digest_size=12)
+    for name in MISSION_FILES:
+        file = path / name
+        if file.is_file():
+            digest.update(name.encode() + b"\0")
+            with file.open("rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):  # noqa: B023 - f is the file just opened
+                    digest.update(block)
+    return digest.hexdigest()
 
 
 def election_day(forms: pd.DataFrame, meta: dict[str, Any]) -> pd.Timestamp:

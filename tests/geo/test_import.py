@@ -7,6 +7,7 @@ whose expected region and fate are known by construction.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -128,6 +129,7 @@ def test_invalid_geometry_is_repaired_and_reported(tmp_path):
     b = load_boundaries(path)
     assert b.repaired == ["AA"]
     assert b.regions.is_valid.all() and b.regions.geometry.iloc[0].area == pytest.approx(0.5)
+    assert f"{path}: invalid geometry of AA repaired (shapely make_valid, polygons kept)." in b.notes
 
 
 def test_districts_get_their_parent_region(tmp_path, geojson):
@@ -216,6 +218,26 @@ def test_utf8_bom_and_xlsx(tmp_path, geojson):
     f = result.mission.forms.set_index("form_id")
     assert f.index.tolist() == ["b1", "x1", "x2"]
     assert f["overall"].astype("string").fillna("-").tolist() == ["good", "bad", "very good"]
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".csv"])
+def test_utf16_tab_separated_excel_unicode_text(tmp_path, geojson, suffix):
+    """Excel's "Unicode text" export: UTF-16 LE with a byte-order mark, tab-separated, CRLF line ends."""
+    text = (
+        "form_id\tform_type\tregion_code\toverall\tpressure_on_voters\tcomments\r\n"
+        "u1\tголосование\tAA\tплохо\tда\tДавление, на студентов\r\n"
+        "u2\tvoting\tBeta\tочень хорошо\tнет\t\r\n"
+    )
+    path = tmp_path / f"unicode{suffix}"
+    path.write_text(text, encoding="utf-16", newline="")
+    assert path.read_bytes()[:2] == b"\xff\xfe"  # the BOM Python writes for "utf-16" on this machine (LE)
+    result = import_mission(geojson, [path], tmp_path / "out")
+    assert result.report["set_aside"] == 0
+    f = result.mission.forms.set_index("form_id")
+    assert f["form_type"].tolist() == ["voting", "voting"]
+    assert f["overall"].astype("string").tolist() == ["bad", "very good"]
+    assert f["pressure_on_voters"].tolist() == [True, False]
+    assert f.loc["u1", "comments"] == "Давление, на студентов" and f["region_code"].tolist() == ["AA", "BB"]
 
 
 KOBO = (
@@ -385,7 +407,8 @@ def test_whole_file_errors_are_one_sentence_and_leave_the_output_as_it_was(tmp_p
     error_lines = [line for line in proc.stderr.splitlines() if line.startswith("obsmap:")]
     assert len(error_lines) == 1 and str(bad) in error_lines[0] and expected in error_lines[0]
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    # Nothing left beside it but the version folder the mission's symlink points to.
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [os.readlink(out)]
 
 
 def test_cli_import_prints_a_summary_and_the_folder_serves_like_the_demo(tmp_path, geojson):

@@ -85,3 +85,21 @@ def test_hand_made_folder_with_unusable_rows_is_refused_with_the_row(tmp_path, c
     path = _hand_made(tmp_path, csv)
     with pytest.raises(MissionDataError, match=message):
         load_mission(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("mission.json", "{not json", r"mission.json: expected a JSON object of the mission's facts .*, found text that is not valid JSON"),
+        ("mission.json", "[1, 2]", r"mission.json: expected a JSON object .*, found an array\."),
+        ("mission.json", b"\xff\xfe{}", r"mission.json: expected a JSON object .*not valid JSON"),
+        ("regions.geojson", "null", r"regions.geojson: expected a GeoJSON FeatureCollection of the regions, found null\."),
+        ("regions.geojson", '{"type": "FeatureCollection"}', r"regions.geojson: expected .* with a list of 'features', found none"),
+    ],
+)
+def test_malformed_json_in_a_mission_folder_names_the_file(tmp_path, name, content, message):
+    mission = build_tiny(tmp_path, [{"form_type": "voting", "region_code": "AA"}])
+    file = mission.path / name
+    file.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    with pytest.raises(MissionDataError, match=message):
+        load_mission(mission.path)
