@@ -10,157 +10,59 @@ Counting rules, used everywhere:
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
 from fractions import Fraction
-from typing import Any
 
 import pandas as pd
 
-from geo.schema import FORM_TYPES, OVERALL_LEVELS, PHASE_WORDING, PROBLEMS
-
-SETTINGS = ("urban", "rural")
-EVOTING = ("yes", "no")
-METRICS = ("negative", "problem", "coverage", "forms")
-# Hours since midnight of election day; tabulation runs past midnight, so the day is 30 hours long.
-HOURS_RANGE = (0, 30)
-DEFAULT_MIN_N = 10  # below this many forms behind a share, it is shown as "too few observations"
-MIN_N_RANGE = (1, 1000)
+from dashboard.filters import DEFAULT_MIN_N, Filters
+from geo.schema import FORM_TYPES, PHASE_WORDING, PROBLEMS
 
 
-@dataclass(frozen=True)
-class Filters:
-    """The view: what the user chose. Empty tuples and ``None`` mean no restriction.
+def form_masks(forms: pd.DataFrame, filters: Filters) -> dict[str, pd.Series]:
+    """One boolean mask per kind of filter, computed in one pass over ``forms``.
 
-    ``problem`` restricts forms to those that reported it, except where a problem's own rate is
-    shown (the problem chart), which needs the forms that answered. With the "problem" map metric
-    it only chooses the problem the map shows, and restricts nothing.
-    ``drill`` is the region the map is zoomed into (it also restricts ``regions`` to that region).
+    ``base``: regions, urban/rural, e-voting, organisation, team, time; ``phase``: the phase;
+    ``overall``: the assessment; ``problem``: the reported problem (all True when not filtering by
+    one). A form whose value is blank does not match a filter on that value.
     """
-
-    form_type: str = "counting"
-    regions: tuple[str, ...] = field(default_factory=tuple)
-    setting: str | None = None  # "urban" | "rural"
-    evoting: str | None = None  # "yes" (electronic) | "no" (paper)
-    orgs: tuple[str, ...] = field(default_factory=tuple)
-    teams: tuple[str, ...] = field(default_factory=tuple)
-    overall: tuple[str, ...] = field(default_factory=tuple)
-    hours: tuple[int, int] | None = None  # [start, end) in hours since election-day midnight
-    problem: str | None = None
-    metric: str = "negative"
-    drill: str | None = None
-    min_n: int = DEFAULT_MIN_N  # shares behind fewer forms than this are flagged "too few"
-    mode: str = "analysis"  # "briefing": controls hidden, large type, for a projector
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None, known_regions: set[str] | None = None) -> Filters:
-        """Build from JSON-like input (the browser's store), dropping values that are not allowed."""
-        data = data or {}
-
-        def strings(key: str, allowed: set[str] | tuple[str, ...] | None = None) -> tuple[str, ...]:
-            values = data.get(key) or []
-            if isinstance(values, str):
-                values = [values]
-            return tuple(dict.fromkeys(v for v in values if isinstance(v, str) and (allowed is None or v in allowed)))
-
-        hours = data.get("hours")
-        if (
-            not (
-                isinstance(hours, (list, tuple))
-                and len(hours) == 2
-                and all(isinstance(h, (int, float)) for h in hours)
-                and HOURS_RANGE[0] <= hours[0] < hours[1] <= HOURS_RANGE[1]
-            )
-            or tuple(hours) == HOURS_RANGE
-        ):
-            hours = None
-        drill = data.get("drill")
-        if not isinstance(drill, str) or (known_regions is not None and drill not in known_regions):
-            drill = None
-        return cls(
-            form_type=data.get("form_type") if data.get("form_type") in FORM_TYPES else "counting",
-            regions=(drill,) if drill else strings("regions", known_regions),
-            setting=data.get("setting") if data.get("setting") in SETTINGS else None,
-            evoting=data.get("evoting") if data.get("evoting") in EVOTING else None,
-            orgs=strings("orgs"),
-            teams=strings("teams"),
-            overall=strings("overall", OVERALL_LEVELS),
-            hours=(int(hours[0]), int(hours[1])) if hours else None,
-            problem=data.get("problem") if data.get("problem") in PROBLEMS else None,
-            metric=data.get("metric") if data.get("metric") in METRICS else "negative",
-            drill=drill,
-            min_n=min_n if isinstance(min_n := data.get("min_n"), int) and MIN_N_RANGE[0] <= min_n <= MIN_N_RANGE[1] else DEFAULT_MIN_N,
-            mode="briefing" if data.get("mode") == "briefing" else "analysis",
-        )
-
-    @property
-    def filters_by_problem(self) -> bool:
-        """Whether ``problem`` restricts the forms (it does not when it only picks the mapped problem)."""
-        return self.problem is not None and self.metric != "problem"
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        for key in ("regions", "orgs", "teams", "overall"):
-            d[key] = list(d[key])
-        d["hours"] = list(self.hours) if self.hours else None
-        return d
-
-    def describe(self, region_names: dict[str, str] | None = None) -> str:
-        """The non-phase filters in words, e.g. "Karaganda, Pavlodar · urban stations · 08:00-20:00"."""
-        parts = []
-        if self.regions:
-            names = region_names or {}
-            parts.append(", ".join(names.get(r, r) for r in self.regions))
-        if self.setting:
-            parts.append(f"{self.setting} stations")
-        if self.evoting:
-            parts.append("electronic voting" if self.evoting == "yes" else "paper ballots")
-        if self.orgs:
-            parts.append(", ".join(self.orgs))
-        if self.teams:
-            parts.append("team " + ", ".join(self.teams) if len(self.teams) < 4 else f"{len(self.teams)} teams")
-        if self.overall:
-            parts.append("assessed " + " or ".join(self.overall))
-        if self.hours:
-            parts.append(f"{format_hour(self.hours[0])}–{format_hour(self.hours[1])}")
-        if self.filters_by_problem:
-            parts.append(f"reporting {PROBLEMS[self.problem].lower()}")
-        return " · ".join(parts) if parts else "all regions, all stations"
-
-
-def format_hour(hours: float) -> str:
-    """Hours since election-day midnight as a clock time; past midnight gets "+1"."""
-    h = int(hours)
-    return f"{h % 24:02d}:00" + (" +1" if h >= 24 else "")
+    everything = pd.Series(True, index=forms.index)
+    base = everything.copy()
+    if filters.regions:
+        base &= forms["region_code"].isin(filters.regions)
+    if filters.setting:
+        base &= (forms["urban_rural"] == filters.setting).fillna(False)
+    if filters.evoting:
+        base &= (forms["evoting"] == filters.evoting).fillna(False)
+    if filters.orgs:
+        base &= forms["observer_org"].isin(filters.orgs).fillna(False)
+    if filters.teams:
+        base &= forms["team_id"].isin(filters.teams).fillna(False)
+    if filters.hours:
+        start, end = filters.hours
+        base &= ((forms["hour"] >= start) & (forms["hour"] < end)).fillna(False)
+    overall = forms["overall"].isin(filters.overall).fillna(False) if filters.overall else everything
+    problem = forms[filters.problem].fillna(False) if filters.filters_by_problem else everything
+    return {
+        "base": base.astype(bool),
+        "phase": (forms["form_type"] == filters.form_type).astype(bool),
+        "overall": overall.astype(bool),
+        "problem": problem.astype(bool),
+    }
 
 
 def filter_forms(forms: pd.DataFrame, filters: Filters, *, by_phase: bool = True, by_problem: bool = True) -> pd.DataFrame:
     """Forms matching ``filters``; with ``by_phase=False`` every phase, with ``by_problem=False``
     forms whether or not they reported the chosen problem.
 
-    A form whose value is blank does not match a filter on that value (urban/rural, e-voting,
-    organisation, team, assessment, time).
+    The dashboard asks :func:`dashboard.selection.select`, which caches; this is the plain version.
     """
-    keep = pd.Series(True, index=forms.index)
+    masks = form_masks(forms, filters)
+    keep = masks["base"] & masks["overall"]
     if by_phase:
-        keep &= forms["form_type"] == filters.form_type
-    if filters.regions:
-        keep &= forms["region_code"].isin(filters.regions)
-    if filters.setting:
-        keep &= (forms["urban_rural"] == filters.setting).fillna(False)
-    if filters.evoting:
-        keep &= (forms["evoting"] == filters.evoting).fillna(False)
-    if filters.orgs:
-        keep &= forms["observer_org"].isin(filters.orgs).fillna(False)
-    if filters.teams:
-        keep &= forms["team_id"].isin(filters.teams).fillna(False)
-    if filters.overall:
-        keep &= forms["overall"].isin(filters.overall).fillna(False)
-    if filters.hours:
-        start, end = filters.hours
-        keep &= ((forms["hour"] >= start) & (forms["hour"] < end)).fillna(False)
-    if by_problem and filters.filters_by_problem:
-        keep &= forms[filters.problem].fillna(False)
-    return forms[keep.astype(bool)]
+        keep &= masks["phase"]
+    if by_problem:
+        keep &= masks["problem"]
+    return forms[keep]
 
 
 def assessment_tally(forms: pd.DataFrame) -> dict[str, int]:

@@ -1,32 +1,29 @@
-"""The app factory."""
+"""The app factory: the page, its callback and the download routes, for one mission."""
 
 from __future__ import annotations
 
+import io
 import logging
-import os
+import re
 from pathlib import Path
 
 from dash import Dash
-from flask import Response, request
+from flask import Response, request, send_file
 
-from dashboard.analysis import DEFAULT_MIN_N, Filters
 from dashboard.callbacks import register_callbacks
 from dashboard.errors import ExportUnavailable
+from dashboard.filters import DEFAULT_MIN_N, Filters, Known, parse_query
 from dashboard.layout import page
-from dashboard.urlstate import Known, parse_query
-from dashboard.views import export_frame, initial_map, known_values
+from dashboard.paths import resolve_data_dir
+from dashboard.selection import select
+from dashboard.tables import export_frame
+from dashboard.views import initial_map, known_values
 from geo.mission import MissionDataset, load_mission
 
-ROOT = Path(__file__).resolve().parents[1]
-DEMO_DATA = ROOT / "data" / "demo"
 ASSETS = Path(__file__).resolve().parent / "assets"
+MIMETYPES = {"csv": "text/csv", "png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf", "html": "text/html"}
 
 log = logging.getLogger(__name__)
-
-
-def resolve_data_dir(data: str | Path | None = None) -> Path:
-    """``data``, else $OBSMAP_DATA, else the demo mission."""
-    return Path(data or os.environ.get("OBSMAP_DATA") or DEMO_DATA)
 
 
 def create_app(data: str | Path | MissionDataset | None = None, min_n: int = DEFAULT_MIN_N) -> Dash:
@@ -44,47 +41,59 @@ def create_app(data: str | Path | MissionDataset | None = None, min_n: int = DEF
         serve_locally=True,
     )
     app.layout = page(mission, initial_map(mission, filters), filters)
-    known = known_values(mission, min_n)  # what URLs are checked against, for the page and the exports alike
+    known = known_values(mission, min_n)  # what URLs are checked against, for the page and the downloads alike
     register_callbacks(app, mission, known)
-    register_export(app, mission, known)
-    register_images(app, mission, known)
+    register_downloads(app, mission, known)
     log.info("obsmap: %s forms from %s", len(mission.forms), mission.path)
     return app
 
 
-def register_export(app: Dash, mission: MissionDataset, known: Known) -> None:
-    """``/export.csv?<the page's parameters>``: exactly the forms the page shows, canonical columns."""
+def download_name(filters: Filters, what: str, fmt: str) -> str:
+    """``obsmap-<what>-<regions or all>.<fmt>``; a path separator or a control character becomes ``_``.
+
+    Anything else stays, quotes and non-ASCII letters included: the reply names the file in
+    ``filename*`` (RFC 6266), and the browser adapts the name to its file system.
+
+    >>> download_name(Filters("voting", regions=("KZ-ÄÖ\\"1", "A/B")), "map-voting", "png")
+    'obsmap-map-voting-KZ-ÄÖ"1-A_B.png'
+    """
+    where = "-".join(filters.regions) if filters.regions else "all"
+    return re.sub(r"[\x00-\x1f\x7f/\\]", "_", f"obsmap-{what}-{where}.{fmt}")
+
+
+def _download(body: bytes, name: str, fmt: str, *, attachment: bool, headers: dict[str, str] | None = None) -> Response:
+    """A reply with the file name in Content-Disposition (``filename*`` per RFC 6266 when it is not ASCII)."""
+    reply = send_file(io.BytesIO(body), mimetype=MIMETYPES[fmt], as_attachment=attachment, download_name=name, max_age=0)
+    reply.headers.update(headers or {})
+    return reply
+
+
+def register_downloads(app: Dash, mission: MissionDataset, known: Known) -> None:
+    """``/export.csv`` (the page's forms) and ``/export/<figure>.<png|svg>``, ``/export/brief.<pdf|html>``, with the page's parameters."""
+    from dashboard import exports
 
     @app.server.route("/export.csv")
     def export_csv() -> Response:
-        query = request.query_string.decode("utf-8")
-        filters, notices = parse_query(query, known)
-        every_phase = "form" not in request.args  # no form= exports all phases; the page's link always sets it
-        body = export_frame(mission, filters, every_phase=every_phase).to_csv(index=False, lineterminator="\n")
-        phase = "all-phases" if every_phase else filters.form_type
-        name = f"obsmap-{phase}" + (f"-{'-'.join(filters.regions)}" if filters.regions else "") + ".csv"
-        headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+        """Exactly the forms the page shows, canonical columns; without ``form=``, every phase."""
+        filters, notices = parse_query(request.query_string.decode("utf-8", "replace"), known)
+        every_phase = "form" not in request.args  # the page's link always sets it
+        body = export_frame(select(mission, filters), every_phase=every_phase).to_csv(index=False, lineterminator="\n")
+        what = "all-phases" if every_phase else filters.form_type
+        headers = {}
         if notices:
             # Header values must be one printable ASCII line: anything else from the URL becomes "?".
-            text = "".join(ch if " " <= ch <= "~" else "?" for ch in " ".join(notices))
-            headers["X-Obsmap-Notices"] = text[:1000]
-        return Response(body, mimetype="text/csv", headers=headers)
-
-
-def register_images(app: Dash, mission: MissionDataset, known: Known) -> None:
-    """``/export/<map|problems|timeline>.<png|svg>`` and ``/export/brief.<pdf|html>``, with the page's parameters."""
-    from dashboard import exports
+            headers["X-Obsmap-Notices"] = "".join(ch if " " <= ch <= "~" else "?" for ch in " ".join(notices))[:1000]
+        return _download(body.encode("utf-8"), download_name(filters, what, "csv"), "csv", attachment=True, headers=headers)
 
     @app.server.route("/export/<name>.<fmt>")
     def export_image(name: str, fmt: str) -> Response:
+        """A captioned figure (PNG/SVG) or the one-page brief (PDF/HTML) of the page's view."""
         figure = name in exports.FIGURES and fmt in ("png", "svg")
         if not (figure or (name == "brief" and fmt in ("pdf", "html"))):
             return Response(f"No export {name}.{fmt}: expected map, problems or timeline as png or svg, or brief as pdf or html.\n", 404)
-        filters, _ = parse_query(request.query_string.decode("utf-8"), known)
+        filters, _ = parse_query(request.query_string.decode("utf-8", "replace"), known)
         try:
             body = exports.render(exports.figure_for(mission, filters, name), fmt) if figure else exports.brief(mission, filters, fmt)
         except ExportUnavailable as exc:
             return Response(f"{exc}\n", 503, mimetype="text/plain")
-        disposition = "inline" if fmt in ("png", "svg", "html") else "attachment"
-        headers = {"Content-Disposition": f'{disposition}; filename="{exports.export_name(filters, name, fmt)}"'}
-        return Response(body, mimetype=exports.content_type(fmt).split(";")[0], headers=headers)
+        return _download(body, download_name(filters, f"{name}-{filters.form_type}", fmt), fmt, attachment=fmt == "pdf")

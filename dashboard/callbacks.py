@@ -1,58 +1,159 @@
-"""Thin glue: each callback parses its inputs, asks dashboard.state or dashboard.views, returns."""
+"""Thin glue: one callback per user action, parsing the view once and asking dashboard.views for each part.
+
+A change of the view (the URL, a control, a click on a region or a bar, Back, Reset, the mode) is
+one request: ``update_view`` parses the filters once, selects the forms once
+(:func:`dashboard.selection.select`) and returns every part of the page that depends on them. The
+switches that change one part only (the fraction phrasing, the map's measured size, the table shown
+or hidden) have small callbacks of their own that read the view from the store: were they inputs of
+``update_view``, one of them firing during a view change would make dash-renderer drop that
+change's reply.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import dash
 from dash import Dash, Input, Output, Patch, State, ctx, html
 
-from dashboard import views
-from dashboard.layout import more_filters_active
-from dashboard.state import CONTROLS, controls_from_filters, next_view
-from dashboard.urlstate import Known, to_query
+from dashboard import tables, text, views
+from dashboard.filters import CONTROLS, Known, controls_from_filters, from_dict, more_filters_active, to_query
+from dashboard.selection import select
+from dashboard.state import next_view
 from geo.mission import MissionDataset
+
+IMAGE_LINKS = tuple(f"{figure}-{fmt}" for figure in ("map", "problems", "timeline") for fmt in ("png", "svg"))
 
 
 def register_callbacks(app: Dash, mission: MissionDataset, known: Known) -> None:
-    min_n = known.min_n
+    outputs = {
+        "url": Output("url", "search"),
+        "store": Output("filters", "data"),
+        "notices": Output("notices", "children"),
+        "more": Output("more", "is_open", allow_duplicate=True),
+        "page": Output("page", "className"),
+        "mode": Output("mode-toggle", "children"),
+        "controls": {c: Output(c, "value") for c in CONTROLS},
+        "map": Output("region-map", "figure", allow_duplicate=True),
+        "map_title": Output("map-title", "children"),
+        "map_caption": Output("map-caption", "children"),
+        "back": Output("back", "style"),
+        "map_notices": Output("map-notices", "children"),
+        "headlines": Output("headlines", "children", allow_duplicate=True),
+        "n_shown": Output("n-shown", "children"),
+        "regions": Output("region-table", "rowData"),
+        "regions_title": Output("region-table-title", "children"),
+        "problems": Output("problem-chart", "figure"),
+        "problems_title": Output("problem-title", "children"),
+        "timeline": Output("timeline", "figure"),
+        "csv": Output("export-link", "href"),
+        "brief": Output("brief-link", "href"),
+        "images": {link: Output(link, "href") for link in IMAGE_LINKS},
+        "rows": Output("forms-table", "rowData", allow_duplicate=True),
+    }
+    inputs = {
+        "search": Input("url", "search"),
+        "controls": {c: Input(c, "value") for c in CONTROLS},
+        "map_click": Input("region-map", "clickData"),
+        "bar_click": Input("problem-chart", "clickData"),
+        "clicks": [Input(b, "n_clicks") for b in ("back", "reset", "mode-toggle")],
+        "as_fraction": State("as-fraction", "value"),
+        "size": State("viewport", "data"),
+        "table_open": State("table-open", "data"),
+        "current": State("filters", "data"),
+    }
+
+    @app.callback(output=outputs, inputs=inputs, prevent_initial_call="initial_duplicate")
+    def update_view(search, controls, map_click, bar_click, clicks, as_fraction, size, table_open, current):
+        """Any user action -> the view (URL, store, controls agree) and every part of the page that shows it."""
+        trigger = ctx.triggered_id
+        out: dict[str, Any] = {key: _unchanged(dep) for key, dep in outputs.items()}
+        filters, notices = next_view(
+            trigger, search=search, controls=controls, current=current, map_click=map_click, bar_click=bar_click, known=known
+        )
+        chosen = select(mission, filters)
+        map_size = views.measured_size(size)
+        # The URL follows the view (a new history entry); when the URL led, it stays as the browser has it.
+        if trigger not in (None, "url"):
+            out["url"] = to_query(filters, default_min_n=known.min_n)
+        out["store"] = filters.to_dict()
+        out["notices"] = _notice(notices)
+        if more_filters_active(filters):
+            out["more"] = True
+        if trigger in (None, "url", "mode-toggle", "reset"):
+            briefing = filters.mode == "briefing"
+            out["page"] = "obs-page obs-briefing" if briefing else "obs-page"
+            out["mode"] = "Exit briefing view" if briefing else "Briefing view"
+        out["controls"] = controls_from_filters(filters)
+        patch, out["map_title"], out["map_caption"], map_notices = views.map_patch(mission, chosen, filters, map_size)
+        out["map"] = patch
+        out["back"] = None if filters.drill else {"display": "none"}
+        out["map_notices"] = _notice(map_notices)
+        out["headlines"] = views.headlines(mission, chosen, filters, bool(as_fraction))
+        out["n_shown"] = views.n_shown(mission, chosen, filters)
+        out["regions"] = tables.region_table(mission, chosen, filters)
+        out["regions_title"] = text.region_table_title(filters)
+        out["problems"], out["problems_title"] = views.problems(chosen, filters)
+        out["timeline"] = views.timeline(chosen, filters)
+        query = to_query(filters, always_form=True, default_min_n=known.min_n)
+        out["csv"], out["brief"] = f"/export.csv{query}", f"/export/brief.pdf{query}"
+        out["images"] = {link: "/export/{}.{}{}".format(*link.split("-"), query) for link in IMAGE_LINKS}
+        if table_open:
+            out["rows"] = tables.table_rows(mission, chosen)
+        return out
 
     @app.callback(
-        Output("url", "search"),
-        Output("filters", "data"),
-        Output("notices", "children"),
-        Output("more", "is_open", allow_duplicate=True),
-        Output("page", "className"),
-        Output("mode-toggle", "children"),
-        *(Output(c, "value") for c in CONTROLS),
-        Input("url", "search"),
-        *(Input(c, "value") for c in CONTROLS),
-        Input("region-map", "clickData"),
-        Input("problem-chart", "clickData"),
-        Input("back", "n_clicks"),
-        Input("reset", "n_clicks"),
-        Input("mode-toggle", "n_clicks"),
-        State("filters", "data"),
-        prevent_initial_call="initial_duplicate",
+        Output("region-map", "figure", allow_duplicate=True), Input("viewport", "data"), State("filters", "data"), prevent_initial_call=True
     )
-    def sync_view(search, *args):
-        """URL, any control, a click on a region or a bar, Back, Reset -> one view: URL, store and controls agree."""
-        values = dict(zip(CONTROLS, args[: len(CONTROLS)], strict=True))
-        map_click, bar_click, _back, _reset, _mode, current = args[len(CONTROLS) :]
-        trigger = ctx.triggered_id
-        filters, notices = next_view(
-            trigger, search=search, controls=values, current=current, map_click=map_click, bar_click=bar_click, known=known
-        )
-        controls = controls_from_filters(filters)
-        # The URL follows the view (a new history entry); when the URL led, it stays as the browser has it.
-        url = dash.no_update if trigger in (None, "url") else to_query(filters, default_min_n=min_n)
-        more_open = True if more_filters_active(filters) else dash.no_update
-        briefing = filters.mode == "briefing"
-        page_class = "obs-page obs-briefing" if briefing else "obs-page"
-        mode_label = "Exit briefing view" if briefing else "Briefing view"
-        return url, filters.to_dict(), _notice(notices), more_open, page_class, mode_label, *(controls[c] for c in CONTROLS)
+    def refit_map(size, current):
+        """The map element's measured size -> centre and zoom that fit it (a Patch of the view only)."""
+        return views.fit_patch(mission, from_dict(current, known), views.measured_size(size))
 
-    # The window's size, read once in the browser, so the map's zoom fits the space it really has.
+    @app.callback(
+        Output("headlines", "children", allow_duplicate=True),
+        Input("as-fraction", "value"),
+        State("filters", "data"),
+        prevent_initial_call=True,
+    )
+    def rephrase(as_fraction, current):
+        """The "one out of four" switch -> the findings, phrased as fractions or per cent."""
+        filters = from_dict(current, known)
+        return views.headlines(mission, select(mission, filters), filters, bool(as_fraction))
+
+    @app.callback(
+        Output("forms-table", "rowData", allow_duplicate=True),
+        Input("table-open", "data"),
+        State("filters", "data"),
+        prevent_initial_call=True,
+    )
+    def show_rows(table_open, current):
+        """The table shown -> the view's forms in it; hidden -> no rows."""
+        if not table_open:
+            return []
+        return tables.table_rows(mission, select(mission, from_dict(current, known)))
+
+    # The map element's own size, measured in the browser whenever it changes (first layout, a mode's CSS,
+    # a window resize), so the map's zoom fits the space it really has. Unchanged sizes send nothing.
     app.clientside_callback(
-        "function(_) { return [window.innerWidth, window.innerHeight]; }",
+        """
+        function(_path) {
+            var el = document.getElementById("region-map");
+            if (!el || el.dataset.obsmapMeasured) { return window.dash_clientside.no_update; }
+            el.dataset.obsmapMeasured = "1";
+            var timer = null, last = null;
+            new ResizeObserver(function() {
+                clearTimeout(timer);
+                timer = setTimeout(function() {
+                    var box = el.getBoundingClientRect();
+                    var size = [Math.round(box.width), Math.round(box.height)];
+                    if (size[0] < 50 || size[1] < 50 || (last && last[0] === size[0] && last[1] === size[1])) { return; }
+                    last = size;
+                    window.dash_clientside.set_props("viewport", {data: size});
+                }, 120);
+            }).observe(el);
+            return window.dash_clientside.no_update;
+        }
+        """,
         Output("viewport", "data"),
         Input("url", "pathname"),
     )
@@ -61,55 +162,6 @@ def register_callbacks(app: Dash, mission: MissionDataset, known: Known) -> None
     def toggle_more(_clicks, is_open):
         """More filters button -> show or hide the second row of filters."""
         return not is_open
-
-    @app.callback(
-        Output("region-map", "figure"),
-        Output("map-title", "children"),
-        Output("map-caption", "children"),
-        Output("back", "style"),
-        Output("map-notices", "children"),
-        Input("filters", "data"),
-        Input("viewport", "data"),
-    )
-    def update_map(data, viewport):
-        """View or window size -> map values and drill-down layers (a Patch, never the geometry), title, caption, Back."""
-        patch, title, caption, notices = views.map_update(mission, data, viewport)
-        drilled = bool(views.parse_filters(mission, data).drill)
-        return patch, title, caption, None if drilled else {"display": "none"}, _notice(notices)
-
-    @app.callback(Output("headlines", "children"), Output("n-shown", "children"), Input("filters", "data"), Input("as-fraction", "value"))
-    def update_headlines(data, as_fraction):
-        """View or phrasing switch -> headline sentences per phase and the N line."""
-        return views.headlines(mission, data, bool(as_fraction)), views.n_shown(mission, data)
-
-    @app.callback(Output("region-table", "rowData"), Output("region-table-title", "children"), Input("filters", "data"))
-    def update_region_table(data):
-        """View -> bad or very bad by region, with N and 95 % interval."""
-        filters = views.parse_filters(mission, data)
-        title = f"{views.PHASE_LABELS[filters.form_type]}: bad or very bad by region, with N and 95 % interval (Wilson)"
-        return views.region_table(mission, data), title
-
-    @app.callback(Output("problem-chart", "figure"), Output("problem-title", "children"), Input("filters", "data"))
-    def update_problems(data):
-        """View -> problem bar chart."""
-        return views.problems(mission, data)
-
-    @app.callback(Output("timeline", "figure"), Input("filters", "data"))
-    def update_timeline(data):
-        """View -> forms and share bad per hour."""
-        return views.timeline(mission, data)
-
-    @app.callback(
-        Output("export-link", "href"),
-        Output("brief-link", "href"),
-        *(Output(f"{figure}-{fmt}", "href") for figure in ("map", "problems", "timeline") for fmt in ("png", "svg")),
-        Input("filters", "data"),
-    )
-    def update_export_links(data):
-        """View -> links to the CSV, the brief and each figure's PNG/SVG for exactly this view."""
-        query = to_query(views.parse_filters(mission, data), always_form=True, default_min_n=min_n)
-        figures = [f"/export/{figure}.{fmt}{query}" for figure in ("map", "problems", "timeline") for fmt in ("png", "svg")]
-        return f"/export.csv{query}", f"/export/brief.pdf{query}", *figures
 
     @app.callback(
         Output("table-open", "data"),
@@ -124,22 +176,22 @@ def register_callbacks(app: Dash, mission: MissionDataset, known: Known) -> None
         opening = not is_open
         return opening, "Hide the forms" if opening else "Show the forms", {"height": "480px" if opening else "150px"}
 
-    @app.callback(Output("forms-table", "rowData"), Input("filters", "data"), Input("table-open", "data"))
-    def update_table(data, is_open):
-        """View (while the table is shown) -> the forms behind the figures; hidden -> no rows."""
-        if not is_open:
-            return [] if ctx.triggered_id == "table-open" else dash.no_update
-        return views.table_rows(mission, data)
-
     @app.callback(Output("forms-table", "dashGridOptions"), Input("table-search", "value"), prevent_initial_call=True)
-    def search_table(text):
+    def search_table(text_):
         """Search box -> the grid's quick filter (runs in the browser)."""
         patch = Patch()
-        patch["quickFilterText"] = text or ""
+        patch["quickFilterText"] = text_ or ""
         return patch
 
 
-def _notice(notices: list[str]):
+def _unchanged(dependency: Any) -> Any:
+    """``no_update`` in the shape of an output group."""
+    if isinstance(dependency, dict):
+        return {key: _unchanged(dep) for key, dep in dependency.items()}
+    return dash.no_update
+
+
+def _notice(notices: list[str]) -> Any:
     if not notices:
         return None
     return html.Div([html.Div(n) for n in notices], className="alert alert-warning obs-notice", role="alert")

@@ -8,14 +8,14 @@ import logging
 import sys
 from pathlib import Path
 
-from dashboard.analysis import DEFAULT_MIN_N, MIN_N_RANGE
-from dashboard.urlstate import PARAMS
+from dashboard.filters import DEFAULT_MIN_N, MIN_N_RANGE, add_flags
 from geo.errors import ObsmapError
 from geo.mission import load_mission
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from dashboard.app import create_app, resolve_data_dir
+    from dashboard.app import create_app
+    from dashboard.paths import resolve_data_dir
 
     app = create_app(resolve_data_dir(args.data), min_n=args.min_n)
     print(f"obsmap: serving {resolve_data_dir(args.data)} at http://{args.host}:{args.port}/  (Ctrl+C to stop)", flush=True)
@@ -24,7 +24,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from dashboard.app import resolve_data_dir
+    from dashboard.paths import resolve_data_dir
     from dashboard.summary import mission_summary
 
     summary = mission_summary(load_mission(resolve_data_dir(args.data)), min_n=args.min_n)
@@ -40,15 +40,10 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
-VIEW_FLAGS = tuple(p for p in PARAMS if p not in ("min_n", "mode"))  # the brief's filter flags are the URL's
-
-
 def _brief(args: argparse.Namespace) -> int:
-    from urllib.parse import urlencode
-
-    from dashboard.app import resolve_data_dir
     from dashboard.exports import brief
-    from dashboard.urlstate import parse_query
+    from dashboard.filters import from_flags
+    from dashboard.paths import resolve_data_dir
     from dashboard.views import known_values
 
     out = Path(args.out)
@@ -57,8 +52,7 @@ def _brief(args: argparse.Namespace) -> int:
         print(f"obsmap: {out}: expected a .pdf or .html file name.", file=sys.stderr)
         return 2
     mission = load_mission(resolve_data_dir(args.data))
-    query = urlencode([(flag, getattr(args, flag)) for flag in VIEW_FLAGS if getattr(args, flag)])
-    filters, notices = parse_query(query, known_values(mission, args.min_n))
+    filters, notices = from_flags(args, known_values(mission, args.min_n))
     for notice in notices:
         print(f"obsmap: {notice}", file=sys.stderr)
     out.write_bytes(brief(mission, filters, fmt))
@@ -138,17 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     brief.add_argument("--data", help="mission folder (default: $OBSMAP_DATA, else the demo mission)")
     brief.add_argument("--out", required=True, help="FILE.pdf or FILE.html")
-    brief.add_argument("--form", help="phase shown on the map: opening, voting, counting (default) or tabulation")
-    brief.add_argument("--region", help="region codes, comma-separated")
-    brief.add_argument("--metric", help="negative (default), problem, coverage or forms")
-    brief.add_argument("--problem", help="a problem column, e.g. protocol_tampering")
-    brief.add_argument("--org", help="observer organisations, comma-separated")
-    brief.add_argument("--team", help="team ids, comma-separated")
-    brief.add_argument("--setting", help="urban or rural")
-    brief.add_argument("--evoting", help="yes or no")
-    brief.add_argument("--overall", help="assessment levels, comma-separated (very_good, good, bad, very_bad)")
-    brief.add_argument("--hours", help="hour range since election-day midnight, e.g. 8-20")
-    brief.add_argument("--drill", help="one region to zoom into, with its polling stations")
+    add_flags(brief)  # one flag per filter, as the page's URL parameters: --form, --region, --org, ...
     brief.add_argument("--min-n", type=parse_min_n, default=DEFAULT_MIN_N, help=MIN_N_HELP)
     brief.set_defaults(func=_brief)
 

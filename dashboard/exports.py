@@ -6,7 +6,9 @@ MathJax, no CDN); the brief is an HTML page printed to PDF by the same chromium.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import shutil
 import subprocess
 import tempfile
@@ -18,22 +20,17 @@ from typing import Any
 
 import kaleido
 import plotly.graph_objects as go
+from jinja2 import Environment, PackageLoader, select_autoescape
 
-from dashboard import theme
-from dashboard.analysis import Filters, filter_forms, interval_text, problem_rates, tally_by_phase
+from dashboard import text, theme
+from dashboard.analysis import problem_rates, tally_by_phase
 from dashboard.errors import ExportUnavailable
-from dashboard.figures import make_region_map
-from dashboard.views import (
-    drill_layers,
-    drill_title,
-    metric_caption,
-    problems,
-    region_table,
-    region_values,
-    statement_for,
-    timeline,
-    view_of,
-)
+from dashboard.figures import REGIONS, make_region_map, trace_index
+from dashboard.filters import Filters
+from dashboard.metrics import metric_table
+from dashboard.selection import select
+from dashboard.tables import region_table
+from dashboard.views import DRILLED_OPACITY, drill_layers, problems, region_values, timeline, view_of
 from geo.mission import MissionDataset
 from geo.schema import PHASE_LABELS
 
@@ -44,21 +41,13 @@ KALEIDO_OPTIONS = {"mathjax": False, "enable_extensions": False, "proxy_server":
 
 
 FIGURES = ("map", "problems", "timeline")
-_kaleido_lock = threading.Lock()
+RENDER_TIMEOUT_S = 120
+TEMPLATES = Environment(loader=PackageLoader("dashboard", "templates"), autoescape=select_autoescape(["html"]), trim_blocks=True)
 
 
-# ------------------------------------------------------------------------------------------ captions
 def caption(mission: MissionDataset, filters: Filters) -> str:
-    """What a picture shows, in one line: phase, selection, N, time stamp, and whether the forms are synthetic."""
-    parts = [
-        f"{PHASE_LABELS[filters.form_type]} forms · {filters.describe(mission.region_names)}",
-        metric_caption(mission, filters),
-    ]
-    if mission.meta.get("data_as_of"):
-        parts.append(f"data as of {mission.meta['data_as_of'].replace('T', ' ')}")
-    if mission.meta.get("synthetic"):
-        parts.append("SYNTHETIC DEMO FORMS")
-    return " · ".join(parts)
+    """What a picture of ``filters`` shows, in one line (see :func:`dashboard.text.picture_caption`)."""
+    return text.picture_caption(mission, metric_table(mission, select(mission, filters), filters), filters)
 
 
 def _frame(fig: go.Figure, title: str, text: str, width: int, height: int) -> go.Figure:
@@ -91,26 +80,28 @@ def _frame(fig: go.Figure, title: str, text: str, width: int, height: int) -> go
 # ------------------------------------------------------------------------------------------ figures
 def map_figure(mission: MissionDataset, filters: Filters, width: int, height: int) -> go.Figure:
     """The map as the page shows it for ``filters`` (drill-down layers included), fitted to ``width`` x ``height``."""
-    values, title, _, _ = region_values(mission, filters)
-    view = view_of(mission, filters.drill, height - 150, width)
-    fig = make_region_map(mission.geojson, mission.region_names, values, view, mission.districts)
-    for index, layer in drill_layers(mission, filters).items():
-        fig.data[index].update(layer)
+    chosen = select(mission, filters)
+    metric = metric_table(mission, chosen, filters)
+    view = view_of(mission, filters.drill, (width, height - 150))
+    fig = make_region_map(mission.geojson, mission.region_names, region_values(mission, metric, filters), view, mission.districts)
+    for name, layer in drill_layers(mission, chosen, filters).items():
+        fig.data[trace_index(name)].update(layer)
+    regions = fig.data[trace_index(REGIONS)]
     if filters.drill:
-        fig.data[0].marker.opacity = 0.45
-        title = drill_title(mission, filters)
-    fig.data[0].colorbar.update(len=0.55, thickness=22, tickfont=dict(size=18), title=dict(font=dict(size=19)), y=0.99)
-    fig = _frame(fig, title, caption(mission, filters), width, height)
+        regions.marker.opacity = DRILLED_OPACITY
+    regions.colorbar.update(len=0.55, thickness=22, tickfont=dict(size=18), title=dict(font=dict(size=19)), y=0.99)
+    fig = _frame(fig, text.map_title(mission, metric, filters), text.picture_caption(mission, metric, filters), width, height)
     fig.update_layout(legend=dict(y=0.06, font=dict(size=16)))
     return fig
 
 
 def chart_figure(mission: MissionDataset, filters: Filters, which: str, width: int, height: int) -> go.Figure:
-    data = filters.to_dict()
+    """The problem chart or the timeline of ``filters``, with title and caption inside, at ``width`` x ``height``."""
+    chosen = select(mission, filters)
     if which == "problems":
-        fig, title = problems(mission, data)
+        fig, title = problems(chosen, filters)
     else:
-        fig, title = timeline(mission, data), f"{PHASE_LABELS[filters.form_type]}: forms per hour and share bad or very bad"
+        fig, title = timeline(chosen, filters), text.timeline_title(filters)
     fig.update_layout(height=None)
     fig = _frame(fig, title, caption(mission, filters), width, height)
     if which == "timeline":  # the chart's legend sits above the plot, where the caption goes in a picture
@@ -124,110 +115,112 @@ def figure_for(mission: MissionDataset, filters: Filters, which: str, size: tupl
     return chart_figure(mission, filters, which, *size)
 
 
+class Renderer:
+    """One long-lived kaleido (a chromium tab) for the process, started on first use.
+
+    Starting chromium costs seconds; a picture in a warm tab well under one. Calls are serialised
+    (one tab; a briefing server gets a few requests a minute, not a farm) and bounded in time; a
+    failed start or render closes the browser, so the next call starts a fresh one.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._kaleido: Any = None
+
+    def _run(self, coroutine: Any, timeout: float) -> Any:
+        if self._loop is None:
+            raise RuntimeError("the renderer's event loop is not running")
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+
+    def _start(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        threading.Thread(target=self._loop.run_forever, name="obsmap-kaleido", daemon=True).start()
+
+        async def open_browser() -> Any:
+            browser = kaleido.Kaleido(**KALEIDO_OPTIONS)
+            await browser.open()
+            return browser
+
+        self._kaleido = self._run(open_browser(), RENDER_TIMEOUT_S)
+
+    def _stop(self) -> None:
+        loop, browser, self._loop, self._kaleido = self._loop, self._kaleido, None, None
+        if loop is None:
+            return
+        if browser is not None:
+            with contextlib.suppress(Exception):  # already failing; the browser process is gone or going
+                asyncio.run_coroutine_threadsafe(browser.close(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+
+    def render(self, fig: go.Figure, opts: dict[str, Any]) -> bytes:
+        with self._lock:
+            try:
+                if self._kaleido is None:
+                    self._start()
+                return self._run(self._kaleido.calc_fig(fig, opts=opts), RENDER_TIMEOUT_S)
+            except Exception as exc:
+                self._stop()
+                raise ExportUnavailable(f"chromium could not draw the picture ({type(exc).__name__}: {exc}); try again.") from exc
+
+
+_renderer = Renderer()  # a resource like a connection pool, not state: every call gives the same bytes
+
+
 def render(fig: go.Figure, fmt: str) -> bytes:
-    """PNG or SVG bytes, offline (local plotly.js, no MathJax), with the system chromium."""
+    """PNG or SVG bytes, offline (local plotly.js, no MathJax), with the system chromium kept open between calls."""
     chromium()  # kaleido would otherwise offer to download a browser, which an offline mission cannot
-    width, height = fig.layout.width, fig.layout.height
-    opts = {"format": fmt, "width": width, "height": height}
-    with _kaleido_lock:  # one chromium tab at a time; the server is a few requests a minute, not a farm
-        return kaleido.calc_fig_sync(fig, opts=opts, kopts=KALEIDO_OPTIONS)
+    return _renderer.render(fig, {"format": fmt, "width": fig.layout.width, "height": fig.layout.height})
 
 
 # --------------------------------------------------------------------------------------------- brief
 def brief_html(mission: MissionDataset, filters: Filters) -> str:
     """A one-page A4 landscape brief: sentences with N, the map, the problem chart, the table by region, caveats."""
+    chosen = select(mission, filters)
     # Pixel sizes chosen so that the figures' 16-18 px type prints at about 7-8 pt.
     map_png = render(map_figure(mission, filters, 1100, 700), "png")
-    bars = int((problem_rates(filter_forms(mission.forms, filters, by_problem=False))["answered"] > 0).sum())
+    bars = int((problem_rates(chosen.phase_any_problem)["answered"] > 0).sum())
     chart_png = render(chart_figure(mission, filters, "problems", 900, 200 + 52 * max(bars, 3)), "png")
-    forms = filter_forms(mission.forms, filters, by_phase=False)
-    sentences = "".join(
-        f"<li><b>{PHASE_LABELS[ft]}</b>: {escape(statement_for(ft, t, filters))} "
-        f"<span class='n'>(N = {t['assessed']:,} assessed of {t['n']:,} forms"
-        + (f"; {interval_text(t['negative'], t['assessed'])}" if t["assessed"] else "")
-        + (" · too few observations" if 0 < t["assessed"] < filters.min_n else "")
-        + ")</span></li>"
-        for ft, t in tally_by_phase(forms).items()
-    )
-    regions = region_table(mission, filters.to_dict())
+    sentences = [
+        {
+            "phase": PHASE_LABELS[ft],
+            "sentence": text.statement_for(ft, t, filters),
+            "n_line": text.n_line(t).replace(" · ", "; "),
+            "few": 0 < t["assessed"] < filters.min_n,
+        }
+        for ft, t in tally_by_phase(chosen.all_phases).items()
+    ]
+    regions = region_table(mission, chosen, filters)
     listed = [r for r in regions if r["assessed"] >= filters.min_n]
     if len(listed) > BRIEF_MAX_REGIONS:  # keep the page: the regions with the most assessed forms
         listed = sorted(sorted(listed, key=lambda r: -r["assessed"])[:BRIEF_MAX_REGIONS], key=lambda r: r["region"])
     rest = [r for r in regions if r not in listed]
-    table_rows = [_table_row(r) for r in listed]
-    half = (len(table_rows) + 1) // 2
-    head = (
-        f"<thead><tr><th>Region ({PHASE_LABELS[filters.form_type].lower()})</th><th>Forms</th><th>Assessed (N)</th>"
-        "<th>Bad or very bad</th><th>Share</th><th>95 % CI</th><th>Note</th></tr></thead>"
-    )
-    tables = "".join(f"<table>{head}<tbody>{''.join(part)}</tbody></table>" for part in (table_rows[:half], table_rows[half:]) if part)
+    half = (len(listed) + 1) // 2
     meta = mission.meta
-    synthetic = f"<p class='synthetic'>{escape(meta.get('notice', 'The forms are synthetic.'))}</p>" if meta.get("synthetic") else ""
-    as_of = escape((meta.get("data_as_of") or "not given").replace("T", " "))
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>obsmap brief · {escape(meta.get("name", "mission"))}</title>
-<style>
-@page {{ size: A4 landscape; margin: 9mm 10mm; }}
-body {{ font-family: "DejaVu Sans", "Liberation Sans", Arial, sans-serif; color: #1f2933; font-size: 9.6pt; margin: 0; }}
-h1 {{ font-size: 14pt; margin: 0 0 0.5mm; }}
-.sub {{ color: #52606d; font-size: 9pt; margin-bottom: 2mm; }}
-.grid {{ display: grid; grid-template-columns: minmax(0, 1.3fr) minmax(0, 1fr); gap: 4mm; }}
-.tables {{ display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 5mm; margin-top: 2mm; }}
-img {{ width: 100%; border: 0.3mm solid #e4e7eb; display: block; }}
-ul.sentences {{ padding-left: 4mm; margin: 0 0 2mm; }}
-ul.sentences li {{ margin-bottom: 1.4mm; }}
-.n {{ color: #52606d; font-size: 8.4pt; }}
-table {{ border-collapse: collapse; width: 100%; font-size: 7.6pt; }}
-th, td {{ border-bottom: 0.2mm solid #cbd2d9; padding: 0.5mm 1.2mm; text-align: right; }}
-th:first-child, td:first-child, th:last-child, td:last-child {{ text-align: left; }}
-.caveats {{ color: #52606d; font-size: 7.4pt; margin-top: 1.5mm; }}
-.rest {{ font-size: 7.4pt; margin: 1mm 0 0; }}
-.synthetic {{ color: #7c4a03; font-weight: bold; font-size: 8.4pt; margin: 1mm 0; }}
-</style></head><body>
-<h1>{escape(meta.get("name", "Election observation mission"))}</h1>
-<div class="sub">{escape(meta.get("mission", ""))} · {PHASE_LABELS[filters.form_type]} · {escape(filters.describe(mission.region_names))}
- · data as of {as_of} · made with obsmap</div>
-{synthetic}
-<div class="grid">
-  <div><img src="data:image/png;base64,{base64.b64encode(map_png).decode()}" alt="Map"></div>
-  <div>
-    <ul class="sentences">{sentences}</ul>
-    <img src="data:image/png;base64,{base64.b64encode(chart_png).decode()}" alt="Problems reported">
-  </div>
-</div>
-<div class="tables">{tables}</div>
-{_rest_line(rest, filters.min_n)}
-<div class="caveats">One form per visit: a station visited twice counts twice. Shares are of forms with an overall assessment;
-problem shares of forms that answered; intervals are Wilson 95 %.
-Shares behind fewer than {filters.min_n} forms are marked "too few". Observed stations
-are not a random sample (teams lean urban and toward regional centres): the shares describe what observers saw, not a national
-estimate. {escape("; ".join(meta.get("sources", [])) + ("." if meta.get("sources") else ""))}</div>
-</body></html>"""
+    return TEMPLATES.get_template("brief.html").render(
+        name=meta.get("name", "mission"),
+        title=meta.get("name", "Election observation mission"),
+        mission_line=meta.get("mission", ""),
+        phase=PHASE_LABELS[filters.form_type],
+        selection=filters.describe(mission.region_names),
+        as_of=text.as_of(mission) or "not given",
+        synthetic=meta.get("notice", "The forms are synthetic.") if meta.get("synthetic") else None,
+        map_png=_data_url(map_png),
+        chart_png=_data_url(chart_png),
+        sentences=sentences,
+        table_parts=[part for part in (listed[:half], listed[half:]) if part],
+        few=[r for r in rest if r["assessed"] < filters.min_n],
+        more=[r for r in rest if r["assessed"] >= filters.min_n],
+        min_n=filters.min_n,
+        sources=meta.get("sources", []),
+    )
 
 
 BRIEF_MAX_REGIONS = 24
 
 
-def _rest_line(rest: list[dict[str, Any]], min_n: int) -> str:
-    """The regions the brief's table leaves out, named, so nothing disappears silently."""
-    if not rest:
-        return ""
-    few = [r for r in rest if r["assessed"] < min_n]
-    more = [r for r in rest if r["assessed"] >= min_n]
-    parts = []
-    if few:
-        names = ", ".join(escape(r["region"]) for r in few[:30]) + (f" and {len(few) - 30} more" if len(few) > 30 else "")
-        parts.append(f"Fewer than {min_n} assessed forms ({len(few)} regions, not listed): {names}.")
-    if more:
-        parts.append(f"{len(more)} more regions with enough forms are in the dashboard's table by region.")
-    return f"<p class='rest'>{' '.join(parts)}</p>"
-
-
-def _table_row(r: dict[str, Any]) -> str:
-    share = "" if r["share"] is None else f"{r['share']} %"
-    ci = "" if r["ci_low"] is None else f"{r['ci_low']}–{r['ci_high']} %"
-    cells = [escape(r["region"]), r["forms"], r["assessed"], r["negative"], share, ci, escape(r["note"])]
-    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+def _data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
 def chromium() -> str:
@@ -258,19 +251,18 @@ def html_to_pdf(html: str) -> bytes:
             f"--print-to-pdf={pdf}",
             page.as_uri(),
         ]
-        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+        try:
+            subprocess.run(cmd, check=True, capture_output=True, timeout=RENDER_TIMEOUT_S)
+        except subprocess.TimeoutExpired as exc:
+            raise ExportUnavailable(f"chromium did not print the brief within {RENDER_TIMEOUT_S} s; try again.") from exc
+        except subprocess.CalledProcessError as exc:
+            last = (exc.stderr or b"").decode("utf-8", "replace").strip().splitlines()[-1:] or ["no message"]
+            raise ExportUnavailable(f"chromium could not print the brief (exit {exc.returncode}: {last[0][:200]}).") from exc
+        if not pdf.is_file():
+            raise ExportUnavailable("chromium exited without writing the brief's PDF.")
         return pdf.read_bytes()
 
 
 def brief(mission: MissionDataset, filters: Filters, fmt: str) -> bytes:
     html = brief_html(mission, filters)
     return html.encode("utf-8") if fmt == "html" else html_to_pdf(html)
-
-
-def content_type(fmt: str) -> str:
-    return {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf", "html": "text/html; charset=utf-8"}[fmt]
-
-
-def export_name(filters: Filters, which: str, fmt: str) -> str:
-    where = "-".join(filters.regions) if filters.regions else "all"
-    return f"obsmap-{which}-{filters.form_type}-{where}.{fmt}"

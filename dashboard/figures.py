@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
 from html import escape
 from typing import Any
 
@@ -13,74 +11,65 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard import theme
-from dashboard.analysis import format_hour, interval_text, percent
+from dashboard.analysis import interval_text, percent
+from dashboard.filters import format_hour
+from dashboard.metrics import MetricView
+from dashboard.text import station_hover
 
 MAP_HOVER = "<b>%{customdata[0]}</b><br>%{customdata[1]}<extra></extra>"
 STATION_HOVER = "%{customdata}<extra></extra>"
 
-# Trace order of the map; filter changes patch these by index.
-REGIONS, DISTRICTS, UNOBSERVED = 0, 1, 2
-STATION_CLASSES = tuple(theme.STATION_COLOURS)  # traces 3.. in this order
-FIRST_STATION_TRACE = 3
+STATION_CLASSES = tuple(theme.STATION_COLOURS)
+# The map's traces by name, in drawing order; a filter change patches them by name (see trace_index).
+REGIONS, DISTRICTS, UNOBSERVED = "Regions", "District borders", "Not observed"
+STATIONS = tuple(f"Observed: {cls}" for cls in STATION_CLASSES)
+MAP_TRACES = (REGIONS, DISTRICTS, UNOBSERVED, *STATIONS)
 
 
-@dataclass(frozen=True)
-class MetricView:
-    """How a map metric is coloured and explained."""
-
-    key: str
-    title: str  # colour-bar title, with the unit
-    breaks: tuple[float, ...]
-    min_n: int | None = None  # shares from fewer observations are drawn as "too few"; None: no such class
+def trace_index(name: str) -> int:
+    """Where the trace called ``name`` sits in :func:`make_region_map`'s figure."""
+    return MAP_TRACES.index(name)
 
 
 def region_map_values(
     table: pd.DataFrame,
     names: dict[str, str],
-    metric: MetricView,
-    describe: Callable[[Any], str],
+    legend: MetricView,
+    hovers: list[str],
     selected: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """What the map shows per region, in ``table``'s order: z on the class axis and hover text.
 
-    ``table`` has ``value`` (per cent or count; NaN when unknown), ``too_few`` (bool) and whatever
-    ``describe(row)`` needs to write the hover line with its N. Regions not selected or without a
+    ``table`` has ``value`` (per cent or count; NaN when unknown) and ``too_few`` (bool);
+    ``hovers`` has each region's hover line with its N. Regions not selected or without a
     value are light grey; regions with too few observations mid grey, never coloured as if known.
     """
     z, text = [], []
-    for r in table.itertuples():
+    for r, hover in zip(table.itertuples(), hovers, strict=True):
         if selected and r.Index not in selected:
             z.append(theme.NO_DATA_Z)
             text.append("Not in the selected regions")
         elif pd.isna(r.value):
             z.append(theme.NO_DATA_Z)
-            text.append(describe(r))
+            text.append(hover)
         elif r.too_few:
             z.append(theme.TOO_FEW_Z)
-            text.append(f"Too few observations to colour (fewer than {metric.min_n})<br>{describe(r)}")
+            text.append(f"Too few observations to colour (fewer than {legend.min_n})<br>{hover}")
         else:
-            z.append(theme.value_to_z(float(r.value), metric.breaks))
-            text.append(describe(r))
+            z.append(theme.value_to_z(float(r.value), legend.breaks))
+            text.append(hover)
     return {
         "z": z,
         # Region names come from the boundary file: escaped before they meet the hover's HTML.
         "customdata": [[escape(names.get(code, code)), t] for code, t in zip(table.index, text, strict=True)],
-        "colorbar.title.text": metric.title,
-        "colorbar.ticktext": theme.class_labels(metric.breaks, metric.min_n),
+        "colorbar.title.text": legend.title,
+        "colorbar.ticktext": theme.class_labels(legend.breaks, legend.min_n),
     }
 
 
-def _station_hover(r: Any, cls: str) -> str:
-    visits = f"{r.visits} visit{'s' if r.visits != 1 else ''}"
-    return (
-        f"<b>{escape(str(r.ps_id))}</b><br>{visits}: {r.phases} at {r.times or 'time unknown'}"
-        f"<br>Worst assessment: {cls}<br>Problems reported: {r.problems or 'none'}"
-    )
-
-
-def station_values(visits: pd.DataFrame, unobserved: pd.DataFrame) -> dict[int, dict[str, Any]]:
-    """Per station trace: lat, lon and hover text. ``visits`` is :func:`dashboard.analysis.station_visits`."""
-    out: dict[int, dict[str, Any]] = {
+def station_values(visits: pd.DataFrame, unobserved: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per station trace (by name): lat, lon and hover text. ``visits`` is :func:`dashboard.analysis.station_visits`."""
+    out: dict[str, dict[str, Any]] = {
         UNOBSERVED: {
             "lat": unobserved["latitude"].round(4).tolist(),
             "lon": unobserved["longitude"].round(4).tolist(),
@@ -88,13 +77,13 @@ def station_values(visits: pd.DataFrame, unobserved: pd.DataFrame) -> dict[int, 
         }
     }
     worst = visits["worst"].astype("string").fillna("not assessed")
-    for i, cls in enumerate(STATION_CLASSES):
+    for name, cls in zip(STATIONS, STATION_CLASSES, strict=True):
         here = visits[worst == cls]
-        out[FIRST_STATION_TRACE + i] = {
+        out[name] = {
             "lat": here["latitude"].round(4).tolist(),
             "lon": here["longitude"].round(4).tolist(),
             # Station ids come from the mission's files: escaped, so a "<" shows as text in the hover.
-            "customdata": [_station_hover(r, cls) for r in here.itertuples()],
+            "customdata": [station_hover(r, cls) for r in here.itertuples()],
         }
     return out
 
@@ -133,12 +122,14 @@ def make_region_map(
     values: dict[str, Any],
     view: dict[str, Any],
     districts: dict[str, Any] | None = None,
+    height: int | None = MAP_HEIGHT,
 ) -> go.Figure:
     """Choropleth on a MapLibre ``white-bg`` map (renders with no network), plus drill-down layers.
 
     Trace 0 colours every region (``names``' order, which is ``values``' order); trace 1 outlines
     districts; traces 2.. are registry and observed stations, empty until a region is drilled into.
-    All geometry is sent with this figure once; filter changes patch values only.
+    All geometry is sent with this figure once; filter changes patch values only. Traces are named
+    :data:`MAP_TRACES`; patches find them by name.
     """
     edges = theme.class_edges()
     regions = go.Choroplethmap(
@@ -166,7 +157,7 @@ def make_region_map(
             bgcolor="rgba(255,255,255,0.9)",
             tickfont=dict(size=14),
         ),
-        name="Regions",
+        name=REGIONS,
         showlegend=False,
     )
     district_codes = [f["id"] for f in (districts or {}).get("features", [])]
@@ -178,7 +169,7 @@ def make_region_map(
         showscale=False,
         marker=dict(line=dict(color="#52606d", width=0.6)),
         hoverinfo="skip",
-        name="District borders",
+        name=DISTRICTS,
         visible=False,
         showlegend=False,
     )
@@ -186,23 +177,25 @@ def make_region_map(
     traces.append(
         go.Scattermap(
             lat=[], lon=[], mode="markers", marker=dict(size=5, color=theme.UNOBSERVED, opacity=0.45),
-            customdata=[], hovertemplate="<b>%{customdata}</b><br>Not observed<extra></extra>", name="Not observed", visible=False,
+            customdata=[], hovertemplate="<b>%{customdata}</b><br>Not observed<extra></extra>", name=UNOBSERVED, visible=False,
         )
     )  # fmt: skip
-    for cls in STATION_CLASSES:
+    for name, cls in zip(STATIONS, STATION_CLASSES, strict=True):
         traces.append(
             go.Scattermap(
                 lat=[], lon=[], mode="markers", marker=dict(size=10, color=theme.STATION_COLOURS[cls], opacity=0.95),
-                customdata=[], hovertemplate=STATION_HOVER, name=f"Observed: {cls}", visible=False,
+                customdata=[], hovertemplate=STATION_HOVER, name=name, visible=False,
             )
         )  # fmt: skip
     fig = go.Figure(traces)
+    if tuple(t.name for t in fig.data) != MAP_TRACES:  # patches find traces by these names
+        raise RuntimeError(f"map traces {[t.name for t in fig.data]} differ from MAP_TRACES")
     fig.update_layout(
         template="obsmap",
         map=dict(style="white-bg", **view),
         uirevision="country",
         margin=dict(l=0, r=0, t=0, b=0),
-        height=MAP_HEIGHT,
+        height=height,  # None: the page's CSS sizes the map and plotly fills it
         legend=dict(
             title=dict(text="Stations (worst visit)"), x=0.01, y=0.01, xanchor="left", yanchor="bottom",
             bgcolor="rgba(255,255,255,0.9)", font=dict(size=13),

@@ -6,8 +6,7 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from dashboard.analysis import HOURS_RANGE, METRICS, Filters, format_hour
-from dashboard.state import ALL, controls_from_filters
+from dashboard.filters import ALL, HOURS_RANGE, METRICS, Filters, controls_from_filters, format_hour, more_filters_active
 from geo.mission import MissionDataset
 from geo.schema import FORM_TYPES, OVERALL_LEVELS, PHASE_LABELS, PROBLEMS
 
@@ -28,7 +27,8 @@ def _segmented(id_: str, options: list[tuple[str, str]], value: str) -> dbc.Radi
 
 
 def _field(label: str, control, html_for: str | None = None, **col) -> dbc.Col:
-    return dbc.Col([html.Label(label, className="obs-label", htmlFor=html_for), control], **col)
+    """A labelled control in a column; the column's id is ``field-<control id>``."""
+    return dbc.Col([html.Label(label, className="obs-label", htmlFor=html_for), control], id=f"field-{control.id}", **col)
 
 
 def header(mission: MissionDataset) -> html.Header:
@@ -168,10 +168,6 @@ def filter_bar(mission: MissionDataset, filters: Filters) -> dbc.Card:
     )
 
 
-def more_filters_active(filters: Filters) -> bool:
-    return bool(filters.problem or filters.hours or filters.orgs or filters.teams or filters.setting or filters.evoting or filters.overall)
-
-
 def map_card(figure) -> dbc.Card:
     return dbc.Card(
         [
@@ -186,7 +182,11 @@ def map_card(figure) -> dbc.Card:
                     className="obs-card-head",
                 )
             ),
-            dbc.CardBody(dcc.Graph(id="region-map", figure=figure, config=GRAPH_CONFIG, className="obs-map"), className="p-0"),
+            dbc.CardBody(
+                # The box has the map's height (CSS, per mode); the graph fills it and the browser measures it.
+                dcc.Graph(id="region-map", figure=figure, config=GRAPH_CONFIG, className="obs-map", responsive=True),
+                className="p-0 obs-map-box",
+            ),
             dbc.CardFooter(
                 html.Div(
                     [html.Div(id="map-caption"), image_links("map")],

@@ -6,7 +6,8 @@ from typing import Any
 
 import pandas as pd
 
-from dashboard.analysis import DEFAULT_MIN_N, negative_share_by_region, statement_sentence, tally_by_phase, wilson_interval
+from dashboard.analysis import negative_share_by_region, statement_sentence, tally_by_phase, wilson_interval
+from dashboard.filters import DEFAULT_MIN_N
 from geo.mission import MissionDataset
 from geo.schema import FORM_TYPES
 

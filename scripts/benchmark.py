@@ -1,69 +1,78 @@
-"""What a filter change costs: server time and bytes sent, through Dash's own HTTP endpoint.
+"""What a user action costs: requests, server time, bytes, filter parses and filter passes, through Dash's own endpoint.
 
-    python scripts/benchmark.py [--data DIR] [--repeat 30]
+    python -m scripts.benchmark [--data DIR] [--repeat 20]     (make bench)
 
-Posts the same requests the browser sends to /_dash-update-component (Flask test client, no
-network), for each callback that listens to the filter store, and prints the median and worst
-time and the response size. Also prints the size of the first page load (layout with geometry).
+Each action is replayed as dash-renderer would send it (scripts/dash_client.py: every callback the
+change sets off, chains included) with the Flask test client, no network. For each action it prints
+the requests sent, the median server time summed over them, the bytes returned, and how many times
+the filters were parsed and the forms filtered (or found in the per-view cache). The cache is
+emptied before each timed action, so the times are those of a view nobody has asked for yet; the
+last column shows the same action again, served from the cache.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
-from dashboard.app import create_app, resolve_data_dir
+from dashboard import selection
+from dashboard.app import create_app
+from dashboard.paths import resolve_data_dir
+from scripts.dash_client import DashClient
 
-SECOND_INPUTS = {"table-open": True, "as-fraction": True, "viewport": [1280, 800]}
-FILTER_STATES = [
-    {"form_type": "counting"},
-    {"form_type": "voting"},
-    {"form_type": "voting", "regions": ["KZ-KAR", "KZ-PAV"], "setting": "rural", "hours": [8, 14]},
-    {"form_type": "opening", "setting": "urban", "evoting": "yes", "orgs": ["ODIHR"]},
-    {"form_type": "voting", "metric": "problem", "problem": "overcrowding"},
-    {"form_type": "voting", "metric": "coverage"},
-    {"form_type": "voting", "drill": "KZ-YUZ"},  # the largest region: 1,416 stations drawn
+# (what the user does, component, property, value); each starts from the state the previous left.
+ACTIONS = [
+    ("open the page", "url", "search", ""),
+    ("phase: voting", "phase", "value", "voting"),
+    ("regions: Karaganda + Pavlodar", "regions", "value", ["KZ-KAR", "KZ-PAV"]),
+    ("stations: rural", "setting", "value", "rural"),
+    ("time: 08-14", "hours", "value", [8, 14]),
+    ("reset", "reset", "n_clicks", 1),
+    ("phase: opening", "phase", "value", "opening"),
+    ("map: problem", "metric", "value", "problem"),
+    ("map: coverage", "metric", "value", "coverage"),
+    ("click on South Kazakhstan", "region-map", "clickData", {"points": [{"curveNumber": 0, "location": "KZ-YUZ"}]}),
+    ("back to the country", "back", "n_clicks", 1),
+    ("phrasing: one out of four", "as-fraction", "value", True),
+    ("show the forms", "table-toggle", "n_clicks", 1),
+    ("phase: counting (table shown)", "phase", "value", "counting"),
 ]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data")
-    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
     app = create_app(resolve_data_dir(args.data))
-    client = app.server.test_client()
-    layout = client.get("/_dash-layout")
-    print(f"first load: /_dash-layout {len(layout.data) / 1024:.1f} KB (includes the map geometry, sent once)")
-
-    for output, spec in app.callback_map.items():
-        if [i["id"] for i in spec["inputs"]][:1] != ["filters"]:
-            continue
-        outputs = [{"id": o.split(".")[0], "property": o.split(".")[1].split("@")[0]} for o in output.strip(".").split("...")]
-        if not output.startswith(".."):
-            outputs = outputs[0]  # a single-output callback takes the spec itself
-        times, sizes = [], []
-        for _ in range(args.repeat):
-            for state in FILTER_STATES:
-                body = {
-                    "output": output,
-                    "outputs": outputs,
-                    # Second inputs at their costlier setting: the table shown, the fraction switch on, a 1280x800 window.
-                    "inputs": [{"id": "filters", "property": "data", "value": state}]
-                    + [{**extra, "value": SECOND_INPUTS[extra["id"]]} for extra in spec["inputs"][1:]],
-                    "changedPropIds": ["filters.data"],
-                    "state": [],
-                }
-                t0 = time.perf_counter()
-                resp = client.post("/_dash-update-component", json=body)
-                times.append(time.perf_counter() - t0)
-                assert resp.status_code == 200, resp.data[:300]
-                sizes.append(len(resp.data))
-        name = spec["callback"].__name__ if "callback" in spec else output
+    client = DashClient(app)
+    print(f"first load: /_dash-layout {client.layout_bytes / 1024:.1f} KB (includes the map geometry, sent once)")
+    print(f"{'action':<32} {'requests':>8} {'server ms':>10} {'KB':>7} {'parses':>7} {'passes':>7} {'cached ms':>10}")
+    rows = {name: {"ms": [], "warm": [], "kb": [], "req": [], "parse": [], "pass": []} for name, *_ in ACTIONS}
+    for _ in range(args.repeat):
+        for name, component, prop, value in ACTIONS:
+            if prop == "n_clicks":
+                value = (client.props.get((component, prop)) or 0) + 1
+            selection._cache.clear()
+            selection.work.clear()
+            start = len(client.log)
+            client.fire(component, prop, value)
+            sent = client.log[start:]
+            row = rows[name]
+            row["ms"].append(1000 * sum(e.seconds for e in sent))
+            row["kb"].append(sum(e.bytes for e in sent) / 1024)
+            row["req"].append(len(sent))
+            row["parse"].append(selection.work["filters_parsed"])
+            row["pass"].append(selection.work["rows_filtered"])
+            again = len(client.log)
+            for exchange in sent:  # the same requests once more: the view is now in the cache
+                client.post({"output": exchange.output, "inputs": exchange.request["inputs"], "state": exchange.request["state"]},
+                            exchange.request["changedPropIds"])  # fmt: skip
+            row["warm"].append(1000 * sum(e.seconds for e in client.log[again:]))
+    for name, row in rows.items():
         print(
-            f"{name:>18}: median {1000 * statistics.median(times):6.1f} ms, worst {1000 * max(times):6.1f} ms, "
-            f"response {statistics.median(sizes) / 1024:5.1f} KB (max {max(sizes) / 1024:.1f} KB)  [{output[:60]}]"
+            f"{name:<32} {statistics.median(row['req']):>8.0f} {statistics.median(row['ms']):>10.1f} {statistics.median(row['kb']):>7.1f}"
+            f" {max(row['parse']):>7} {max(row['pass']):>7} {statistics.median(row['warm']):>10.1f}"
         )
 
 

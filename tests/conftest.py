@@ -55,6 +55,28 @@ def demo() -> MissionDataset:
     return load_mission(DEMO)
 
 
+def chosen(mission: MissionDataset, data: dict | None):
+    """(selection, filters) of a view given as the filter store's JSON, as the page's callback gets them."""
+    from dashboard.filters import from_dict
+    from dashboard.selection import select
+    from dashboard.views import known_values
+
+    filters = from_dict(data, known_values(mission))
+    return select(mission, filters), filters
+
+
+def components(layout) -> dict[str, dict]:
+    """Every component of a Dash layout with an id, as JSON (``{"type", "namespace", "props"}``), by id."""
+    import json
+
+    from plotly.utils import PlotlyJSONEncoder
+
+    from scripts.dash_client import walk_layout
+
+    tree = json.loads(json.dumps(layout, cls=PlotlyJSONEncoder))
+    return {c["props"]["id"]: c for c in walk_layout(tree) if isinstance(c["props"].get("id"), str)}
+
+
 def wilson_reference(k: int, n: int) -> tuple[float, float] | None:
     """Wilson 95 % interval as the two roots of (p_hat - p)^2 = z^2 p (1 - p) / n: an independent reference."""
     import math

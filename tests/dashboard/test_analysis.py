@@ -101,12 +101,6 @@ def test_region_with_only_unassessed_forms_has_no_share(tmp_path):
     assert table.loc["BB", "share"] == 1.0
 
 
-def test_filters_from_dict_drops_unknown_values():
-    f = Filters.from_dict({"form_type": "lunch", "regions": ["AA", "ZZ", 3], "setting": "suburban", "evoting": "yes"}, known_regions={"AA"})
-    assert f == Filters("counting", ("AA",), None, "yes")
-    assert Filters.from_dict(None) == Filters()
-
-
 def test_statement_sentence_in_the_missions_register():
     assert statement_sentence("counting", 57, 229) == "The count was assessed as bad or very bad in 25 per cent of 229 counts observed."
     assert statement_sentence("voting", 71, 2152) == "Voting was assessed as bad or very bad in 3 per cent of 2,152 polling station visits."

@@ -6,13 +6,15 @@ import json
 import pandas as pd
 import pytest
 
-from dashboard.analysis import Filters, coverage_by_region, filter_forms, station_visits, tally_by_hour
+from dashboard.analysis import coverage_by_region, filter_forms, station_visits, tally_by_hour
 from dashboard.app import create_app
-from dashboard.figures import FIRST_STATION_TRACE, UNOBSERVED
+from dashboard.figures import DISTRICTS, STATIONS, UNOBSERVED, trace_index
+from dashboard.filters import Filters
 from dashboard.summary import mission_summary
-from dashboard.views import map_update, table_rows, timeline
+from dashboard.tables import table_rows
+from dashboard.views import map_patch, timeline
 from geo.schema import FORM_COLUMNS
-from tests.conftest import DEMO, build_tiny
+from tests.conftest import DEMO, build_tiny, chosen, components
 
 
 @pytest.fixture(scope="module")
@@ -90,18 +92,18 @@ def test_station_visits_take_the_worst_visit(tmp_path):
 
 
 def test_drilled_map_shows_the_regions_stations_and_zooms_in(demo, raw):
-    patch, title, _, _ = map_update(demo, {"form_type": "voting", "drill": "KZ-MAN", "regions": ["KZ-MAN"]})
+    patch, title, _, _ = map_patch(demo, *chosen(demo, {"form_type": "voting", "drill": "KZ-MAN", "regions": ["KZ-MAN"]}), None)
     ops = {tuple(op["location"]): op["params"]["value"] for op in patch.to_plotly_json()["operations"]}
-    observed = sum(len(ops[("data", i, "lat")]) for i in range(FIRST_STATION_TRACE, FIRST_STATION_TRACE + 5))
+    observed = sum(len(ops[("data", i, "lat")]) for i in map(trace_index, STATIONS))
     voting = raw[(raw.form_type == "voting") & (raw.region_code == "KZ-MAN")]
     assert observed == voting.ps_id.nunique()
     stations = pd.read_csv(DEMO / "stations.csv", dtype=str)
-    assert len(ops[("data", UNOBSERVED, "lat")]) == (stations.region_code == "KZ-MAN").sum() - voting.ps_id.nunique()
+    assert len(ops[("data", trace_index(UNOBSERVED), "lat")]) == (stations.region_code == "KZ-MAN").sum() - voting.ps_id.nunique()
     assert ops[("layout", "uirevision")] == "KZ-MAN-analysis" and ops[("layout", "map", "zoom")] > 5
     assert title.startswith("Mangystau: polling stations")
-    country, *_ = map_update(demo, {"form_type": "voting"})
+    country, *_ = map_patch(demo, *chosen(demo, {"form_type": "voting"}), None)
     ops = {tuple(op["location"]): op["params"]["value"] for op in country.to_plotly_json()["operations"]}
-    assert ops[("data", UNOBSERVED, "visible")] is False and ops[("layout", "uirevision")] == "country-analysis"
+    assert ops[("data", trace_index(UNOBSERVED), "visible")] is False and ops[("layout", "uirevision")] == "country-analysis"
 
 
 # ---------------------------------------------------------------------------------------- metrics
@@ -118,7 +120,7 @@ def test_coverage_is_observed_of_registered_stations(demo, raw):
 
 @pytest.mark.parametrize("metric", ["problem", "coverage", "forms"])
 def test_each_metric_names_itself_and_its_unit_in_the_legend(demo, metric):
-    patch, title, _, notices = map_update(demo, {"form_type": "voting", "metric": metric, "problem": "overcrowding"})
+    patch, title, _, notices = map_patch(demo, *chosen(demo, {"form_type": "voting", "metric": metric, "problem": "overcrowding"}), None)
     ops = {tuple(op["location"]): op["params"]["value"] for op in patch.to_plotly_json()["operations"]}
     legend = ops[("data", 0, "colorbar", "title", "text")]
     assert {"problem": "% of forms that answered", "coverage": "% of registered stations", "forms": "forms per region"}[metric] in legend
@@ -127,7 +129,7 @@ def test_each_metric_names_itself_and_its_unit_in_the_legend(demo, metric):
 
 def test_coverage_without_a_registry_falls_back_with_a_notice(tmp_path):
     mission = build_tiny(tmp_path, [{"form_type": "voting", "region_code": "AA", "overall": "bad"}])
-    _, title, _, notices = map_update(mission, {"form_type": "voting", "metric": "coverage"})
+    _, title, _, notices = map_patch(mission, *chosen(mission, {"form_type": "voting", "metric": "coverage"}), None)
     assert "bad or very bad" in title and "registry" in notices[0]
 
 
@@ -137,14 +139,14 @@ def test_timeline_counts_forms_and_negatives_per_hour(demo, raw):
     hours = v.hour.floordiv(1).astype(int)
     assert t["n"].to_dict() == v.groupby(hours).size().to_dict()
     assert t.loc[14, "negative"] == v[hours == 14].overall.isin(["bad", "very bad"]).sum()
-    fig = timeline(demo, {"form_type": "voting"})
+    fig = timeline(*chosen(demo, {"form_type": "voting"}))
     assert sum(fig.data[0].y) == len(v)
 
 
 # ------------------------------------------------------------------------------------ table, export
 def test_table_rows_are_the_filtered_forms_with_plain_text_comments(tmp_path):
     mission = build_tiny(tmp_path, [{"form_type": "voting", "region_code": "AA", "comments": "<script>alert(1)</script>"}])
-    rows = table_rows(mission, {"form_type": "voting"})
+    rows = table_rows(mission, chosen(mission, {"form_type": "voting"})[0])
     assert len(rows) == 1 and rows[0]["comments"] == "<script>alert(1)</script>" and rows[0]["region"] == "Alpha"
     assert json.dumps(rows)  # JSON-ready: no NaN or NA left
 
@@ -186,7 +188,7 @@ def test_user_text_in_hovers_is_escaped(tmp_path):
     regions = gpd.GeoDataFrame({"code": ["AA"], "name": ["<i>Alpha</i>"]}, geometry=[box(0, 0, 1, 1)], crs=4326)
     rows = form_rows([{"form_type": "voting", "ps_id": "<b>P1</b>", "latitude": 0.5, "longitude": 0.5, "overall": "bad"}])
     mission = build_mission(tmp_path / "m", regions, rows, {"name": "x"})
-    patch, *_ = map_update(mission, {"form_type": "voting", "drill": "AA"})
+    patch, *_ = map_patch(mission, *chosen(mission, {"form_type": "voting", "drill": "AA"}), None)
     text = json.dumps(patch.to_plotly_json())
     assert "&lt;b&gt;P1&lt;/b&gt;" in text and "<b>P1</b>" not in text
     assert "&lt;i&gt;Alpha&lt;/i&gt;" in text and "<i>Alpha</i>" not in text
@@ -209,19 +211,20 @@ def test_drilled_region_shows_its_districts(tmp_path):
     forms = tmp_path / "f.csv"
     forms.write_text("form_id,form_type,latitude,longitude,overall\n1,voting,0.5,0.2,good\n", encoding="utf-8")
     mission = import_mission(bounds, [forms], tmp_path / "m", districts=districts).mission
-    fig = create_app(mission).layout  # the page builds with a districts layer
-    assert fig is not None
-    patch, *_ = map_update(mission, {"form_type": "voting", "drill": "AA"})
+    page = components(create_app(mission).layout)  # the page carries the districts' outlines, hidden until a drill
+    districts_trace = page["region-map"]["props"]["figure"]["data"][trace_index(DISTRICTS)]
+    assert [f["id"] for f in districts_trace["geojson"]["features"]] == ["A1", "A2", "B1"] and districts_trace["visible"] is False
+    patch, *_ = map_patch(mission, *chosen(mission, {"form_type": "voting", "drill": "AA"}), None)
     ops = {tuple(op["location"]): op["params"]["value"] for op in patch.to_plotly_json()["operations"]}
     assert ops[("data", 1, "locations")] == ["A1", "A2"] and ops[("data", 1, "visible")] is True
 
 
 def test_a_click_on_a_real_bar_selects_its_problem(demo):
-    from dashboard.state import controls_from_filters, next_view
-    from dashboard.urlstate import Known
+    from dashboard.filters import Known, controls_from_filters
+    from dashboard.state import next_view
     from dashboard.views import problems
 
-    fig, _ = problems(demo, {"form_type": "counting"})
+    fig, _ = problems(*chosen(demo, {"form_type": "counting"}))
     i = [c[2] for c in fig.data[0].customdata].index("protocol_tampering")
     click = {"points": [{"y": fig.data[0].y[i], "x": fig.data[0].x[i], "customdata": list(fig.data[0].customdata[i])}]}
     f, _ = next_view(

@@ -10,11 +10,13 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dashboard.analysis import Filters, interval_text, statement_sentence, wilson_interval
+from dashboard.analysis import interval_text, statement_sentence, wilson_interval
+from dashboard.filters import Filters
 from dashboard.summary import mission_summary
-from dashboard.views import headlines, map_update, region_table
+from dashboard.tables import region_table
+from dashboard.views import headlines, map_patch
 from geo.schema import FORM_TYPES, PHASE_WORDING
-from tests.conftest import build_tiny, wilson_reference
+from tests.conftest import build_tiny, chosen, wilson_reference
 
 OVERALL = st.sampled_from(["very good", "good", "bad", "very bad", None])
 ANSWER = st.sampled_from(["yes", "no", None])
@@ -78,11 +80,11 @@ def test_summary_cells_equal_the_reference(rows, min_n):
 def test_map_hover_region_table_and_headlines_equal_the_reference(rows, phase, min_n):
     mission = _mission(rows)
     data = Filters(phase, min_n=min_n).to_dict()
-    patch, *_ = map_update(mission, data)
+    patch, *_ = map_patch(mission, *chosen(mission, data), None)
     ops = {tuple(op["location"]): op["params"]["value"] for op in patch.to_plotly_json()["operations"]}
     hover = {code: text for code, (_, text) in zip(["AA", "BB"], ops[("data", 0, "customdata")], strict=True)}
-    table = {row["code"]: row for row in region_table(mission, data)}
-    blocks = str([b.to_plotly_json() for b in headlines(mission, data) if b is not None])
+    table = {row["code"]: row for row in region_table(mission, *chosen(mission, data))}
+    blocks = str([b.to_plotly_json() for b in headlines(mission, *chosen(mission, data)) if b is not None])
     for region in ("AA", "BB"):
         _, assessed, negative = reference_tally(rows, phase, region)
         row = table[region]

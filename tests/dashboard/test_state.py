@@ -1,8 +1,7 @@
 """How clicks, controls and the URL move the view (the sync callback's logic)."""
 
-from dashboard.analysis import Filters
-from dashboard.state import controls_from_filters, next_view
-from dashboard.urlstate import Known
+from dashboard.filters import Filters, Known, controls_from_filters
+from dashboard.state import next_view
 
 KNOWN = Known(regions=frozenset({"AA", "BB"}), orgs=frozenset({"ODIHR"}), teams=frozenset({"T1"}))
 

@@ -7,18 +7,19 @@ from fractions import Fraction
 import pandas as pd
 from dash import Patch
 
-from dashboard import theme
-from dashboard.analysis import Filters, interval_text
-from dashboard.figures import REGIONS as VALUE_TRACE
-from dashboard.views import headlines, initial_map, map_update, n_shown, problems
-from tests.conftest import DEMO
+from dashboard import theme, views
+from dashboard.analysis import interval_text
+from dashboard.figures import REGIONS, trace_index
+from dashboard.filters import Filters
+from dashboard.views import headlines, initial_map, n_shown, problems
+from tests.conftest import DEMO, chosen
 
 
 def map_patch(mission, data) -> Patch:
-    return map_update(mission, data)[0]
+    return views.map_patch(mission, *chosen(mission, data), None)[0]
 
 
-def _patch_values(patch: Patch, trace: int = VALUE_TRACE) -> dict:
+def _patch_values(patch: Patch, trace: int = trace_index(REGIONS)) -> dict:
     """The values a Patch would set on one map trace, keyed by dotted property path."""
     out = {}
     for op in patch.to_plotly_json()["operations"]:
@@ -71,18 +72,18 @@ def test_region_filter_greys_out_the_other_regions(demo):
 
 def test_initial_map_carries_geometry_once_on_a_white_bg_map(demo):
     fig = initial_map(demo, Filters())
-    trace = fig.data[VALUE_TRACE]
+    trace = fig.data[trace_index(REGIONS)]
     assert list(trace.locations) == list(demo.regions["code"])
     assert len(trace.geojson["features"]) == 16
     assert fig.layout.map.style == "white-bg"
     colours = [c for _, c in trace.colorscale]
     assert colours[:4] == [theme.TOO_FEW, theme.TOO_FEW, theme.NO_DATA, theme.NO_DATA]  # both greys are in the legend
     assert trace.colorbar.ticktext[:2] == ("too few<br>(N < 10)", "no data")
-    assert "%" in fig.data[VALUE_TRACE].colorbar.title.text
+    assert "%" in fig.data[trace_index(REGIONS)].colorbar.title.text
 
 
 def test_headlines_state_every_phase_with_its_n(demo):
-    blocks = headlines(demo, {"form_type": "counting", "setting": "urban"})
+    blocks = headlines(demo, *chosen(demo, {"form_type": "counting", "setting": "urban"}))
     text = json.dumps([b.to_plotly_json() for b in blocks], default=str)
     raw = pd.read_csv(DEMO / "forms.csv", dtype=str)
     urban = raw[raw.urban_rural == "urban"]
@@ -97,13 +98,13 @@ def test_headlines_state_every_phase_with_its_n(demo):
 
 def test_titles_captions_and_counts_name_the_selection(demo):
     data = {"form_type": "tabulation", "regions": ["KZ-KAR"]}
-    _, title, caption, _ = map_update(demo, data)
+    _, title, caption, _ = views.map_patch(demo, *chosen(demo, data), None)
     assert title.startswith("Tabulation")
     caption = json.dumps(caption, default=str)
     assert "Karaganda" in caption and "Synthetic" in caption
-    n = json.dumps(n_shown(demo, data), default=str)
+    n = json.dumps(n_shown(demo, *chosen(demo, data)), default=str)
     assert "tabulation forms" in n
-    fig, title = problems(demo, {"form_type": "counting"})
+    fig, title = problems(*chosen(demo, {"form_type": "counting"}))
     raw = pd.read_csv(DEMO / "forms.csv", dtype=str)
     counts = raw[raw.form_type == "counting"]
     assert title == f"Problems reported in counting forms (N = {len(counts):,} forms)"
@@ -119,10 +120,10 @@ def test_titles_captions_and_counts_name_the_selection(demo):
 
 def test_filters_without_data_are_hidden(tmp_path):
     from dashboard.layout import filter_bar
-    from tests.conftest import build_tiny
+    from tests.conftest import build_tiny, components
 
     mission = build_tiny(tmp_path, [{"form_type": "voting", "region_code": "AA", "urban_rural": "rural"}])
-    more = filter_bar(mission, Filters()).children.children[1]  # Card > CardBody > [main row, Collapse]
-    cols = more.children.children  # Collapse > Row > Cols
-    hidden = {col.children[0].children for col in cols if getattr(col, "style", None) == {"display": "none"}}
-    assert hidden == {"Voting"}  # no e-voting answers: that filter is hidden; urban/rural stays
+    fields = {cid: c for cid, c in components(filter_bar(mission, Filters())).items() if cid.startswith("field-")}
+    hidden = {cid for cid, c in fields.items() if c["props"].get("style") == {"display": "none"}}
+    assert hidden == {"field-evoting"}  # no e-voting answers: that filter is hidden; urban/rural stays
+    assert {"field-setting", "field-phase", "field-regions", "field-overall"} <= set(fields)

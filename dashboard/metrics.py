@@ -1,0 +1,123 @@
+"""The map's metrics: per region, a part of a whole (or a count), the value coloured, and whether it is too few.
+
+Pure: a :class:`~dashboard.selection.Selection` and the filters in, a :class:`MetricTable` out. The
+words (hovers, titles, captions) are written by :mod:`dashboard.text` from these numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from dashboard import theme
+from dashboard.analysis import (
+    coverage_by_region,
+    filter_stations,
+    negative_share_by_region,
+    problem_rates,
+    problem_share_by_region,
+    whole_percent,
+)
+from dashboard.filters import Filters
+from dashboard.selection import Selection
+from geo.mission import MissionDataset
+from geo.schema import PHASE_CHECKLIST, PHASE_LABELS, PROBLEMS
+
+
+@dataclass(frozen=True)
+class MetricView:
+    """How a map metric is coloured and explained."""
+
+    key: str
+    title: str  # colour-bar title, with the unit
+    breaks: tuple[float, ...]
+    min_n: int | None = None  # shares from fewer observations are drawn as "too few"; None: no such class
+
+
+@dataclass(frozen=True)
+class MetricTable:
+    """What the map shows for a view.
+
+    ``table`` has one row per region (the mission's order): ``n`` forms, ``part`` of ``whole``
+    (bad or very bad of assessed; reporting the problem of answered; stations observed of
+    registered; for the forms metric both are ``n``), ``value`` (the whole percentage or count
+    that is coloured, NaN when unknown) and ``too_few``.
+    """
+
+    key: str  # the metric shown: negative, problem, coverage or forms
+    table: pd.DataFrame
+    legend: MetricView
+    problem: str | None = None  # the problem mapped, for the problem metric
+    notices: tuple[str, ...] = ()
+
+
+def _shown_percent(part: pd.Series, whole: pd.Series) -> pd.Series:
+    """The whole percentage people read in the hover, so a region's colour class always agrees with it."""
+    values = [whole_percent(int(p), int(w)) for p, w in zip(part, whole, strict=True)]
+    return pd.Series([math.nan if v is None else float(v) for v in values], index=part.index)
+
+
+def chosen_problem(selection: Selection, filters: Filters) -> str:
+    """The problem the "problem" metric maps: the chosen one, else the most reported in this phase."""
+    if filters.problem:
+        return filters.problem
+    rates = problem_rates(selection.phase_any_problem)
+    asked = rates[rates["answered"] > 0]
+    return str(asked["yes"].idxmax()) if len(asked) and asked["yes"].max() > 0 else PHASE_CHECKLIST[filters.form_type][0]
+
+
+def metric_table(mission: MissionDataset, selection: Selection, filters: Filters) -> MetricTable:
+    """Per region, the chosen metric's numbers for ``filters`` (``selection`` is their forms)."""
+    codes = list(mission.region_codes)
+    phase = PHASE_LABELS[filters.form_type]
+    metric = filters.metric
+    notices: tuple[str, ...] = ()
+    if metric == "coverage" and mission.stations is None:
+        notices = ("Coverage needs a polling-station registry, and this mission has none: showing the share bad or very bad.",)
+        metric = "negative"
+
+    if metric == "problem":
+        problem = chosen_problem(selection, filters)
+        t = problem_share_by_region(selection.phase_any_problem, problem, codes)
+        t["value"] = _shown_percent(t["part"], t["whole"])
+        t["too_few"] = t["whole"] < filters.min_n
+        legend = MetricView("problem", f"Reported {PROBLEMS[problem].lower()}, % of forms that answered", theme.BREAKS, filters.min_n)
+        return MetricTable("problem", t, legend, problem, notices)
+
+    if metric == "coverage":
+        t = coverage_by_region(selection.present, filter_stations(mission.stations, filters), codes)
+        t["value"] = _shown_percent(t["part"], t["whole"])
+        t["too_few"] = False  # a count of the registry, not a sample
+        legend = MetricView("coverage", "Stations observed, % of registered stations", theme.BREAKS)
+        return MetricTable("coverage", t, legend, None, notices)
+
+    if metric == "forms":
+        t = pd.DataFrame({"n": selection.phase.groupby("region_code").size()}).reindex(codes).fillna(0).astype(int)
+        t["part"] = t["whole"] = t["n"]
+        t["value"] = t["n"].astype(float)
+        t["too_few"] = False
+        # Breaks from the whole phase, unfiltered, so the colours stay put while filtering.
+        largest = _largest_phase_count(mission, filters.form_type)
+        return MetricTable("forms", t, MetricView("forms", f"{phase} forms per region", theme.nice_breaks(float(largest))), None, notices)
+
+    t = negative_share_by_region(selection.phase, codes).rename(columns={"negative": "part", "assessed": "whole"})
+    t["value"] = _shown_percent(t["part"], t["whole"])
+    t["too_few"] = t["whole"] < filters.min_n
+    legend = MetricView("negative", "Assessed bad or very bad, % of forms with an assessment", theme.BREAKS, filters.min_n)
+    return MetricTable("negative", t[["n", "part", "whole", "share", "value", "too_few"]], legend, None, notices)
+
+
+def _largest_phase_count(mission: MissionDataset, form_type: str) -> int:
+    forms = mission.forms
+    counts = forms.loc[forms["form_type"] == form_type, "region_code"].value_counts()
+    return int(counts.max()) if len(counts) else 1
+
+
+def selected_totals(metric: MetricTable, filters: Filters) -> tuple[int, int, int]:
+    """(part, whole, n) over the selected regions (all when none is selected): the caption's figure."""
+    table = metric.table
+    if filters.regions:
+        table = table.loc[[c for c in filters.regions if c in table.index]]
+    return int(table["part"].sum()), int(table["whole"].sum()), int(table["n"].sum())

@@ -1,0 +1,92 @@
+"""The forms a view selects: filtered once per (filters, data version) and shared by everything that view shows.
+
+One user action asks for the same forms several times (the map, the headlines, the problem chart,
+the timeline, the table, an export link followed later). :func:`select` filters the mission's
+forms in one pass and keeps the result in a small per-process cache keyed on the mission's data
+version and the filters that decide which forms are in (not the metric, the mode or ``min_n``), so
+a later request for the same view (another user, an image, the CSV) filters nothing. A new data
+version is a new key: the cache can never serve figures of older data.
+
+:data:`work` counts filter parses and filter passes; ``make bench`` prints it per user action.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, replace
+from functools import cached_property
+
+import pandas as pd
+
+from dashboard.analysis import form_masks
+from dashboard.filters import Filters
+from geo.mission import MissionDataset
+
+CACHE_SIZE = 32
+work: Counter[str] = Counter()  # filters_parsed, rows_filtered, cache_hits: a meter, never read by the app
+_cache: OrderedDict[tuple[str, Filters], Selection] = OrderedDict()
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A view's forms, in the variants the page needs; every frame is read-only (copy before changing).
+
+    - :attr:`phase`: the chosen phase, every filter applied (what the map and the table count);
+    - :attr:`all_phases`: every phase, every other filter applied (the findings by phase);
+    - :attr:`phase_any_problem`: the phase without the problem filter (a problem's own rate);
+    - :attr:`present`: the phase without the assessment and problem filters (was a station observed at all).
+    """
+
+    forms: pd.DataFrame
+    masks: dict[str, pd.Series]
+
+    def _take(self, *names: str) -> pd.DataFrame:
+        keep = self.masks["base"]
+        for name in names:
+            keep = keep & self.masks[name]
+        return self.forms[keep.to_numpy()]
+
+    @cached_property
+    def phase(self) -> pd.DataFrame:
+        return self._take("phase", "overall", "problem")
+
+    @cached_property
+    def all_phases(self) -> pd.DataFrame:
+        return self._take("overall", "problem")
+
+    @cached_property
+    def phase_any_problem(self) -> pd.DataFrame:
+        return self._take("phase", "overall")
+
+    @cached_property
+    def present(self) -> pd.DataFrame:
+        return self._take("phase")
+
+
+def forms_key(filters: Filters) -> Filters:
+    """The part of the filters that decides which forms are in: metric, mode, min_n and drill do not."""
+    problem = filters.problem if filters.filters_by_problem else None
+    return replace(Filters(), **{k: getattr(filters, k) for k in _FORM_FIELDS}, problem=problem)
+
+
+_FORM_FIELDS = ("form_type", "regions", "setting", "evoting", "orgs", "teams", "overall", "hours")
+
+
+def select(mission: MissionDataset, filters: Filters) -> Selection:
+    """The forms of ``filters`` in ``mission``: from the cache, or filtered now in one pass."""
+    key = (mission.version, forms_key(filters))
+    with _lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            work["cache_hits"] += 1
+            return hit
+    work["rows_filtered"] += 1
+    chosen = Selection(mission.forms, form_masks(mission.forms, key[1]))
+    with _lock:
+        _cache[key] = chosen
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return chosen

@@ -1,0 +1,81 @@
+"""Table frames: the forms behind the figures, the table by region, and the CSV export.
+
+Pure: the mission, the view's forms (a :class:`~dashboard.selection.Selection`) and the filters in,
+rows or a DataFrame out.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from dashboard.analysis import interval_percent, negative_share_by_region, reported_problems, whole_percent
+from dashboard.filters import Filters
+from dashboard.selection import Selection
+from geo.mission import MissionDataset
+from geo.schema import FORM_COLUMNS, PROBLEMS
+
+
+def table_rows(mission: MissionDataset, selection: Selection) -> list[dict[str, Any]]:
+    """The filtered forms, key columns, for the grid. Comments are plain strings (the grid shows text)."""
+    forms = selection.phase
+    reported = reported_problems(forms).map(", ".join) if len(forms) else pd.Series(dtype="string")
+    out = pd.DataFrame(
+        {
+            "form_id": forms["form_id"],
+            "form_type": forms["form_type"].astype("string"),
+            "observed_at": forms["observed_at"].dt.strftime("%Y-%m-%d %H:%M"),
+            "region": forms["region_code"].map(mission.region_names),
+            "ps_id": forms["ps_id"],
+            "team_id": forms["team_id"],
+            "observer_org": forms["observer_org"],
+            "urban_rural": forms["urban_rural"],
+            "evoting": forms["evoting"],
+            "overall": forms["overall"].astype("string"),
+            "problems": reported,
+            "comments": forms["comments"],
+        }
+    )
+    return [
+        {k: (None if isinstance(v, float) and math.isnan(v) or v is pd.NA else v) for k, v in row.items()} for row in out.to_dict("records")
+    ]
+
+
+def export_frame(selection: Selection, *, every_phase: bool = False) -> pd.DataFrame:
+    """Exactly the filtered forms, one row per form, in the canonical columns with the resolved region_code."""
+    forms = selection.all_phases if every_phase else selection.phase
+    out = forms[list(FORM_COLUMNS)].copy()
+    out["observed_at"] = forms["observed_at"].dt.strftime("%Y-%m-%dT%H:%M")
+    out["overall"] = forms["overall"].astype("string")
+    for col in PROBLEMS:
+        out[col] = forms[col].map({True: "yes", False: "no"}).astype("string")
+    return out
+
+
+def region_table(mission: MissionDataset, selection: Selection, filters: Filters) -> list[dict[str, Any]]:
+    """Per region, for the chosen phase: forms, assessed, bad or very bad, share with its Wilson interval, flag.
+
+    Shares behind fewer than ``min_n`` assessed forms are given but flagged "too few".
+    """
+    codes = list(filters.regions) if filters.regions else list(mission.region_codes)
+    names = mission.region_names
+    rows = []
+    for code, r in negative_share_by_region(selection.phase, codes).iterrows():
+        n, assessed, negative = int(r.n), int(r.assessed), int(r.negative)
+        ci = interval_percent(negative, assessed)
+        rows.append(
+            {
+                "region": names.get(code, code),
+                "code": code,
+                "forms": n,
+                "assessed": assessed,
+                "negative": negative,
+                "share": whole_percent(negative, assessed),
+                "ci_low": None if ci is None else ci[0],
+                "ci_high": None if ci is None else ci[1],
+                "note": "no assessed form" if not assessed else ("too few" if assessed < filters.min_n else ""),
+            }
+        )
+    return rows

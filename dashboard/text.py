@@ -1,0 +1,147 @@
+"""The words: hovers, titles, captions and sentences, from numbers already counted.
+
+Pure text builders (no Dash): the page, the images and the brief say the same things the same way.
+Strings that end up in a Plotly hover are HTML: anything from a mission's files is escaped here.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from dashboard.analysis import interval_text, percent, statement_sentence
+from dashboard.filters import Filters
+from dashboard.metrics import MetricTable, selected_totals
+from geo.mission import MissionDataset
+from geo.schema import PHASE_LABELS, PHASE_WORDING, PROBLEMS
+
+
+def forms_count(n: int) -> str:
+    """ "1 form", "2,834 forms"."""
+    return f"{n:,} form" + ("" if n == 1 else "s")
+
+
+# ------------------------------------------------------------------------------------------ the map
+def region_hover(metric: MetricTable, row: Any, form_type: str) -> str:
+    """The hover line of one region's value, always with the N behind it (HTML; numbers only)."""
+    part, whole, n = int(row.part), int(row.whole), int(row.n)
+    if metric.key == "problem":
+        label = PROBLEMS[metric.problem]
+        if not whole:
+            return f"No form answered “{label}”"
+        return (
+            f"{percent(part, whole)} reported {label.lower()} ({interval_text(part, whole)})"
+            f"<br>{part} of {whole} forms that answered the question"
+        )
+    if metric.key == "coverage":
+        if not whole:
+            return "No registered station matches this selection"
+        return f"{percent(part, whole)} of registered stations observed<br>{part} of {whole} stations ({n} forms)"
+    if metric.key == "forms":
+        return f"{n:,} {PHASE_LABELS[form_type].lower()} forms"
+    if not whole:
+        return "No assessed forms for this selection" + (f"<br>({forms_count(n)} without assessment)" if n else "")
+    extra = f"<br>({forms_count(n - whole)} without assessment)" if n > whole else ""
+    observed = PHASE_WORDING[form_type][1]
+    return (
+        f"{percent(part, whole)} bad or very bad ({interval_text(part, whole)})<br>{part} of {whole} {observed} with an assessment{extra}"
+    )
+
+
+def region_hovers(metric: MetricTable, form_type: str) -> list[str]:
+    return [region_hover(metric, row, form_type) for row in metric.table.itertuples()]
+
+
+def map_title(mission: MissionDataset, metric: MetricTable, filters: Filters) -> str:
+    phase = PHASE_LABELS[filters.form_type]
+    if filters.drill:
+        return f"{mission.region_names[filters.drill]}: polling stations by worst assessment, {phase.lower()}"
+    return {
+        "problem": lambda: f"{phase}: share of forms reporting {PROBLEMS[metric.problem or ''].lower()}, by region",
+        "coverage": lambda: f"{phase}: coverage, stations observed of stations registered, by region",
+        "forms": lambda: f"{phase}: number of forms, by region",
+        "negative": lambda: f"{phase}: share of forms assessed bad or very bad, by region",
+    }[metric.key]()
+
+
+def metric_figure(metric: MetricTable, filters: Filters) -> str:
+    """The map's figure over the whole selection, with its N: what a caption under the map says."""
+    part, whole, n = selected_totals(metric, filters)
+    if metric.key == "forms":
+        return f"N = {n:,} forms"
+    if metric.key == "coverage":
+        return f"{part:,} of {whole:,} registered stations observed ({percent(part, whole)}); N = {n:,} forms"
+    if metric.key == "problem":
+        what = f"{part:,} of {whole:,} forms that answered reported {PROBLEMS[metric.problem].lower()}"
+    else:
+        what = f"{part:,} bad or very bad of {whole:,} assessed"
+    return f"{what} ({percent(part, whole)}; {interval_text(part, whole)}); N = {n:,} forms"
+
+
+def as_of(mission: MissionDataset) -> str | None:
+    """The data's time stamp as people read it ("2005-12-05 06:00"), or None."""
+    stamp = mission.meta.get("data_as_of")
+    return stamp.replace("T", " ") if stamp else None
+
+
+def map_caption(mission: MissionDataset, metric: MetricTable, filters: Filters) -> str:
+    """The sentence under the map: phase, selection, the figure with its N, and the data's time stamp."""
+    stamp = as_of(mission)
+    return f"{PHASE_LABELS[filters.form_type]} forms, {filters.describe(mission.region_names)}: {metric_figure(metric, filters)}." + (
+        f" Data as of {stamp}." if stamp else ""
+    )
+
+
+def picture_caption(mission: MissionDataset, metric: MetricTable, filters: Filters) -> str:
+    """What a picture shows, in one line: phase, selection, N, time stamp, and whether the forms are synthetic."""
+    parts = [f"{PHASE_LABELS[filters.form_type]} forms · {filters.describe(mission.region_names)}", metric_figure(metric, filters)]
+    if stamp := as_of(mission):
+        parts.append(f"data as of {stamp}")
+    if mission.meta.get("synthetic"):
+        parts.append("SYNTHETIC DEMO FORMS")
+    return " · ".join(parts)
+
+
+def station_hover(row: Any, worst: str) -> str:
+    """A station's hover: id, visits with phases and times, worst assessment, problems reported (HTML, escaped)."""
+    visits = f"{row.visits} visit{'s' if row.visits != 1 else ''}"
+    return (
+        f"<b>{escape(str(row.ps_id))}</b><br>{visits}: {row.phases} at {row.times or 'time unknown'}"
+        f"<br>Worst assessment: {worst}<br>Problems reported: {row.problems or 'none'}"
+    )
+
+
+# ------------------------------------------------------------------------------------ the findings
+def statement_for(form_type: str, tally: dict[str, int], filters: Filters, as_fraction: bool = False) -> str:
+    """A phase's statement sentence for the view, or why there is none (tabulation under a station filter)."""
+    if form_type == "tabulation" and tally["n"] == 0 and (filters.setting or filters.evoting):
+        return "Urban/rural and voting-method filters do not apply to territorial commissions; clear them to see tabulation."
+    return statement_sentence(form_type, tally["negative"], tally["assessed"], as_fraction=as_fraction, min_n=filters.min_n)
+
+
+def n_line(tally: dict[str, int]) -> str:
+    """ "N = 223 assessed of 230 forms (7 without assessment) · 95 % CI 19–30 %"."""
+    unassessed = tally["n"] - tally["assessed"]
+    line = f"N = {tally['assessed']:,} assessed of {tally['n']:,} forms" + (f" ({unassessed} without assessment)" if unassessed else "")
+    if tally["assessed"]:
+        line += f" · {interval_text(tally['negative'], tally['assessed'])}"
+    return line
+
+
+def problems_title(filters: Filters, n: int) -> str:
+    scope = ", all of them" if filters.filters_by_problem else ""
+    return f"Problems reported in {PHASE_LABELS[filters.form_type].lower()} forms (N = {n:,} forms{scope})"
+
+
+def timeline_title(filters: Filters) -> str:
+    return f"{PHASE_LABELS[filters.form_type]}: forms per hour and share bad or very bad"
+
+
+def region_table_title(filters: Filters) -> str:
+    return f"{PHASE_LABELS[filters.form_type]}: bad or very bad by region, with N and 95 % interval (Wilson)"
+
+
+NOT_A_SAMPLE = (
+    "Observed stations are not a random sample (teams lean urban and toward regional centres): "
+    "these shares describe what observers saw, not a national estimate."
+)

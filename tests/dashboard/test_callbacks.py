@@ -1,0 +1,162 @@
+"""Every callback, posted through Dash's own endpoint as dash-renderer would post it: no browser needed.
+
+Each user action is one request that parses the filters once and filters the forms once; every
+callback the page registers answers 200; crafted payloads get the default view, not an error.
+"""
+
+import io
+import json
+
+import pandas as pd
+import pytest
+
+from dashboard import selection
+from dashboard.app import create_app
+from scripts.dash_client import DashClient
+from tests.conftest import DEMO
+
+VIEW = "..url.search..."  # update_view's output key starts so
+
+
+@pytest.fixture()
+def page(demo):
+    client = DashClient(create_app(demo))
+    client.fire("url", "search", "")  # the first load
+    return client
+
+
+def _one_view_request(page: DashClient, start: int) -> dict:
+    sent = page.log[start:]
+    assert [e.output[: len(VIEW)] for e in sent] == [VIEW], [e.output[:60] for e in sent]
+    return sent[0].reply
+
+
+ACTIONS = [
+    ("phase", "value", "voting"),
+    ("regions", "value", ["KZ-KAR", "KZ-PAV"]),
+    ("metric", "value", "problem"),
+    ("problem", "value", "overcrowding"),
+    ("setting", "value", "rural"),
+    ("evoting", "value", "no"),
+    ("orgs", "value", ["ODIHR"]),
+    ("overall", "value", ["bad", "very bad"]),
+    ("hours", "value", [8, 20]),
+    ("region-map", "clickData", {"points": [{"curveNumber": 0, "location": "KZ-YUZ"}]}),
+    ("back", "n_clicks", 1),
+    ("reset", "n_clicks", 1),
+    ("mode-toggle", "n_clicks", 1),
+]
+
+
+@pytest.mark.parametrize(("component", "prop", "value"), ACTIONS)
+def test_each_user_action_is_one_request_one_parse_one_filter_pass(page, component, prop, value):
+    selection._cache.clear()
+    selection.work.clear()
+    start = len(page.log)
+    page.fire(component, prop, value)
+    reply = _one_view_request(page, start)
+    assert selection.work["filters_parsed"] == 1 and selection.work["rows_filtered"] == 1, dict(selection.work)
+    assert "geojson" not in json.dumps(reply["region-map"])  # values travel, shapes stay in the browser
+    assert {"headlines", "n-shown", "region-table", "problem-chart", "timeline", "export-link"} <= set(reply)
+
+
+def test_the_same_view_again_filters_nothing(page):
+    page.fire("phase", "value", "opening")
+    selection.work.clear()
+    page.fire("phase", "value", "voting")
+    page.fire("phase", "value", "opening")
+    assert selection.work["rows_filtered"] == 1 and selection.work["cache_hits"] == 1
+
+
+def test_every_callback_answers(page):
+    page.fire("phase", "value", "tabulation")
+    page.fire("as-fraction", "value", True)
+    page.fire("viewport", "data", [700, 500])
+    page.fire("table-toggle", "n_clicks", 1)
+    page.fire("table-search", "value", "KZ")
+    page.fire("more-toggle", "n_clicks", 1)
+    page.fire("problem-chart", "clickData", {"points": [{"customdata": [1, 2, "protocol_tampering"]}]})
+    posted = {e.output for e in page.log}
+    server_side = {d["output"] for d in page.dependencies if d.get("clientside_function") is None}
+    assert posted == server_side
+    assert all(e.status == 200 for e in page.log)
+    rows = page.props[("forms-table", "rowData")]
+    raw = pd.read_csv(DEMO / "forms.csv", dtype=str)
+    tab = raw[(raw.form_type == "tabulation") & (raw.protocol_tampering == "yes")]
+    assert sorted(r["form_id"] for r in rows) == sorted(tab.form_id)
+
+
+def test_the_csv_link_gives_the_forms_the_page_counts(page):
+    reply = page.fire("phase", "value", "voting")
+    page.fire("regions", "value", ["KZ-KAR"])
+    href = page.props[("export-link", "href")]
+    n = int(next(c for c in _strong(page.props[("n-shown", "children")]) if c is not None))
+    csv = pd.read_csv(io.StringIO(page.client.get(href).get_data(as_text=True)), dtype=str)
+    assert len(csv) == n and set(csv.region_code) == {"KZ-KAR"} and set(csv.form_type) == {"voting"}
+    assert reply["url"]["search"] == "?form=voting"
+
+
+def _strong(children) -> list:
+    return [c["props"].get("data-n") for c in children if isinstance(c, dict) and c.get("type") == "Strong"]
+
+
+@pytest.mark.parametrize(
+    "store",
+    [
+        {"form_type": "<img src=x onerror=alert(1)>", "regions": ["KZ-XXX", 7], "hours": [25, 3], "min_n": -4},
+        {"regions": "KZ-KAR", "orgs": [{"$ne": 1}], "drill": ["KZ-KAR"]},
+        None,
+    ],
+)
+def test_a_crafted_store_gets_a_checked_view(page, store):
+    page.props[("filters", "data")] = store
+    reply = page.fire("as-fraction", "value", True)
+    assert page.log[-1].status == 200 and "headlines" in reply
+    reply = page.fire("phase", "value", "voting")
+    assert page.log[-1].status == 200
+    kept = reply["filters"]["data"]
+    assert kept["form_type"] == "voting" and kept["drill"] is None and "KZ-XXX" not in kept["regions"]
+
+
+# ------------------------------------------------------------------------------- odd names, end to end
+def test_an_odd_region_code_and_organisation_survive_url_csv_and_download_names(tmp_path):
+    """A region code with non-ASCII letters and a quote, an organisation with a comma: the page's URL,
+    the CSV it links to and the download names all keep them."""
+    from urllib.parse import unquote
+
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from geo.mission import build_mission
+    from tests.conftest import form_rows
+
+    code, org = 'KZ-ÄÖ"1', "OSCE PA, Delegation"
+    regions = gpd.GeoDataFrame({"code": [code, "BB"], "name": ["Ä-land", "Beta"]}, geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)], crs=4326)
+    rows = [
+        {"form_type": "voting", "region_code": code, "observer_org": org, "overall": "bad"},
+        {"form_type": "voting", "region_code": code, "observer_org": "ODIHR", "overall": "good"},
+        {"form_type": "voting", "region_code": "BB", "observer_org": org, "overall": "good"},
+    ]
+    mission = build_mission(tmp_path / "m", regions, form_rows(rows), {"name": "Odd"}, join=False)
+    page = DashClient(create_app(mission))
+    page.fire("url", "search", "")
+    page.fire("phase", "value", "voting")
+    page.fire("regions", "value", [code])
+    reply = page.fire("orgs", "value", [org])
+    search = reply["url"]["search"]
+    fresh = DashClient(create_app(mission))
+    restored = fresh.fire("url", "search", search)
+    assert restored["regions"]["value"] == [code] and restored["orgs"]["value"] == [org] and not restored["notices"]["children"]
+
+    response = page.client.get(page.props[("export-link", "href")])
+    csv = pd.read_csv(io.StringIO(response.get_data(as_text=True)), dtype=str)
+    assert list(csv.form_id) == ["F000"] and set(csv.observer_org) == {org} and set(csv.region_code) == {code}
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith("attachment;") and "filename*=UTF-8''" in disposition
+    assert unquote(disposition.split("filename*=UTF-8''")[1]) == f"obsmap-voting-{code}.csv"
+    assert disposition.encode("latin-1").isascii()  # a header is ASCII; the name travels percent-encoded
+
+    image = page.client.get(page.props[("map-png", "href")].replace(".png", ".svg"))
+    if image.status_code == 200:  # needs chromium (make test installs it)
+        name = unquote(image.headers["Content-Disposition"].split("filename*=UTF-8''")[1])
+        assert name == f"obsmap-map-voting-{code}.svg"
