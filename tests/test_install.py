@@ -24,7 +24,7 @@ import pytest
 
 from tests.conftest import DEMO, ROOT
 
-pytestmark = pytest.mark.install
+pytestmark = [pytest.mark.install, pytest.mark.xdist_group("install")]  # one worker builds the venv once
 
 # Left out of the copy the wheel is built from: environments, caches and build output (setuptools reuses build/lib,
 # so stale files there would land in the wheel; building from a copy also leaves the checkout untouched).

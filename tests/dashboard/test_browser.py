@@ -11,7 +11,8 @@ from selenium.webdriver.common.by import By
 from dashboard.app import create_app
 from tests.conftest import DEMO, build_tiny
 
-pytestmark = pytest.mark.browser
+# One worker runs them all, one after the other: dash_duo serves on a fixed port.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 GD = "document.querySelector('#region-map .js-plotly-plot')"
 Z = f"const gd = {GD}; return gd && gd._fullData && gd._fullData.length > 0 ? Array.from(gd._fullData[0].z) : null;"
@@ -184,9 +185,9 @@ def test_comment_with_script_is_shown_as_text(dash_duo, tmp_path):
     dash_duo._wait_for_callbacks()
     # A script click: the page may still be settling under the pointer; the button's handler is what matters.
     dash_duo.driver.execute_script("arguments[0].click();", toggle)
-    dash_duo.wait_for_contains_text("#forms-table", "not bold", timeout=20)
-    cell = dash_duo.find_element("#forms-table .ag-cell[col-id='comments']")
-    assert cell.text == comment
+    # The comments column may sit right of the grid's visible width, so read the cell's text, not what is on screen.
+    cell = dash_duo.wait_for_element("#forms-table .ag-row .ag-cell[col-id='comments']", timeout=20)
+    assert cell.get_attribute("textContent") == comment
     assert dash_duo.driver.execute_script("return window.__pwned === undefined && !document.querySelector('#forms-table b')")
     assert dash_duo.get_logs() == []
 

@@ -11,7 +11,7 @@ from pypdf import PdfReader
 from dashboard.app import create_app
 from tests.conftest import DEMO, ROOT, build_tiny
 
-pytestmark = [pytest.mark.export, pytest.mark.filterwarnings("ignore::DeprecationWarning")]  # kaleido's choreographer on 3.11
+pytestmark = [pytest.mark.export, pytest.mark.xdist_group("export"), pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 
 @pytest.fixture(scope="module")
