@@ -17,6 +17,7 @@ import dash
 from dash import Dash, Input, Output, Patch, State, ctx, html
 
 from dashboard import tables, text, views
+from dashboard.figures import FIT_JS
 from dashboard.filters import CONTROLS, Known, controls_from_filters, from_dict, more_filters_active, to_query
 from dashboard.selection import select
 from dashboard.state import next_view
@@ -35,6 +36,7 @@ def register_callbacks(app: Dash, mission: MissionDataset, known: Known) -> None
         "mode": Output("mode-toggle", "children"),
         "controls": {c: Output(c, "value") for c in CONTROLS},
         "map": Output("region-map", "figure", allow_duplicate=True),
+        "fit": Output("map-fit", "data"),
         "map_title": Output("map-title", "children"),
         "map_caption": Output("map-caption", "children"),
         "back": Output("back", "style"),
@@ -58,13 +60,12 @@ def register_callbacks(app: Dash, mission: MissionDataset, known: Known) -> None
         "bar_click": Input("problem-chart", "clickData"),
         "clicks": [Input(b, "n_clicks") for b in ("back", "reset", "mode-toggle")],
         "as_fraction": State("as-fraction", "value"),
-        "size": State("viewport", "data"),
         "table_open": State("table-open", "data"),
         "current": State("filters", "data"),
     }
 
     @app.callback(output=outputs, inputs=inputs, prevent_initial_call="initial_duplicate")
-    def update_view(search, controls, map_click, bar_click, clicks, as_fraction, size, table_open, current):
+    def update_view(search, controls, map_click, bar_click, clicks, as_fraction, table_open, current):
         """Any user action -> the view (URL, store, controls agree) and every part of the page that shows it."""
         trigger = ctx.triggered_id
         out: dict[str, Any] = {key: _unchanged(dep) for key, dep in outputs.items()}
@@ -72,7 +73,6 @@ def register_callbacks(app: Dash, mission: MissionDataset, known: Known) -> None
             trigger, search=search, controls=controls, current=current, map_click=map_click, bar_click=bar_click, known=known
         )
         chosen = select(mission, filters)
-        map_size = views.measured_size(size)
         # The URL follows the view (a new history entry); when the URL led, it stays as the browser has it.
         if trigger not in (None, "url"):
             out["url"] = to_query(filters, default_min_n=known.min_n)
@@ -85,8 +85,9 @@ def register_callbacks(app: Dash, mission: MissionDataset, known: Known) -> None
             out["page"] = "obs-page obs-briefing" if briefing else "obs-page"
             out["mode"] = "Exit briefing view" if briefing else "Briefing view"
         out["controls"] = controls_from_filters(filters)
-        patch, out["map_title"], out["map_caption"], map_notices = views.map_patch(mission, chosen, filters, map_size)
+        patch, out["map_title"], out["map_caption"], map_notices = views.map_patch(mission, chosen, filters)
         out["map"] = patch
+        out["fit"] = views.map_fit(mission, filters)
         out["back"] = None if filters.drill else {"display": "none"}
         out["map_notices"] = _notice(map_notices)
         out["headlines"] = views.headlines(mission, chosen, filters, bool(as_fraction))
@@ -101,13 +102,6 @@ def register_callbacks(app: Dash, mission: MissionDataset, known: Known) -> None
         if table_open:
             out["rows"] = tables.table_rows(mission, chosen)
         return out
-
-    @app.callback(
-        Output("region-map", "figure", allow_duplicate=True), Input("viewport", "data"), State("filters", "data"), prevent_initial_call=True
-    )
-    def refit_map(size, current):
-        """The map element's measured size -> centre and zoom that fit it (a Patch of the view only)."""
-        return views.fit_patch(mission, from_dict(current, known), views.measured_size(size))
 
     @app.callback(
         Output("headlines", "children", allow_duplicate=True),
@@ -133,11 +127,14 @@ def register_callbacks(app: Dash, mission: MissionDataset, known: Known) -> None
         return tables.table_rows(mission, select(mission, from_dict(current, known)))
 
     # The map element's own size, measured in the browser whenever it changes (first layout, a mode's CSS,
-    # a window resize), so the map's zoom fits the space it really has. Unchanged sizes send nothing.
+    # a window resize), and the view's bounds from the server: the map's centre and zoom are fitted here,
+    # in the browser, as a patch of the figure. Only a new area (drill-down, mode) or a new size refits, so
+    # an analyst's own panning survives filter changes, and no request is made for it.
     app.clientside_callback(
         """
         function(_path) {
-            var el = document.getElementById("region-map");
+            // The box around the graph: the graph's own element can be re-rendered, the box stays.
+            var el = document.getElementById("map-box");
             if (!el || el.dataset.obsmapMeasured) { return window.dash_clientside.no_update; }
             el.dataset.obsmapMeasured = "1";
             var timer = null, last = null;
@@ -156,6 +153,30 @@ def register_callbacks(app: Dash, mission: MissionDataset, known: Known) -> None
         """,
         Output("viewport", "data"),
         Input("url", "pathname"),
+    )
+    app.clientside_callback(
+        """
+        function(fit, size) {
+            if (!fit || !size) { return window.dash_clientside.no_update; }
+            var key = fit.key + "-" + size[0] + "x" + size[1];
+            var el = document.getElementById("map-box");
+            if (!el || el.dataset.obsmapFit === key) { return window.dash_clientside.no_update; }
+            el.dataset.obsmapFit = key;
+            var view = (FIT_JS)(fit.bounds, size[0], size[1], fit.legend_px);
+            var assign = function(location, value) {
+                return {operation: "Assign", location: location, params: {value: value}};
+            };
+            return {__dash_patch_update: "__dash_patch_update", operations: [
+                assign(["layout", "map", "center"], view.center),
+                assign(["layout", "map", "zoom"], view.zoom),
+                assign(["layout", "uirevision"], key)
+            ]};
+        }
+        """.replace("FIT_JS", FIT_JS),
+        Output("region-map", "figure", allow_duplicate=True),
+        Input("map-fit", "data"),
+        Input("viewport", "data"),
+        prevent_initial_call=True,
     )
 
     @app.callback(Output("more", "is_open"), Input("more-toggle", "n_clicks"), State("more", "is_open"), prevent_initial_call=True)

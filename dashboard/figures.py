@@ -91,14 +91,29 @@ def station_values(visits: pd.DataFrame, unobserved: pd.DataFrame) -> dict[str, 
 MAP_HEIGHT = 560
 
 
+LEGEND_PX = 110  # the colour bar's band along the top of the map
+
+# The same fit in the browser's JavaScript, for the page's map (its size is known only there); pictures use map_view.
+FIT_JS = """function(b, width, height, legend) {
+    var merc = function(lat) { return 180 / Math.PI * Math.log(Math.tan(Math.PI / 4 + lat * Math.PI / 360)); };
+    var spanX = Math.max(b[2] - b[0], 1e-3), spanY = Math.max(merc(b[3]) - merc(b[1]), 1e-3);
+    var free = Math.max(height - legend, height * 0.5);
+    var zoom = Math.min(Math.log2(width * 0.94 * 360 / (512 * spanX)), Math.log2(free * 0.94 * 360 / (512 * spanY)));
+    var centre = (merc(b[3]) + merc(b[1])) / 2 + (legend / 2) * 360 / (512 * Math.pow(2, zoom));
+    var lat = 180 / Math.PI * (2 * Math.atan(Math.exp(centre * Math.PI / 180)) - Math.PI / 2);
+    return {center: {lon: (b[0] + b[2]) / 2, lat: lat}, zoom: Math.round(zoom * 100) / 100};
+}"""
+
+
 def map_view(
-    bounds: tuple[float, float, float, float], width_px: int = 820, height_px: int = MAP_HEIGHT, legend_px: int = 110
+    bounds: tuple[float, float, float, float], width_px: int = 820, height_px: int = MAP_HEIGHT, legend_px: int = LEGEND_PX
 ) -> dict[str, Any]:
     """Centre and zoom that fit ``bounds`` (west, south, east, north) below the colour bar.
 
     The colour bar runs along the top ``legend_px`` pixels of a ``width_px`` x ``height_px`` view, so
     the box is fitted into the band below it (with a small margin) and the centre is moved up by half
-    the band. Computed on the server (MapLibre's own fit runs before the card has its size).
+    the band. MapLibre's own fit runs before the card has its size, so the page fits with :data:`FIT_JS`
+    (the same arithmetic) once the browser has measured the map, and pictures with this function.
     """
     west, south, east, north = bounds
 

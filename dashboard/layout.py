@@ -186,6 +186,7 @@ def map_card(figure) -> dbc.Card:
                 # The box has the map's height (CSS, per mode); the graph fills it and the browser measures it.
                 dcc.Graph(id="region-map", figure=figure, config=GRAPH_CONFIG, className="obs-map", responsive=True),
                 className="p-0 obs-map-box",
+                id="map-box",
             ),
             dbc.CardFooter(
                 html.Div(
@@ -405,6 +406,7 @@ def page(mission: MissionDataset, map_figure, filters: Filters) -> html.Div:
                 className="obs-main",
             ),
             dcc.Store(id="filters", data=filters.to_dict()),
-            dcc.Store(id="viewport"),
+            dcc.Store(id="viewport"),  # the map element's size, measured in the browser
+            dcc.Store(id="map-fit"),  # the area the map fits: bounds of the country or the drilled region
         ],
     )

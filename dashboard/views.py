@@ -18,6 +18,7 @@ from dashboard import text
 from dashboard.analysis import filter_stations, percent, problem_rates, station_visits, tally_by_hour, tally_by_phase
 from dashboard.figures import (
     DISTRICTS,
+    LEGEND_PX,
     MAP_HEIGHT,
     REGIONS,
     STATIONS,
@@ -96,20 +97,10 @@ def view_of(mission: MissionDataset, drill: str | None, size: tuple[int, int] | 
     return map_view(mission.bounds.get(drill or "*", mission.bounds["*"]), width_px=width, height_px=height)
 
 
-def measured_size(size: Any) -> tuple[int, int] | None:
-    """The map element's size as the browser measured it, if it is a plausible one."""
-    if isinstance(size, list | tuple) and len(size) == 2 and all(isinstance(v, int | float) and 50 <= v <= 20000 for v in size):
-        return int(size[0]), int(size[1])
-    return None
-
-
-def map_patch(
-    mission: MissionDataset, selection: Selection, filters: Filters, size: tuple[int, int] | None
-) -> tuple[Patch, str, list, list[str]]:
+def map_patch(mission: MissionDataset, selection: Selection, filters: Filters) -> tuple[Patch, str, list, list[str]]:
     """Map values as a Patch (the geometry stays in the browser), its title, caption and notices.
 
-    The map's centre and zoom change only when the drill-down or the mode changes (``uirevision``),
-    so an analyst's own panning survives filter changes.
+    Centre and zoom are not in it: the browser fits them to the map's measured size (see :func:`map_fit`).
     """
     metric = metric_table(mission, selection, filters)
     values = region_values(mission, metric, filters)
@@ -124,7 +115,6 @@ def map_patch(
         for key, value in layer.items():
             patch["data"][trace_index(name)][key] = value
     briefing = filters.mode == "briefing"
-    fit_patch(mission, filters, size, patch)
     regions["colorbar"]["tickfont"]["size"] = 18 if briefing else 14
     regions["colorbar"]["len"] = 0.95 if briefing else 0.7
     regions["colorbar"]["title"]["font"]["size"] = 19 if briefing else 15
@@ -134,18 +124,11 @@ def map_patch(
     return patch, text.map_title(mission, metric, filters), caption, list(metric.notices)
 
 
-def fit_patch(mission: MissionDataset, filters: Filters, size: tuple[int, int] | None, patch: Patch | None = None) -> Patch:
-    """Centre and zoom that fit the view's area into a map of ``size`` px, and the ``uirevision`` that applies them.
-
-    ``uirevision`` changes only with the drill-down, the mode and the map's size, so an analyst's own
-    panning survives filter changes.
-    """
-    patch = Patch() if patch is None else patch
-    view = view_of(mission, filters.drill, size)
-    patch["layout"]["map"]["center"] = view["center"]
-    patch["layout"]["map"]["zoom"] = view["zoom"]
-    patch["layout"]["uirevision"] = f"{filters.drill or 'country'}-{filters.mode}" + (f"-{size[0]}x{size[1]}" if size else "")
-    return patch
+def map_fit(mission: MissionDataset, filters: Filters) -> dict[str, Any]:
+    """What the browser fits the map to: the area's bounds (the country or the drilled region) and a key
+    that changes with the area and the mode, so a refit happens then and only then."""
+    bounds = mission.bounds.get(filters.drill or "*", mission.bounds["*"])
+    return {"bounds": list(bounds), "key": f"{filters.drill or 'country'}-{filters.mode}", "legend_px": LEGEND_PX}
 
 
 # ------------------------------------------------------------------------------------ the findings

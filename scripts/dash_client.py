@@ -111,7 +111,7 @@ class DashClient:
                     continue
                 exchange = self.post(dependency, triggers)
                 if exchange.status != 200:
-                    raise AssertionError(f"{exchange.output[:80]} answered {exchange.status}")
+                    raise RuntimeError(f"{exchange.output[:80]} answered {exchange.status}")
                 for cid, props in exchange.reply.items():
                     merged.setdefault(cid, {}).update(props)
                     now |= {f"{cid}.{p}": dependency["output"] for p in props}

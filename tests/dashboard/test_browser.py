@@ -23,6 +23,12 @@ if (!sub || !sub.map || !sub.map.loaded()) return -1;
 return sub.map.queryRenderedFeatures().length;
 """
 RESOURCES = "return performance.getEntriesByType('resource').map(e => e.name).concat([location.href]);"
+# Whether the map shows the whole box (west, south, east, north) given as the argument.
+SHOWS = f"""
+const sub = {GD}._fullLayout.map._subplot, b = sub.map.getBounds(), [w, s, e, n] = arguments[0];
+return b.getWest() <= w && b.getEast() >= e && b.getSouth() <= s && b.getNorth() >= n;
+"""
+ZOOM = f"return {GD}._fullLayout.map.zoom;"
 
 
 def _z(dash_duo):
@@ -131,10 +137,14 @@ def test_drill_into_a_region_and_back(dash_duo, demo):
     stations = pd.read_csv(DEMO / "stations.csv", dtype=str)
     assert dash_duo.driver.execute_script(STATION_POINTS) == (stations.region_code == "KZ-KAR").sum()  # observed + not observed
     assert int(dash_duo.find_element("#n-phase-forms").get_attribute("data-n")) == len(counting)
+    # The browser fitted the map to Karaganda, at the size the map really has.
+    _wait(lambda: dash_duo.driver.execute_script(ZOOM) > 5, 10, "the map to zoom in")
+    assert dash_duo.driver.execute_script(SHOWS, list(demo.bounds["KZ-KAR"]))
 
     dash_duo.find_element("#back").click()
     dash_duo.wait_for_contains_text("#map-title", "Counting: share of forms", timeout=10)
     _wait(lambda: dash_duo.driver.execute_script(STATION_POINTS) == 0, 10, "stations to hide")
+    _wait(lambda: dash_duo.driver.execute_script(SHOWS, list(demo.bounds["*"])), 10, "the whole country")
     assert "drill" not in dash_duo.driver.current_url
 
     dash_duo.driver.back()
@@ -218,6 +228,8 @@ def test_briefing_view_hides_controls_and_reads_large(dash_duo, demo):
         " document.querySelector('#sentence-counting').getBoundingClientRect().top]"
     )
     assert all(0 < t < 720 for t in tops)
+    # The briefing's map is smaller than the analyst's; the browser refitted the country into it.
+    _wait(lambda: dash_duo.driver.execute_script(SHOWS, list(demo.bounds["*"])), 10, "the whole country in the briefing map")
     dash_duo.find_element("#mode-toggle").click()
     _wait(lambda: dash_duo.find_element(".obs-filters").is_displayed(), 10, "controls to come back")
     assert "mode=briefing" not in dash_duo.driver.current_url

@@ -8,11 +8,11 @@ import pytest
 
 from dashboard.analysis import coverage_by_region, filter_forms, station_visits, tally_by_hour
 from dashboard.app import create_app
-from dashboard.figures import DISTRICTS, STATIONS, UNOBSERVED, trace_index
+from dashboard.figures import DISTRICTS, STATIONS, UNOBSERVED, map_view, trace_index
 from dashboard.filters import Filters
 from dashboard.summary import mission_summary
 from dashboard.tables import table_rows
-from dashboard.views import map_patch, timeline
+from dashboard.views import map_fit, map_patch, timeline
 from geo.schema import FORM_COLUMNS
 from tests.conftest import DEMO, build_tiny, chosen, components
 
@@ -92,18 +92,21 @@ def test_station_visits_take_the_worst_visit(tmp_path):
 
 
 def test_drilled_map_shows_the_regions_stations_and_zooms_in(demo, raw):
-    patch, title, _, _ = map_patch(demo, *chosen(demo, {"form_type": "voting", "drill": "KZ-MAN", "regions": ["KZ-MAN"]}), None)
+    patch, title, _, _ = map_patch(demo, *chosen(demo, {"form_type": "voting", "drill": "KZ-MAN", "regions": ["KZ-MAN"]}))
     ops = {tuple(op["location"]): op["params"]["value"] for op in patch.to_plotly_json()["operations"]}
     observed = sum(len(ops[("data", i, "lat")]) for i in map(trace_index, STATIONS))
     voting = raw[(raw.form_type == "voting") & (raw.region_code == "KZ-MAN")]
     assert observed == voting.ps_id.nunique()
     stations = pd.read_csv(DEMO / "stations.csv", dtype=str)
     assert len(ops[("data", trace_index(UNOBSERVED), "lat")]) == (stations.region_code == "KZ-MAN").sum() - voting.ps_id.nunique()
-    assert ops[("layout", "uirevision")] == "KZ-MAN-analysis" and ops[("layout", "map", "zoom")] > 5
+    assert not any(loc[0] == "layout" for loc in ops)  # centre and zoom are fitted in the browser, to the map's size
+    fit = map_fit(demo, chosen(demo, {"form_type": "voting", "drill": "KZ-MAN"})[1])
+    assert fit["key"] == "KZ-MAN-analysis" and map_view(fit["bounds"], 820, 560)["zoom"] > 5
     assert title.startswith("Mangystau: polling stations")
-    country, *_ = map_patch(demo, *chosen(demo, {"form_type": "voting"}), None)
+    country, *_ = map_patch(demo, *chosen(demo, {"form_type": "voting"}))
     ops = {tuple(op["location"]): op["params"]["value"] for op in country.to_plotly_json()["operations"]}
-    assert ops[("data", trace_index(UNOBSERVED), "visible")] is False and ops[("layout", "uirevision")] == "country-analysis"
+    assert ops[("data", trace_index(UNOBSERVED), "visible")] is False
+    assert map_fit(demo, chosen(demo, {"form_type": "voting"})[1])["key"] == "country-analysis"
 
 
 # ---------------------------------------------------------------------------------------- metrics
@@ -120,7 +123,7 @@ def test_coverage_is_observed_of_registered_stations(demo, raw):
 
 @pytest.mark.parametrize("metric", ["problem", "coverage", "forms"])
 def test_each_metric_names_itself_and_its_unit_in_the_legend(demo, metric):
-    patch, title, _, notices = map_patch(demo, *chosen(demo, {"form_type": "voting", "metric": metric, "problem": "overcrowding"}), None)
+    patch, title, _, notices = map_patch(demo, *chosen(demo, {"form_type": "voting", "metric": metric, "problem": "overcrowding"}))
     ops = {tuple(op["location"]): op["params"]["value"] for op in patch.to_plotly_json()["operations"]}
     legend = ops[("data", 0, "colorbar", "title", "text")]
     assert {"problem": "% of forms that answered", "coverage": "% of registered stations", "forms": "forms per region"}[metric] in legend
@@ -129,7 +132,7 @@ def test_each_metric_names_itself_and_its_unit_in_the_legend(demo, metric):
 
 def test_coverage_without_a_registry_falls_back_with_a_notice(tmp_path):
     mission = build_tiny(tmp_path, [{"form_type": "voting", "region_code": "AA", "overall": "bad"}])
-    _, title, _, notices = map_patch(mission, *chosen(mission, {"form_type": "voting", "metric": "coverage"}), None)
+    _, title, _, notices = map_patch(mission, *chosen(mission, {"form_type": "voting", "metric": "coverage"}))
     assert "bad or very bad" in title and "registry" in notices[0]
 
 
@@ -188,7 +191,7 @@ def test_user_text_in_hovers_is_escaped(tmp_path):
     regions = gpd.GeoDataFrame({"code": ["AA"], "name": ["<i>Alpha</i>"]}, geometry=[box(0, 0, 1, 1)], crs=4326)
     rows = form_rows([{"form_type": "voting", "ps_id": "<b>P1</b>", "latitude": 0.5, "longitude": 0.5, "overall": "bad"}])
     mission = build_mission(tmp_path / "m", regions, rows, {"name": "x"})
-    patch, *_ = map_patch(mission, *chosen(mission, {"form_type": "voting", "drill": "AA"}), None)
+    patch, *_ = map_patch(mission, *chosen(mission, {"form_type": "voting", "drill": "AA"}))
     text = json.dumps(patch.to_plotly_json())
     assert "&lt;b&gt;P1&lt;/b&gt;" in text and "<b>P1</b>" not in text
     assert "&lt;i&gt;Alpha&lt;/i&gt;" in text and "<i>Alpha</i>" not in text
@@ -214,7 +217,7 @@ def test_drilled_region_shows_its_districts(tmp_path):
     page = components(create_app(mission).layout)  # the page carries the districts' outlines, hidden until a drill
     districts_trace = page["region-map"]["props"]["figure"]["data"][trace_index(DISTRICTS)]
     assert [f["id"] for f in districts_trace["geojson"]["features"]] == ["A1", "A2", "B1"] and districts_trace["visible"] is False
-    patch, *_ = map_patch(mission, *chosen(mission, {"form_type": "voting", "drill": "AA"}), None)
+    patch, *_ = map_patch(mission, *chosen(mission, {"form_type": "voting", "drill": "AA"}))
     ops = {tuple(op["location"]): op["params"]["value"] for op in patch.to_plotly_json()["operations"]}
     assert ops[("data", 1, "locations")] == ["A1", "A2"] and ops[("data", 1, "visible")] is True
 

@@ -60,7 +60,7 @@ def _sentence(phase_subject: str, observed: str, frame: pd.DataFrame) -> str:
     return f"{phase_subject} was assessed as bad or very bad in {pct} per cent of {n:,} {observed}."
 
 
-def test_brief_pdf_is_one_or_two_pages_with_the_headline_figures(tmp_path):
+def test_brief_pdf_is_one_page_with_the_headline_figures(tmp_path):
     out = tmp_path / "brief.pdf"
     proc = subprocess.run(
         [sys.executable, "-m", "dashboard.cli", "brief", "--form", "counting", "--setting", "urban", "--out", str(out)],
@@ -127,7 +127,7 @@ def test_images_and_briefs_are_made_with_no_network_at_all(tmp_path):
     assert int(size) > 20_000 and is_png == "True" and is_pdf == "True"
 
 
-def test_brief_of_a_mission_with_many_regions_stays_within_two_pages(tmp_path):
+def test_brief_of_a_mission_with_many_regions_stays_on_one_page(tmp_path):
     """60 regions: the table keeps the regions with enough forms, names the others, and the brief fits."""
     import random
 
@@ -155,7 +155,7 @@ def test_brief_of_a_mission_with_many_regions_stays_within_two_pages(tmp_path):
     pdf = tmp_path / "brief.pdf"
     pdf.write_bytes(brief(mission, Filters("counting"), "pdf"))
     reader = PdfReader(pdf)
-    assert 1 <= len(reader.pages) <= 2
+    assert len(reader.pages) == 1
     text = " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
     few = sum(1 for i in range(60) if sum(r["ps_id"] == f"P{i}" for r in rows) < 10)
     assert f"Fewer than 10 assessed forms ({few} regions, not listed)" in text

@@ -80,7 +80,7 @@ def test_summary_cells_equal_the_reference(rows, min_n):
 def test_map_hover_region_table_and_headlines_equal_the_reference(rows, phase, min_n):
     mission = _mission(rows)
     data = Filters(phase, min_n=min_n).to_dict()
-    patch, *_ = map_patch(mission, *chosen(mission, data), None)
+    patch, *_ = map_patch(mission, *chosen(mission, data))
     ops = {tuple(op["location"]): op["params"]["value"] for op in patch.to_plotly_json()["operations"]}
     hover = {code: text for code, (_, text) in zip(["AA", "BB"], ops[("data", 0, "customdata")], strict=True)}
     table = {row["code"]: row for row in region_table(mission, *chosen(mission, data))}

@@ -16,7 +16,7 @@ from tests.conftest import DEMO, chosen
 
 
 def map_patch(mission, data) -> Patch:
-    return views.map_patch(mission, *chosen(mission, data), None)[0]
+    return views.map_patch(mission, *chosen(mission, data))[0]
 
 
 def _patch_values(patch: Patch, trace: int = trace_index(REGIONS)) -> dict:
@@ -98,7 +98,7 @@ def test_headlines_state_every_phase_with_its_n(demo):
 
 def test_titles_captions_and_counts_name_the_selection(demo):
     data = {"form_type": "tabulation", "regions": ["KZ-KAR"]}
-    _, title, caption, _ = views.map_patch(demo, *chosen(demo, data), None)
+    _, title, caption, _ = views.map_patch(demo, *chosen(demo, data))
     assert title.startswith("Tabulation")
     caption = json.dumps(caption, default=str)
     assert "Karaganda" in caption and "Synthetic" in caption
