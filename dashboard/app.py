@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+from html import escape
 from pathlib import Path
 
 from dash import Dash
@@ -35,7 +36,7 @@ def create_app(data: str | Path | MissionDataset | None = None, min_n: int = DEF
     filters = Filters(min_n=min_n)
     app = Dash(
         __name__,
-        title=f"obsmap · {mission.meta.get('name', 'mission')}",
+        title=escape(f"obsmap · {mission.meta.get('name', 'mission')}"),  # Dash writes the title into HTML as is
         assets_folder=str(ASSETS),
         update_title=None,
         serve_locally=True,

@@ -7,9 +7,13 @@ MathJax, no CDN); the brief is an HTML page printed to PDF by the same chromium.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import base64
 import contextlib
+import logging
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import textwrap
@@ -34,6 +38,7 @@ from dashboard.views import DRILLED_OPACITY, drill_layers, problems, region_valu
 from geo.mission import MissionDataset
 from geo.schema import PHASE_LABELS
 
+log = logging.getLogger(__name__)
 IMAGE_SIZE = (1600, 900)
 # Offline: plotly.js from the plotly package, no MathJax (a CDN), no extensions, and every http(s) request
 # sent to a closed local port, so chromium's background chatter (account and update checks) goes nowhere.
@@ -41,7 +46,7 @@ KALEIDO_OPTIONS = {"mathjax": False, "enable_extensions": False, "proxy_server":
 
 
 FIGURES = ("map", "problems", "timeline")
-RENDER_TIMEOUT_S = 120
+RENDER_TIMEOUT_S = 60  # a picture takes about 1 s warm, a brief 5-8 s; a stuck chromium is given up on
 TEMPLATES = Environment(loader=PackageLoader("dashboard", "templates"), autoescape=select_autoescape(["html"]), trim_blocks=True)
 
 
@@ -127,6 +132,7 @@ class Renderer:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._kaleido: Any = None
+        atexit.register(self.stop)  # no chromium left behind by a server, a worker or `obsmap brief`
 
     def _run(self, coroutine: Any, timeout: float) -> Any:
         if self._loop is None:
@@ -136,15 +142,12 @@ class Renderer:
     def _start(self) -> None:
         self._loop = asyncio.new_event_loop()
         threading.Thread(target=self._loop.run_forever, name="obsmap-kaleido", daemon=True).start()
+        # Kept before it opens, so a start that times out still has its chromium closed by stop().
+        self._kaleido = kaleido.Kaleido(path=chromium(), **KALEIDO_OPTIONS)
+        self._run(self._kaleido.open(), RENDER_TIMEOUT_S)
 
-        async def open_browser() -> Any:
-            browser = kaleido.Kaleido(**KALEIDO_OPTIONS)
-            await browser.open()
-            return browser
-
-        self._kaleido = self._run(open_browser(), RENDER_TIMEOUT_S)
-
-    def _stop(self) -> None:
+    def stop(self) -> None:
+        """Close the browser and its event loop (the next render starts new ones)."""
         loop, browser, self._loop, self._kaleido = self._loop, self._kaleido, None, None
         if loop is None:
             return
@@ -154,14 +157,19 @@ class Renderer:
         loop.call_soon_threadsafe(loop.stop)
 
     def render(self, fig: go.Figure, opts: dict[str, Any]) -> bytes:
-        with self._lock:
-            try:
-                if self._kaleido is None:
-                    self._start()
-                return self._run(self._kaleido.calc_fig(fig, opts=opts), RENDER_TIMEOUT_S)
-            except Exception as exc:
-                self._stop()
-                raise ExportUnavailable(f"chromium could not draw the picture ({type(exc).__name__}: {exc}); try again.") from exc
+        # Waiting in line is bounded too: a request never hangs behind a stuck picture.
+        if not self._lock.acquire(timeout=RENDER_TIMEOUT_S):
+            raise ExportUnavailable(f"the picture renderer is busy for more than {RENDER_TIMEOUT_S} s; try again.")
+        try:
+            if self._kaleido is None:
+                self._start()
+            return self._run(self._kaleido.calc_fig(fig, opts=opts), RENDER_TIMEOUT_S)
+        except Exception as exc:
+            log.warning("chromium failed to draw a picture: %r", exc)
+            self.stop()
+            raise ExportUnavailable("chromium could not draw the picture; try again (the server log has the detail).") from exc
+        finally:
+            self._lock.release()
 
 
 _renderer = Renderer()  # a resource like a connection pool, not state: every call gives the same bytes
@@ -251,13 +259,17 @@ def html_to_pdf(html: str) -> bytes:
             f"--print-to-pdf={pdf}",
             page.as_uri(),
         ]
-        try:
-            subprocess.run(cmd, check=True, capture_output=True, timeout=RENDER_TIMEOUT_S)
-        except subprocess.TimeoutExpired as exc:
-            raise ExportUnavailable(f"chromium did not print the brief within {RENDER_TIMEOUT_S} s; try again.") from exc
-        except subprocess.CalledProcessError as exc:
-            last = (exc.stderr or b"").decode("utf-8", "replace").strip().splitlines()[-1:] or ["no message"]
-            raise ExportUnavailable(f"chromium could not print the brief (exit {exc.returncode}: {last[0][:200]}).") from exc
+        # Its own process group, so a timeout ends chromium's helpers too, not only the main process.
+        with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True) as proc:
+            try:
+                _, stderr = proc.communicate(timeout=RENDER_TIMEOUT_S)
+            except subprocess.TimeoutExpired as exc:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+                raise ExportUnavailable(f"chromium did not print the brief within {RENDER_TIMEOUT_S} s; try again.") from exc
+        if proc.returncode != 0:
+            log.warning("chromium printing the brief exited %s: %s", proc.returncode, stderr.decode("utf-8", "replace")[-2000:])
+            raise ExportUnavailable(f"chromium could not print the brief (exit code {proc.returncode}); the server log has the detail.")
         if not pdf.is_file():
             raise ExportUnavailable("chromium exited without writing the brief's PDF.")
         return pdf.read_bytes()

@@ -141,8 +141,9 @@ def make_region_map(
 ) -> go.Figure:
     """Choropleth on a MapLibre ``white-bg`` map (renders with no network), plus drill-down layers.
 
-    Trace 0 colours every region (``names``' order, which is ``values``' order); trace 1 outlines
-    districts; traces 2.. are registry and observed stations, empty until a region is drilled into.
+    "Regions" colours every region (``names``' order, which is ``values``' order); "District borders"
+    outlines districts; "Not observed" and "Observed: <class>" are registry and observed stations, empty
+    until a region is drilled into.
     All geometry is sent with this figure once; filter changes patch values only. Traces are named
     :data:`MAP_TRACES`; patches find them by name.
     """

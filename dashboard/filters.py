@@ -20,6 +20,7 @@ Parsing never raises: a value that does not fit is left out, with one sentence s
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -36,6 +37,8 @@ HOURS_RANGE = (0, 30)
 DEFAULT_MIN_N = 10  # below this many forms behind a share, it is shown as "too few observations"
 MIN_N_RANGE = (1, 1000)
 MAX_NOTICES = 10
+# A meter, never read by the app: filter parses here, filter passes and cache hits in dashboard.selection.
+work: Counter[str] = Counter()
 ALL = "all"  # a segmented control's "no restriction" value
 
 
@@ -258,6 +261,7 @@ SPEC: tuple[Field, ...] = (
 )
 BY_PARAM = {f.param: f for f in SPEC}
 BY_NAME = {f.name: f for f in SPEC}
+BY_CONTROL = {f.control: f for f in SPEC if f.control}
 CONTROLS = tuple(f.control for f in SPEC if f.control)
 _DEFAULTS = {f.name: f.default for f in fields(Filters)}
 # URL order: the phase first, as a statement reads; then the rest in declaration order.
@@ -320,8 +324,6 @@ def from_params(params: Mapping[str, list[list[str]]], known: Known) -> tuple[Fi
     Unknown parameters and values that do not fit are left out, each with a notice; the list of
     notices is capped at :data:`MAX_NOTICES` lines.
     """
-    from dashboard.selection import work  # the parse counter that `make bench` prints
-
     work["filters_parsed"] += 1
     notices: list[str] = []
     values: dict[str, Any] = {"min_n": known.min_n}

@@ -6,7 +6,8 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from dashboard.filters import ALL, HOURS_RANGE, METRICS, Filters, controls_from_filters, format_hour, more_filters_active
+from dashboard import text
+from dashboard.filters import ALL, BY_CONTROL, HOURS_RANGE, METRICS, Filters, controls_from_filters, format_hour, more_filters_active
 from geo.mission import MissionDataset
 from geo.schema import FORM_TYPES, OVERALL_LEVELS, PHASE_LABELS, PROBLEMS
 
@@ -26,8 +27,9 @@ def _segmented(id_: str, options: list[tuple[str, str]], value: str) -> dbc.Radi
     )
 
 
-def _field(label: str, control, html_for: str | None = None, **col) -> dbc.Col:
-    """A labelled control in a column; the column's id is ``field-<control id>``."""
+def _field(control, html_for: str | None = None, **col) -> dbc.Col:
+    """A control in a column, labelled as the filter spec names it; the column's id is ``field-<control id>``."""
+    label = BY_CONTROL[control.id].label
     return dbc.Col([html.Label(label, className="obs-label", htmlFor=html_for), control], id=f"field-{control.id}", **col)
 
 
@@ -36,7 +38,7 @@ def header(mission: MissionDataset) -> html.Header:
     badges = []
     if meta.get("synthetic"):
         badges.append(dbc.Badge("DEMO · synthetic forms", color="warning", text_color="dark", className="obs-badge", id="synthetic-badge"))
-    as_of = meta.get("data_as_of")
+    as_of = text.as_of(mission)
     return html.Header(
         className="obs-header",
         children=[
@@ -66,7 +68,7 @@ def header(mission: MissionDataset) -> html.Header:
                         ],
                         className="obs-header-actions",
                     ),
-                    html.Div(f"Data as of {as_of.replace('T', ' ')}" if as_of else "", className="obs-asof"),
+                    html.Div(f"Data as of {as_of}" if as_of else "", className="obs-asof"),
                 ],
                 className="obs-header-right",
             ),
@@ -84,10 +86,9 @@ def filter_bar(mission: MissionDataset, filters: Filters) -> dbc.Card:
     hidden = {"display": "none"}
     main = dbc.Row(
         [
-            _field("Phase", _segmented("phase", [(ft, PHASE_LABELS[ft]) for ft in FORM_TYPES], c["phase"]), xs=12, xl="auto"),
-            _field("Map shows", _segmented("metric", metric_options, c["metric"]), xs=12, xl="auto"),
+            _field(_segmented("phase", [(ft, PHASE_LABELS[ft]) for ft in FORM_TYPES], c["phase"]), xs=12, xl="auto"),
+            _field(_segmented("metric", metric_options, c["metric"]), xs=12, xl="auto"),
             _field(
-                "Regions",
                 dcc.Dropdown(id="regions", options=region_options, value=c["regions"], multi=True, placeholder="All regions"),
                 html_for="regions",
                 xs=12,
@@ -104,7 +105,6 @@ def filter_bar(mission: MissionDataset, filters: Filters) -> dbc.Card:
     more = dbc.Row(
         [
             _field(
-                "Reported problem",
                 dcc.Dropdown(
                     id="problem",
                     options=[{"label": label, "value": key} for key, label in PROBLEMS.items()],
@@ -116,7 +116,6 @@ def filter_bar(mission: MissionDataset, filters: Filters) -> dbc.Card:
                 lg=3,
             ),
             _field(
-                "Time of visit",
                 dcc.RangeSlider(
                     id="hours",
                     min=HOURS_RANGE[0],
@@ -131,25 +130,20 @@ def filter_bar(mission: MissionDataset, filters: Filters) -> dbc.Card:
                 xs=12,
                 lg=4,
             ),
+            _field(dcc.Dropdown(id="orgs", options=orgs, value=c["orgs"], multi=True, placeholder="All"), "orgs", xs=6, lg=2),
+            _field(dcc.Dropdown(id="teams", options=teams, value=c["teams"], multi=True, placeholder="All"), "teams", xs=6, lg=3),
             _field(
-                "Organisation", dcc.Dropdown(id="orgs", options=orgs, value=c["orgs"], multi=True, placeholder="All"), "orgs", xs=6, lg=2
-            ),
-            _field("Team", dcc.Dropdown(id="teams", options=teams, value=c["teams"], multi=True, placeholder="All"), "teams", xs=6, lg=3),
-            _field(
-                "Stations",
                 _segmented("setting", [(ALL, "All"), ("urban", "Urban"), ("rural", "Rural")], c["setting"]),
                 xs="auto",
                 # A mission whose forms say nothing about urban/rural gets no such filter.
                 style=None if forms["urban_rural"].notna().any() else hidden,
             ),
             _field(
-                "Voting",
                 _segmented("evoting", [(ALL, "All"), ("yes", "Electronic"), ("no", "Paper")], c["evoting"]),
                 xs="auto",
                 style=None if forms["evoting"].notna().any() else hidden,
             ),
             _field(
-                "Overall assessment",
                 dbc.Checklist(
                     id="overall",
                     options=[{"label": level, "value": level} for level in OVERALL_LEVELS],

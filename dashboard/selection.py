@@ -7,24 +7,24 @@ version and the filters that decide which forms are in (not the metric, the mode
 a later request for the same view (another user, an image, the CSV) filters nothing. A new data
 version is a new key: the cache can never serve figures of older data.
 
-:data:`work` counts filter parses and filter passes; ``make bench`` prints it per user action.
+:data:`dashboard.filters.work` counts filter parses, filter passes and cache hits; ``make bench``
+prints them per user action.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from functools import cached_property
 
 import pandas as pd
 
 from dashboard.analysis import form_masks
-from dashboard.filters import Filters
+from dashboard.filters import Filters, work
 from geo.mission import MissionDataset
 
 CACHE_SIZE = 32
-work: Counter[str] = Counter()  # filters_parsed, rows_filtered, cache_hits: a meter, never read by the app
 _cache: OrderedDict[tuple[str, Filters], Selection] = OrderedDict()
 _lock = threading.Lock()
 
@@ -76,7 +76,8 @@ _FORM_FIELDS = ("form_type", "regions", "setting", "evoting", "orgs", "teams", "
 
 def select(mission: MissionDataset, filters: Filters) -> Selection:
     """The forms of ``filters`` in ``mission``: from the cache, or filtered now in one pass."""
-    key = (mission.version, forms_key(filters))
+    # A mission built in memory has no version: its identity keys it, for as long as it lives.
+    key = (mission.version or f"object-{id(mission)}", forms_key(filters))
     with _lock:
         hit = _cache.get(key)
         if hit is not None:

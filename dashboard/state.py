@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from dashboard.figures import REGIONS, trace_index
 from dashboard.filters import Filters, Known, filters_from_controls, from_dict, parse_query, reset, with_drill
 from geo.schema import PROBLEMS
 
@@ -46,7 +47,7 @@ def next_view(
     if trigger == "region-map":
         point = ((map_click or {}).get("points") or [{}])[0]
         code = point.get("location")
-        if point.get("curveNumber", 0) == 0 and code in known.regions:
+        if point.get("curveNumber", 0) == trace_index(REGIONS) and code in known.regions:  # not a station point
             return with_drill(now, code), []
         return now, []
     if trigger == "problem-chart":

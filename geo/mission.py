@@ -400,7 +400,8 @@ def load_mission(path: Path | str) -> MissionDataset:
             raise MissionDataError(f"{path / name}: file missing; a mission folder needs {MISSION_FILE}, {REGIONS_FILE} and {FORMS_FILE}.")
     meta = _read_json_object(path / MISSION_FILE, "a JSON object of the mission's facts (name, data time stamp, ...)")
     geojson = _read_json_object(path / REGIONS_FILE, "a GeoJSON FeatureCollection of the regions", list_key="features")
-    regions = pd.DataFrame([{"code": f["id"], "name": f["properties"].get("name", f["id"])} for f in geojson["features"]])
+    _check_meta_and_features(path, meta, geojson)
+    regions = pd.DataFrame([{"code": f["id"], "name": (f.get("properties") or {}).get("name", f["id"])} for f in geojson["features"]])
     forms = _read_forms(path / FORMS_FILE)
     unknown = forms["region_code"].isna() | ~forms["region_code"].isin(set(regions["code"]))
     if unknown.any():
@@ -445,6 +446,22 @@ def data_version(path: Path) -> str:
                 for block in iter(lambda: f.read(1 << 20), b""):  # noqa: B023 - f is the file just opened
                     digest.update(block)
     return digest.hexdigest()
+
+
+def _check_meta_and_features(path: Path, meta: dict[str, Any], geojson: dict[str, Any]) -> None:
+    """One sentence naming the file when mission.json or regions.geojson holds something obsmap cannot use."""
+    for key in ("name", "mission", "data_as_of", "election_date", "notice"):
+        if meta.get(key) is not None and not isinstance(meta[key], str):
+            raise MissionDataError(f"{path / MISSION_FILE}: {key!r} should be text, found {type(meta[key]).__name__}.")
+    if meta.get("election_date"):
+        try:
+            pd.Timestamp(meta["election_date"])
+        except (ValueError, TypeError) as exc:
+            date = meta["election_date"]
+            raise MissionDataError(f"{path / MISSION_FILE}: election_date {date!r} is not a date like 2005-12-04.") from exc
+    for i, feature in enumerate(geojson["features"], start=1):
+        if not isinstance(feature, dict) or not isinstance(feature.get("id"), str) or not feature["id"]:
+            raise MissionDataError(f"{path / REGIONS_FILE}: feature {i} has no text id (the region code); `obsmap import` writes one.")
 
 
 def election_day(forms: pd.DataFrame, meta: dict[str, Any]) -> pd.Timestamp:

@@ -71,9 +71,7 @@ class DashClient:
 
     def post(self, dependency: dict[str, Any], changed: list[str]) -> Exchange:
         """Post one callback with the current values, apply its reply to the props, and log it."""
-        outputs = [
-            {"id": o.split(".")[0], "property": o.split(".")[1].split("@")[0]} for o in dependency["output"].strip(".").split("...")
-        ]
+        outputs = [{"id": o.split(".")[0], "property": o.split(".")[1].split("@")[0]} for o in dependency["output"].strip(".").split("...")]
         body = {
             "output": dependency["output"],
             "outputs": outputs if dependency["output"].startswith("..") else outputs[0],

@@ -9,13 +9,14 @@ import requests
 from selenium.webdriver.common.by import By
 
 from dashboard.app import create_app
+from dashboard.figures import map_view
 from tests.conftest import DEMO, build_tiny
 
 # One worker runs them all, one after the other: dash_duo serves on a fixed port.
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 GD = "document.querySelector('#region-map .js-plotly-plot')"
-Z = f"const gd = {GD}; return gd && gd._fullData && gd._fullData.length > 0 ? Array.from(gd._fullData[0].z) : null;"
+Z = f"const gd = {GD}; const t = gd && gd._fullData && gd._fullData.find(t => t.name === 'Regions'); return t ? Array.from(t.z) : null;"
 RENDERED = f"""
 const gd = {GD};
 const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
@@ -140,6 +141,12 @@ def test_drill_into_a_region_and_back(dash_duo, demo):
     # The browser fitted the map to Karaganda, at the size the map really has.
     _wait(lambda: dash_duo.driver.execute_script(ZOOM) > 5, 10, "the map to zoom in")
     assert dash_duo.driver.execute_script(SHOWS, list(demo.bounds["KZ-KAR"]))
+    # The browser's fit (FIT_JS) is the server's (map_view, used for pictures) at the box's measured size.
+    width, height = dash_duo.driver.execute_script(
+        "const b = document.getElementById('map-box').getBoundingClientRect(); return [b.width, b.height];"
+    )
+    expected = map_view(demo.bounds["KZ-KAR"], round(width), round(height))
+    assert abs(dash_duo.driver.execute_script(ZOOM) - expected["zoom"]) < 0.011
 
     dash_duo.find_element("#back").click()
     dash_duo.wait_for_contains_text("#map-title", "Counting: share of forms", timeout=10)

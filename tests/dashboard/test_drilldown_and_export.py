@@ -8,7 +8,7 @@ import pytest
 
 from dashboard.analysis import coverage_by_region, filter_forms, station_visits, tally_by_hour
 from dashboard.app import create_app
-from dashboard.figures import DISTRICTS, STATIONS, UNOBSERVED, map_view, trace_index
+from dashboard.figures import DISTRICTS, REGIONS, STATIONS, UNOBSERVED, map_view, trace_index
 from dashboard.filters import Filters
 from dashboard.summary import mission_summary
 from dashboard.tables import table_rows
@@ -125,7 +125,7 @@ def test_coverage_is_observed_of_registered_stations(demo, raw):
 def test_each_metric_names_itself_and_its_unit_in_the_legend(demo, metric):
     patch, title, _, notices = map_patch(demo, *chosen(demo, {"form_type": "voting", "metric": metric, "problem": "overcrowding"}))
     ops = {tuple(op["location"]): op["params"]["value"] for op in patch.to_plotly_json()["operations"]}
-    legend = ops[("data", 0, "colorbar", "title", "text")]
+    legend = ops[("data", trace_index(REGIONS), "colorbar", "title", "text")]
     assert {"problem": "% of forms that answered", "coverage": "% of registered stations", "forms": "forms per region"}[metric] in legend
     assert notices == []
 
@@ -219,7 +219,8 @@ def test_drilled_region_shows_its_districts(tmp_path):
     assert [f["id"] for f in districts_trace["geojson"]["features"]] == ["A1", "A2", "B1"] and districts_trace["visible"] is False
     patch, *_ = map_patch(mission, *chosen(mission, {"form_type": "voting", "drill": "AA"}))
     ops = {tuple(op["location"]): op["params"]["value"] for op in patch.to_plotly_json()["operations"]}
-    assert ops[("data", 1, "locations")] == ["A1", "A2"] and ops[("data", 1, "visible")] is True
+    districts = trace_index(DISTRICTS)
+    assert ops[("data", districts, "locations")] == ["A1", "A2"] and ops[("data", districts, "visible")] is True
 
 
 def test_a_click_on_a_real_bar_selects_its_problem(demo):

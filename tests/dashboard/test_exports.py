@@ -114,7 +114,7 @@ def test_images_and_briefs_are_made_with_no_network_at_all(tmp_path):
         pytest.skip("unshare -n is not permitted here (needs root); CI runs as root")
     script = (
         "from dashboard.exports import brief, figure_for, render\n"
-        "from dashboard.analysis import Filters\n"
+        "from dashboard.filters import Filters\n"
         "from geo.mission import load_mission\n"
         "m = load_mission('data/demo')\n"
         "png = render(figure_for(m, Filters('counting'), 'map'), 'png')\n"

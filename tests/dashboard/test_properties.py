@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dashboard.analysis import interval_text, statement_sentence, wilson_interval
+from dashboard.figures import REGIONS, trace_index
 from dashboard.filters import Filters
 from dashboard.summary import mission_summary
 from dashboard.tables import region_table
@@ -82,7 +83,7 @@ def test_map_hover_region_table_and_headlines_equal_the_reference(rows, phase, m
     data = Filters(phase, min_n=min_n).to_dict()
     patch, *_ = map_patch(mission, *chosen(mission, data))
     ops = {tuple(op["location"]): op["params"]["value"] for op in patch.to_plotly_json()["operations"]}
-    hover = {code: text for code, (_, text) in zip(["AA", "BB"], ops[("data", 0, "customdata")], strict=True)}
+    hover = {code: text for code, (_, text) in zip(["AA", "BB"], ops[("data", trace_index(REGIONS), "customdata")], strict=True)}
     table = {row["code"]: row for row in region_table(mission, *chosen(mission, data))}
     blocks = str([b.to_plotly_json() for b in headlines(mission, *chosen(mission, data)) if b is not None])
     for region in ("AA", "BB"):

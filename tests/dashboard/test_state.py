@@ -1,4 +1,4 @@
-"""How clicks, controls and the URL move the view (the sync callback's logic)."""
+"""How clicks, controls and the URL move the view (the view callback's logic)."""
 
 from dashboard.filters import Filters, Known, controls_from_filters
 from dashboard.state import next_view

@@ -103,3 +103,22 @@ def test_malformed_json_in_a_mission_folder_names_the_file(tmp_path, name, conte
     file.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
     with pytest.raises(MissionDataError, match=message):
         load_mission(mission.path)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda meta, gj: meta.update(data_as_of=20051205), r"mission.json: 'data_as_of' should be text, found int"),
+        (lambda meta, gj: meta.update(election_date="2005-13-45"), r"election_date '2005-13-45' is not a date"),
+        (lambda meta, gj: gj["features"][1].pop("id"), r"regions.geojson: feature 2 has no text id"),
+    ],
+)
+def test_mission_facts_obsmap_cannot_use_are_named(tmp_path, change, message):
+    mission = build_tiny(tmp_path, [{"form_type": "voting", "region_code": "AA"}])
+    meta = json.loads((mission.path / "mission.json").read_text(encoding="utf-8"))
+    geojson = json.loads((mission.path / "regions.geojson").read_text(encoding="utf-8"))
+    change(meta, geojson)
+    (mission.path / "mission.json").write_text(json.dumps(meta), encoding="utf-8")
+    (mission.path / "regions.geojson").write_text(json.dumps(geojson), encoding="utf-8")
+    with pytest.raises(MissionDataError, match=message):
+        load_mission(mission.path)
