@@ -21,7 +21,8 @@ from geo.schema import FORM_TYPES, PHASE_WORDING, PROBLEMS
 def form_masks(forms: pd.DataFrame, filters: Filters) -> dict[str, pd.Series]:
     """One boolean mask per kind of filter, computed in one pass over ``forms``.
 
-    ``base``: regions, urban/rural, e-voting, organisation, team, time; ``phase``: the phase;
+    ``base``: regions, urban/rural, e-voting, organisation, team, time, review state (rejected forms
+    leave unless ``review="all"``), station conflicts; ``phase``: the phase;
     ``overall``: the assessment; ``problem``: the reported problem (all True when not filtering by
     one). A form whose value is blank does not match a filter on that value.
     """
@@ -40,6 +41,10 @@ def form_masks(forms: pd.DataFrame, filters: Filters) -> dict[str, pd.Series]:
     if filters.hours:
         start, end = filters.hours
         base &= ((forms["hour"] >= start) & (forms["hour"] < end)).fillna(False)
+    if "review" in forms and filters.review != "all":
+        base &= (forms["review"] == "approved") if filters.review == "approved" else (forms["review"] != "rejected")
+    if filters.conflict and "conflict" in forms:
+        base &= forms["conflict"]
     overall = forms["overall"].isin(filters.overall).fillna(False) if filters.overall else everything
     problem = forms[filters.problem].fillna(False) if filters.filters_by_problem else everything
     return {

@@ -13,13 +13,14 @@ from flask import Response, request, send_file
 
 from dashboard.callbacks import register_callbacks
 from dashboard.errors import ExportUnavailable
-from dashboard.filters import DEFAULT_MIN_N, Filters, Known, parse_query
+from dashboard.filters import DEFAULT_MIN_N, Filters, parse_query
 from dashboard.layout import page
+from dashboard.live import LiveMission
 from dashboard.paths import resolve_data_dir
 from dashboard.selection import select
 from dashboard.tables import export_frame
-from dashboard.views import initial_map, known_values
-from geo.mission import MissionDataset, load_mission
+from dashboard.views import initial_map
+from geo.mission import MissionDataset
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 MIMETYPES = {"csv": "text/csv", "png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf", "html": "text/html"}
@@ -32,7 +33,8 @@ def create_app(data: str | Path | MissionDataset | None = None, min_n: int = DEF
 
     ``min_n``: shares behind fewer forms are shown as "too few observations" (a URL can override it).
     """
-    mission = data if isinstance(data, MissionDataset) else load_mission(resolve_data_dir(data))
+    live = LiveMission(data if isinstance(data, MissionDataset) else resolve_data_dir(data), min_n)
+    mission = live.current()
     filters = Filters(min_n=min_n)
     app = Dash(
         __name__,
@@ -41,10 +43,16 @@ def create_app(data: str | Path | MissionDataset | None = None, min_n: int = DEF
         update_title=None,
         serve_locally=True,
     )
-    app.layout = page(mission, initial_map(mission, filters), filters)
-    known = known_values(mission, min_n)  # what URLs are checked against, for the page and the downloads alike
-    register_callbacks(app, mission, known)
-    register_downloads(app, mission, known)
+
+
+    def layout():
+        """Built for each page load, from the data as it is then (live: new organisations and teams appear)."""
+        now = live.current()
+        return page(now, initial_map(now, filters), filters, data_version=live.store_version(), live=live.is_live)
+
+    app.layout = layout
+    register_callbacks(app, live)
+    register_downloads(app, live)
     log.info("obsmap: %s forms from %s", len(mission.forms), mission.path)
     return app
 
@@ -69,14 +77,15 @@ def _download(body: bytes, name: str, fmt: str, *, attachment: bool, headers: di
     return reply
 
 
-def register_downloads(app: Dash, mission: MissionDataset, known: Known) -> None:
+def register_downloads(app: Dash, live: LiveMission) -> None:
     """``/export.csv`` (the page's forms) and ``/export/<figure>.<png|svg>``, ``/export/brief.<pdf|html>``, with the page's parameters."""
     from dashboard import exports
 
     @app.server.route("/export.csv")
     def export_csv() -> Response:
         """Exactly the forms the page shows, canonical columns; without ``form=``, every phase."""
-        filters, notices = parse_query(request.query_string.decode("utf-8", "replace"), known)
+        mission = live.current()
+        filters, notices = parse_query(request.query_string.decode("utf-8", "replace"), live.known())
         every_phase = "form" not in request.args  # the page's link always sets it
         body = export_frame(select(mission, filters), every_phase=every_phase).to_csv(index=False, lineterminator="\n")
         what = "all-phases" if every_phase else filters.form_type
@@ -92,7 +101,8 @@ def register_downloads(app: Dash, mission: MissionDataset, known: Known) -> None
         figure = name in exports.FIGURES and fmt in ("png", "svg")
         if not (figure or (name == "brief" and fmt in ("pdf", "html"))):
             return Response(f"No export {name}.{fmt}: expected map, problems or timeline as png or svg, or brief as pdf or html.\n", 404)
-        filters, _ = parse_query(request.query_string.decode("utf-8", "replace"), known)
+        mission = live.current()
+        filters, _ = parse_query(request.query_string.decode("utf-8", "replace"), live.known())
         try:
             body = exports.render(exports.figure_for(mission, filters, name), fmt) if figure else exports.brief(mission, filters, fmt)
         except ExportUnavailable as exc:

@@ -18,15 +18,15 @@ from dash import Dash, Input, Output, Patch, State, ctx, html
 
 from dashboard import tables, text, views
 from dashboard.figures import FIT_JS
-from dashboard.filters import CONTROLS, Known, controls_from_filters, from_dict, more_filters_active, to_query
+from dashboard.filters import CONTROLS, controls_from_filters, from_dict, more_filters_active, to_query
+from dashboard.live import LiveMission
 from dashboard.selection import select
 from dashboard.state import next_view
-from geo.mission import MissionDataset
 
 IMAGE_LINKS = tuple(f"{figure}-{fmt}" for figure in ("map", "problems", "timeline") for fmt in ("png", "svg"))
 
 
-def register_callbacks(app: Dash, mission: MissionDataset, known: Known) -> None:
+def register_callbacks(app: Dash, live: LiveMission) -> None:
     outputs = {
         "url": Output("url", "search"),
         "store": Output("filters", "data"),
@@ -52,6 +52,7 @@ def register_callbacks(app: Dash, mission: MissionDataset, known: Known) -> None
         "brief": Output("brief-link", "href"),
         "images": {link: Output(link, "href") for link in IMAGE_LINKS},
         "rows": Output("forms-table", "rowData", allow_duplicate=True),
+        "live": Output("live-status", "children"),
     }
     inputs = {
         "search": Input("url", "search"),
@@ -59,23 +60,29 @@ def register_callbacks(app: Dash, mission: MissionDataset, known: Known) -> None
         "map_click": Input("region-map", "clickData"),
         "bar_click": Input("problem-chart", "clickData"),
         "clicks": [Input(b, "n_clicks") for b in ("back", "reset", "mode-toggle")],
+        "data_version": Input("data-version", "data"),
+        "opened": State("opened-version", "data"),
         "as_fraction": State("as-fraction", "value"),
         "table_open": State("table-open", "data"),
         "current": State("filters", "data"),
     }
 
     @app.callback(output=outputs, inputs=inputs, prevent_initial_call="initial_duplicate")
-    def update_view(search, controls, map_click, bar_click, clicks, as_fraction, table_open, current):
-        """Any user action -> the view (URL, store, controls agree) and every part of the page that shows it."""
+    def update_view(search, controls, map_click, bar_click, clicks, data_version, opened, as_fraction, table_open, current):
+        """Any user action, or new data -> the view (URL, store, controls agree) and every part of the page that shows it."""
         trigger = ctx.triggered_id
+        if trigger == "data-version" and data_version == opened:
+            trigger = None  # the store announcing its first value as the page mounts: the first load, led by the URL
+        mission, known = live.current(), live.known()
         out: dict[str, Any] = {key: _unchanged(dep) for key, dep in outputs.items()}
         filters, notices = next_view(
             trigger, search=search, controls=controls, current=current, map_click=map_click, bar_click=bar_click, known=known
         )
         chosen = select(mission, filters)
         # The URL follows the view (a new history entry); when the URL led, it stays as the browser has it.
-        if trigger not in (None, "url"):
+        if trigger not in (None, "url", "data-version"):
             out["url"] = to_query(filters, default_min_n=known.min_n)
+        out["live"] = text.live_status(mission, opened)
         out["store"] = filters.to_dict()
         out["notices"] = _notice(notices)
         if more_filters_active(filters):
@@ -111,7 +118,8 @@ def register_callbacks(app: Dash, mission: MissionDataset, known: Known) -> None
     )
     def rephrase(as_fraction, current):
         """The "one out of four" switch -> the findings, phrased as fractions or per cent."""
-        filters = from_dict(current, known)
+        mission = live.current()
+        filters = from_dict(current, live.known())
         return views.headlines(mission, select(mission, filters), filters, bool(as_fraction))
 
     @app.callback(
@@ -124,7 +132,14 @@ def register_callbacks(app: Dash, mission: MissionDataset, known: Known) -> None
         """The table shown -> the view's forms in it; hidden -> no rows."""
         if not table_open:
             return []
-        return tables.table_rows(mission, select(mission, from_dict(current, known)))
+        mission = live.current()
+        return tables.table_rows(mission, select(mission, from_dict(current, live.known())))
+
+    @app.callback(Output("data-version", "data"), Input("poll", "n_intervals"), State("data-version", "data"), prevent_initial_call=True)
+    def check_data(_ticks, seen):
+        """Every POLL_SECONDS -> the store's data version, only when it moved (then the view is recomputed)."""
+        now = live.store_version()
+        return dash.no_update if now == seen else now
 
     # The map element's own size, measured in the browser whenever it changes (first layout, a mode's CSS,
     # a window resize), and the view's bounds from the server: the map's centre and zoom are fitted here,

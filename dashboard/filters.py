@@ -32,6 +32,8 @@ SETTINGS = ("urban", "rural")
 EVOTING = ("yes", "no")
 METRICS = ("negative", "problem", "coverage", "forms")
 MODES = ("analysis", "briefing")
+REVIEWS = ("not_rejected", "all", "approved")  # which forms count, by their review state (rejected ones leave by default)
+CONFLICTS = ("yes",)  # only forms of a station whose assessments disagree
 # Hours since midnight of election day; tabulation runs past midnight, so the day is 30 hours long.
 HOURS_RANGE = (0, 30)
 DEFAULT_MIN_N = 10  # below this many forms behind a share, it is shown as "too few observations"
@@ -73,6 +75,8 @@ class Filters:
     evoting: str | None = None  # "yes" (electronic) | "no" (paper)
     overall: tuple[str, ...] = ()
     hours: tuple[int, int] | None = None  # [start, end) in hours since election-day midnight
+    review: str = "not_rejected"  # "all" | "approved": by review state; rejected forms count only with "all"
+    conflict: str | None = None  # "yes": only forms of stations whose assessments disagree
     drill: str | None = None
     min_n: int = DEFAULT_MIN_N  # shares behind fewer forms than this are flagged "too few"
     mode: str = "analysis"  # "briefing": controls hidden, large type, for a projector
@@ -224,6 +228,27 @@ SPEC: tuple[Field, ...] = (
         f"hour range since election-day midnight, e.g. 8-20 (within {HOURS_RANGE[0]}-{HOURS_RANGE[1]})",
         control="hours",
         words=lambda v, _f, _n: f"{format_hour(v[0])}–{format_hour(v[1])}" if v else None,
+    ),
+    Field(
+        "review",
+        "review",
+        "one",
+        "Review",
+        "which forms count by review: not_rejected (default), all (rejected too) or approved (approved only)",
+        choices=_fixed(REVIEWS),
+        control="review",
+        words=lambda v, _f, _n: {"all": "rejected forms included", "approved": "approved forms only"}.get(v),
+    ),
+    Field(
+        "conflict",
+        "conflict",
+        "one",
+        "Station conflicts",
+        "yes: only forms of stations whose overall assessments disagree (good against bad)",
+        choices=_fixed(CONFLICTS),
+        control="conflict",
+        all_value=ALL,
+        words=lambda v, _f, _n: "stations with conflicting assessments" if v else None,
     ),
     Field(
         "problem",
@@ -458,7 +483,7 @@ def more_filters_active(filters: Filters) -> bool:
     return any(getattr(filters, name) != BY_NAME[name].default for name in SECOND_ROW)
 
 
-SECOND_ROW = ("problem", "hours", "orgs", "teams", "setting", "evoting", "overall")
+SECOND_ROW = ("problem", "hours", "orgs", "teams", "setting", "evoting", "overall", "review", "conflict")
 
 
 # ---------------------------------------------------------------------------------- command-line flags

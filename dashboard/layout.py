@@ -8,6 +8,7 @@ from dash import dcc, html
 
 from dashboard import text
 from dashboard.filters import ALL, BY_CONTROL, HOURS_RANGE, METRICS, Filters, controls_from_filters, format_hour, more_filters_active
+from dashboard.live import POLL_SECONDS
 from geo.mission import MissionDataset
 from geo.schema import FORM_TYPES, OVERALL_LEVELS, PHASE_LABELS, PROBLEMS
 
@@ -38,7 +39,6 @@ def header(mission: MissionDataset) -> html.Header:
     badges = []
     if meta.get("synthetic"):
         badges.append(dbc.Badge("DEMO · synthetic forms", color="warning", text_color="dark", className="obs-badge", id="synthetic-badge"))
-    as_of = text.as_of(mission)
     return html.Header(
         className="obs-header",
         children=[
@@ -68,7 +68,7 @@ def header(mission: MissionDataset) -> html.Header:
                         ],
                         className="obs-header-actions",
                     ),
-                    html.Div(f"Data as of {as_of}" if as_of else "", className="obs-asof"),
+                    html.Div(text.live_status(mission, None), id="live-status", className="obs-asof", role="status"),
                 ],
                 className="obs-header-right",
             ),
@@ -152,6 +152,17 @@ def filter_bar(mission: MissionDataset, filters: Filters) -> dbc.Card:
                     className="obs-checklist",
                 ),
                 xs="auto",
+            ),
+            _field(
+                _segmented("review", [("not_rejected", "Not rejected"), ("all", "All"), ("approved", "Approved only")], c["review"]),
+                xs="auto",
+                # Shown once forms carry a review (a live store); a folder of files has none.
+                style=None if "review" in forms and (forms["review"] != "pending").any() else hidden,
+            ),
+            _field(
+                _segmented("conflict", [(ALL, "All"), ("yes", "Conflicts only")], c["conflict"]),
+                xs="auto",
+                style=None if "conflict" in forms and forms["conflict"].any() else hidden,
             ),
         ],
         className="g-3 align-items-start mt-1",
@@ -371,7 +382,8 @@ def notes_card(mission: MissionDataset) -> dbc.Card:
     )
 
 
-def page(mission: MissionDataset, map_figure, filters: Filters) -> html.Div:
+def page(mission: MissionDataset, map_figure, filters: Filters, data_version: int | None = None, live: bool = False) -> html.Div:
+    """The whole page. ``data_version`` is the store's as the page is built; ``live`` turns on the poll for new data."""
     return html.Div(
         id="page",
         className="obs-page",
@@ -401,6 +413,9 @@ def page(mission: MissionDataset, map_figure, filters: Filters) -> html.Div:
             ),
             dcc.Store(id="filters", data=filters.to_dict()),
             dcc.Store(id="viewport"),  # the map element's size, measured in the browser
+            dcc.Store(id="data-version", data=data_version),  # the data the page shows; the poll moves it
+            dcc.Store(id="opened-version", data=data_version),  # the data when the page was opened: "+38 since you opened"
+            dcc.Interval(id="poll", interval=POLL_SECONDS * 1000, disabled=not live),
             dcc.Store(id="map-fit"),  # the area the map fits: bounds of the country or the drilled region
         ],
     )

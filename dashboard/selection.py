@@ -71,7 +71,7 @@ def forms_key(filters: Filters) -> Filters:
     return replace(Filters(), **{k: getattr(filters, k) for k in _FORM_FIELDS}, problem=problem)
 
 
-_FORM_FIELDS = ("form_type", "regions", "setting", "evoting", "orgs", "teams", "overall", "hours")
+_FORM_FIELDS = ("form_type", "regions", "setting", "evoting", "orgs", "teams", "overall", "hours", "review", "conflict")
 
 
 def select(mission: MissionDataset, filters: Filters) -> Selection:

@@ -13,7 +13,7 @@ from dashboard.filters import Filters, Known, filters_from_controls, from_dict, 
 from geo.schema import PROBLEMS
 
 # What can change the view, besides the controls: the URL (None: the first load), clicks and buttons.
-VIEW_TRIGGERS = ("url", "region-map", "problem-chart", "back", "reset", "mode-toggle")
+VIEW_TRIGGERS = ("url", "region-map", "problem-chart", "back", "reset", "mode-toggle", "data-version")
 
 
 def next_view(

@@ -9,6 +9,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+import pandas as pd
+
 from dashboard.analysis import interval_text, percent, statement_sentence
 from dashboard.filters import Filters
 from dashboard.metrics import MetricTable, selected_totals
@@ -79,9 +81,29 @@ def metric_figure(metric: MetricTable, filters: Filters) -> str:
 
 
 def as_of(mission: MissionDataset) -> str | None:
-    """The data's time stamp as people read it ("2005-12-05 06:00"), or None."""
+    """The data's time stamp as people read it ("2005-12-05 06:00"), or None.
+
+    A live mission's is its latest form's time; a folder's, the time its import recorded.
+    """
+    if mission.store_version is not None:
+        latest = mission.forms["observed_at"].max()
+        return None if pd.isna(latest) else latest.strftime("%Y-%m-%d %H:%M")
     stamp = mission.meta.get("data_as_of")
     return stamp.replace("T", " ") if stamp else None
+
+
+def live_status(mission: MissionDataset, opened: int | None) -> str:
+    """The header's line: "Data as of 2005-12-04 21:14 · 2,611 forms · +38 since you opened" (the last parts when live)."""
+    stamp = as_of(mission)
+    parts = [f"Data as of {stamp}"] if stamp else []
+    if mission.store_version is not None:
+        counted = mission.forms[mission.forms["review"] != "rejected"]
+        parts.append(forms_count(len(counted)))
+        if isinstance(opened, int):
+            new = int((counted["first_data_version"] > opened).sum())
+            if new:
+                parts.append(f"+{new:,} since you opened")
+    return " · ".join(parts)
 
 
 def map_caption(mission: MissionDataset, metric: MetricTable, filters: Filters) -> str:

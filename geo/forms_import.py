@@ -222,9 +222,17 @@ def read_forms(path: Path | str, mapping: Mapping | None = None) -> FormsRead:
     boundaries, and happen in :mod:`geo.importer`.
     """
     path = Path(path)
+    return canonicalise(read_table(path), path, mapping)
+
+
+def canonicalise(table: pd.DataFrame, path: Path | str, mapping: Mapping | None = None) -> FormsRead:
+    """Canonical columns and row checks for a table of text cells (``<NA>`` = blank): a file's, or the
+    records an ODK Central or KoboToolbox API returned, flattened as the tools' own exports name them.
+
+    ``path`` names the source in reasons and errors (a file, or e.g. ``odk:https://host/...``).
+    """
     mapping = mapping or Mapping()
-    table = read_table(path)
-    sources, id_fallback, ignored = canonical_columns(list(table.columns), mapping, path)
+    sources, id_fallback, ignored = canonical_columns(list(table.columns), mapping, Path(str(path)))
     n = len(table)
     out = pd.DataFrame(index=table.index)
     for col in FORM_COLUMNS:

@@ -24,9 +24,11 @@ import pandas as pd
 from geo.boundaries import Boundaries, derive_parents, load_boundaries
 from geo.errors import InputError
 from geo.forms_import import REASONS, Mapping, read_forms, read_table
+from geo.ingest import ingest_checked_rows
 from geo.join import join_points_to_regions
-from geo.mission import MissionDataset, build_mission, check_out_dir
+from geo.mission import MissionDataset, build_mission, check_out_dir, load_mission
 from geo.schema import FORM_COLUMNS, STATION_COLUMNS
+from geo.store import open_store
 from geo.values import URBAN_RURAL_VALUES, YES_NO_VALUES, fold, map_values
 from geo.webgeom import web_layers
 
@@ -333,6 +335,12 @@ def import_mission(
         web=web,
         symlink=True,
     )
+    # The live store: the forms join those already there (earlier imports, a sync); the same export twice changes nothing.
+    with open_store(out) as store:
+        stored = ingest_checked_rows(store, accepted, set_aside, "import:" + ", ".join(Path(p).name for p in forms))
+        report["store"] = {"new": stored.new, "updated": stored.updated, "unchanged": stored.unchanged, **store.counts()}
+    (Path(out) / REPORT_FILE).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    mission = load_mission(out)
     if report_path is not None:
         Path(report_path).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return ImportResult(mission, report)

@@ -34,6 +34,7 @@ from geo.errors import InputError, MissionDataError
 from geo.forms_import import read_forms
 from geo.join import join_points_to_regions
 from geo.schema import FORM_COLUMNS, FORM_TYPES, NEGATIVE_LEVELS, OVERALL_LEVELS, PROBLEMS, STATION_COLUMNS
+from geo.store import REVIEW_STATES, STORE_FILE, Store
 from geo.webgeom import WebLayers, feature_bounds, web_layers
 
 MISSION_FILE = "mission.json"
@@ -42,6 +43,8 @@ FORMS_FILE = "forms.csv"
 STATIONS_FILE = "stations.csv"
 TEAMS_FILE = "teams.csv"
 DISTRICTS_FILE = "districts.geojson"
+BOUNDARIES_FILE = "boundaries.parquet"
+DISTRICT_BOUNDARIES_FILE = "district_boundaries.parquet"
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,6 +65,7 @@ class MissionDataset:
     districts: dict[str, Any] | None = None  # web GeoJSON of the second level, properties code/name/parent
     path: Path | None = None
     version: str = ""
+    store_version: int | None = None  # the live store's data version, when the forms come from one
 
     @cached_property
     def region_names(self) -> dict[str, str]:
@@ -143,6 +147,10 @@ def build_mission(
         _mark(tmp, where)
         (tmp / MISSION_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (tmp / REGIONS_FILE).write_text(json.dumps(web.regions, separators=(",", ":")) + "\n", encoding="utf-8")
+        # Full detail, for locating forms that arrive later (a sync): the web copy is simplified.
+        boundaries[["code", "name", "geometry"]].to_parquet(tmp / BOUNDARIES_FILE)
+        if districts is not None:
+            districts[["code", "name", "parent", "geometry"]].to_parquet(tmp / DISTRICT_BOUNDARIES_FILE)
         forms.to_csv(tmp / FORMS_FILE, index=False, lineterminator="\n")
         if stations is not None:
             stations[list(STATION_COLUMNS)].to_csv(tmp / STATIONS_FILE, index=False, lineterminator="\n")
@@ -155,6 +163,9 @@ def build_mission(
                 separators = (",", ":") if name.endswith(".geojson") else None
                 text = json.dumps(content, indent=None if separators else 2, separators=separators, ensure_ascii=False)
                 (tmp / name).write_text(text + "\n", encoding="utf-8")
+        # A live store outlives the folder's versions: the new version points to the same one.
+        if os.path.islink(where / STORE_FILE):
+            os.symlink(os.readlink(where / STORE_FILE), tmp / STORE_FILE)
         _swap_in(tmp, where, symlink)
     except BaseException:
         if os.path.lexists(tmp) and os.path.realpath(where) != os.path.realpath(tmp):
@@ -395,14 +406,27 @@ def load_mission(path: Path | str) -> MissionDataset:
     if not path.is_dir():
         raise MissionDataError(f"{path}: expected a mission folder (with {MISSION_FILE}, {REGIONS_FILE} and {FORMS_FILE}), found none.")
     given, path = path, path.resolve()  # an import may switch the link meanwhile: read one version, whole
-    for name in (MISSION_FILE, REGIONS_FILE, FORMS_FILE):
+    live = (path / STORE_FILE).exists()  # a live store holds the forms; forms.csv is then the last import's batch
+    for name in (MISSION_FILE, REGIONS_FILE) if live else (MISSION_FILE, REGIONS_FILE, FORMS_FILE):
         if not (path / name).is_file():
             raise MissionDataError(f"{path / name}: file missing; a mission folder needs {MISSION_FILE}, {REGIONS_FILE} and {FORMS_FILE}.")
     meta = _read_json_object(path / MISSION_FILE, "a JSON object of the mission's facts (name, data time stamp, ...)")
     geojson = _read_json_object(path / REGIONS_FILE, "a GeoJSON FeatureCollection of the regions", list_key="features")
     _check_meta_and_features(path, meta, geojson)
     regions = pd.DataFrame([{"code": f["id"], "name": (f.get("properties") or {}).get("name", f["id"])} for f in geojson["features"]])
-    forms = _read_forms(path / FORMS_FILE)
+    store_version = None
+    if live:
+        with Store(path / STORE_FILE) as store:
+            store_version = store.data_version()
+            current = store.current_forms()
+        forms = _typed_forms(current[list(FORM_COLUMNS)])
+        forms["review"] = pd.Categorical(current["review"], categories=REVIEW_STATES)
+        forms["first_data_version"] = current["first_data_version"].astype(int).to_numpy()
+    else:
+        forms = _read_forms(path / FORMS_FILE)
+        forms["review"] = pd.Categorical(["pending"] * len(forms), categories=REVIEW_STATES)
+        forms["first_data_version"] = 0
+    forms["conflict"] = station_conflicts(forms)
     unknown = forms["region_code"].isna() | ~forms["region_code"].isin(set(regions["code"]))
     if unknown.any():
         first = int(unknown.to_numpy().nonzero()[0][0])
@@ -428,7 +452,8 @@ def load_mission(path: Path | str) -> MissionDataset:
         teams=teams,
         districts=districts,
         path=given,
-        version=data_version(path),
+        version=data_version(path) + (f"-store{store_version}" if store_version is not None else ""),
+        store_version=store_version,
     )
 
 
@@ -494,7 +519,14 @@ def _read_forms(file: Path) -> pd.DataFrame:
             f"{file}: row {first['_row']}: {reason}{detail}; {count} row(s) like this. "
             "Build the folder with `obsmap import`, which sets such rows aside."
         )
-    forms = rows[list(FORM_COLUMNS)].copy()
+    return _typed_forms(rows[list(FORM_COLUMNS)])
+
+
+def _typed_forms(forms: pd.DataFrame) -> pd.DataFrame:
+    """Canonical text columns -> the types analysis counts with (categories, times, three-valued answers)."""
+    forms = forms.copy()
+    forms["latitude"] = pd.to_numeric(forms["latitude"], errors="coerce")
+    forms["longitude"] = pd.to_numeric(forms["longitude"], errors="coerce")
     forms["form_type"] = pd.Categorical(forms["form_type"], categories=FORM_TYPES)
     forms["observed_at"] = pd.to_datetime(forms["observed_at"], errors="coerce")
     forms["overall"] = pd.Categorical(forms["overall"], categories=OVERALL_LEVELS, ordered=True)
@@ -503,6 +535,22 @@ def _read_forms(file: Path) -> pd.DataFrame:
         forms[col] = forms[col].map({"yes": True, "no": False}, na_action="ignore").astype("boolean")
     forms["negative"] = forms["overall"].isin(NEGATIVE_LEVELS).astype("boolean").mask(forms["overall"].isna())
     return forms.reset_index(drop=True)
+
+
+def station_conflicts(forms: pd.DataFrame) -> pd.Series:
+    """Forms of a station and phase whose overall assessments disagree: one good or very good, another bad or very bad.
+
+    Such forms are flagged for analysts (NDI Apollo does the same): two teams saw the same count
+    differently, or a form is wrong. Forms without a ps_id or an assessment are never in conflict.
+    """
+    if forms.empty:
+        return pd.Series(False, index=forms.index, dtype=bool)
+    assessed = forms["negative"].notna() & forms["ps_id"].notna()
+    key = [forms["ps_id"], forms["form_type"].astype("string")]
+    negative = forms["negative"].fillna(False).astype(bool) & assessed
+    positive = ~forms["negative"].fillna(True).astype(bool) & assessed
+    both = negative.groupby(key).transform("any") & positive.groupby(key).transform("any")
+    return (both & assessed).fillna(False).astype(bool)
 
 
 def _read_stations(file: Path) -> pd.DataFrame:

@@ -82,7 +82,7 @@ class DashClient:
         start = time.perf_counter()
         response = self.client.post("/_dash-update-component", data=json.dumps(body), content_type="application/json")
         seconds = time.perf_counter() - start
-        reply = response.json["response"] if response.status_code == 200 else {}
+        reply = response.json["response"] if response.status_code == 200 else {}  # 204: nothing to update
         for cid, props in reply.items():
             for prop, value in props.items():
                 if not (isinstance(value, dict) and "__dash_patch_update" in value):  # a Patch: the browser merges it
@@ -108,7 +108,7 @@ class DashClient:
                 if not triggers:
                     continue
                 exchange = self.post(dependency, triggers)
-                if exchange.status != 200:
+                if exchange.status not in (200, 204):
                     raise RuntimeError(f"{exchange.output[:80]} answered {exchange.status}")
                 for cid, props in exchange.reply.items():
                     merged.setdefault(cid, {}).update(props)

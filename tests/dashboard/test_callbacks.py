@@ -82,6 +82,7 @@ def test_every_callback_answers(page):
     page.fire("table-toggle", "n_clicks", 1)
     page.fire("table-search", "value", "KZ")
     page.fire("more-toggle", "n_clicks", 1)
+    page.fire("poll", "n_intervals", 1)  # the page's check for new data (nothing new here: a 204)
     page.fire("problem-chart", "clickData", {"points": [{"customdata": [1, 2, "protocol_tampering"]}]})
     posted = {e.output for e in page.log}
     server_side = {d["output"] for d in page.dependencies if d.get("clientside_function") is None}
@@ -186,3 +187,12 @@ def test_the_cache_follows_the_data_version(tmp_path):
     again = build_tiny(tmp_path / "three", rows)  # the same data, written again: the same version
     assert again.version == first.version and len(selection.select(again, voting).phase) == 1
     assert selection.work["cache_hits"] == 1
+
+
+def test_every_callback_names_components_of_the_page(page):
+    """A callback on an id the layout lacks fails in the browser only; here it fails at once."""
+    ids = page.component_ids()
+    for dependency in page.dependencies:
+        named = [i["id"] for i in dependency["inputs"] + dependency["state"]]
+        named += [o.split(".")[0] for o in dependency["output"].strip(".").split("...")]
+        assert set(named) <= ids, set(named) - ids

@@ -214,7 +214,7 @@ def test_drilled_region_shows_its_districts(tmp_path):
     forms = tmp_path / "f.csv"
     forms.write_text("form_id,form_type,latitude,longitude,overall\n1,voting,0.5,0.2,good\n", encoding="utf-8")
     mission = import_mission(bounds, [forms], tmp_path / "m", districts=districts).mission
-    page = components(create_app(mission).layout)  # the page carries the districts' outlines, hidden until a drill
+    page = components(create_app(mission).layout())  # the page carries the districts' outlines, hidden until a drill
     districts_trace = page["region-map"]["props"]["figure"]["data"][trace_index(DISTRICTS)]
     assert [f["id"] for f in districts_trace["geojson"]["features"]] == ["A1", "A2", "B1"] and districts_trace["visible"] is False
     patch, *_ = map_patch(mission, *chosen(mission, {"form_type": "voting", "drill": "AA"}))

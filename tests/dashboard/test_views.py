@@ -125,5 +125,6 @@ def test_filters_without_data_are_hidden(tmp_path):
     mission = build_tiny(tmp_path, [{"form_type": "voting", "region_code": "AA", "urban_rural": "rural"}])
     fields = {cid: c for cid, c in components(filter_bar(mission, Filters())).items() if cid.startswith("field-")}
     hidden = {cid for cid, c in fields.items() if c["props"].get("style") == {"display": "none"}}
-    assert hidden == {"field-evoting"}  # no e-voting answers: that filter is hidden; urban/rural stays
+    # No e-voting answers, no review states, no conflicting stations: those filters are hidden; urban/rural stays.
+    assert hidden == {"field-evoting", "field-review", "field-conflict"}
     assert {"field-setting", "field-phase", "field-regions", "field-overall"} <= set(fields)

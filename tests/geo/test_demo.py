@@ -26,7 +26,7 @@ def stations():
 
 def test_demo_is_reproducible_from_its_seed(tmp_path):
     build_demo(tmp_path / "demo")
-    for name in ("mission.json", "regions.geojson", "forms.csv", "stations.csv", "teams.csv"):
+    for name in ("mission.json", "regions.geojson", "forms.csv", "stations.csv", "teams.csv", "boundaries.parquet"):
         assert filecmp.cmp(tmp_path / "demo" / name, DEMO / name, shallow=False), f"{name} differs from a rebuild"
 
 

@@ -407,8 +407,8 @@ def test_whole_file_errors_are_one_sentence_and_leave_the_output_as_it_was(tmp_p
     error_lines = [line for line in proc.stderr.splitlines() if line.startswith("obsmap:")]
     assert len(error_lines) == 1 and str(bad) in error_lines[0] and expected in error_lines[0]
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-    # Nothing left beside it but the version folder the mission's symlink points to.
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [os.readlink(out)]
+    # Nothing left beside it but the version folder the mission's symlink points to, and the live store.
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == sorted([os.readlink(out), ".out-store"])
 
 
 def test_cli_import_prints_a_summary_and_the_folder_serves_like_the_demo(tmp_path, geojson):

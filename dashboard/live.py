@@ -1,0 +1,72 @@
+"""The mission a server shows: a fixed one, or a folder whose live store changes while it runs.
+
+Every request asks :meth:`LiveMission.current`; when the store's data version has moved (a sync or
+an import committed), the folder is read again, once, and every later request gets the new
+snapshot. The check is one indexed read of SQLite (readers never wait for the writer), so a page can
+ask every 30 seconds at no cost worth measuring.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+from dashboard.filters import DEFAULT_MIN_N, Known
+from geo.mission import MissionDataset, load_mission
+from geo.store import STORE_FILE, Store
+
+POLL_SECONDS = 30  # how often an open page asks whether the data changed (NEMO polls every 30 s)
+
+
+class LiveMission:
+    """``current()`` is the mission as of the store's latest commit; a MissionDataset given directly never changes."""
+
+    def __init__(self, source: MissionDataset | Path | str, min_n: int = DEFAULT_MIN_N) -> None:
+        self.min_n = min_n
+        self._lock = threading.Lock()
+        self._store: Store | None = None
+        if isinstance(source, MissionDataset):
+            self._path: Path | None = None
+            self._mission = source
+        else:
+            self._path = Path(source)
+            self._mission = load_mission(self._path)
+
+    @property
+    def is_live(self) -> bool:
+        """Whether forms can arrive while the server runs (the folder has, or may get, a live store)."""
+        return self._path is not None
+
+    def store_version(self) -> int | None:
+        """The store's data version now (``None`` without a store): the cheap check a page polls."""
+        if self._path is None:
+            return None
+        if self._store is None:
+            if not (self._path / STORE_FILE).exists():
+                return None
+            with self._lock:
+                if self._store is None:
+                    self._store = Store(self._path / STORE_FILE)
+        return self._store.data_version()
+
+    def current(self) -> MissionDataset:
+        """The mission as of the latest commit, read again only when the data version moved."""
+        version = self.store_version()
+        if version is None or version == self._mission.store_version:
+            return self._mission
+        with self._lock:
+            if version != self._mission.store_version and self._path is not None:
+                self._mission = load_mission(self._path)
+        return self._mission
+
+    def known(self) -> Known:
+        """What a view of the current mission may name (regions, organisations, teams)."""
+        return _known(self.current(), self.min_n)
+
+
+@lru_cache(maxsize=2)
+def _known(mission: MissionDataset, min_n: int) -> Known:
+    from dashboard.views import known_values
+
+    return known_values(mission, min_n)

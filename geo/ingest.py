@@ -1,0 +1,148 @@
+"""Forms arriving in a mission's live store: the import's row checks and locating, then one version each.
+
+Every source (a file given to ``obsmap import``, a file dropped in a watch folder, a page of ODK
+Central or KoboToolbox submissions) goes through :class:`Ingestor`: its rows are read with the
+import's rules (:func:`geo.forms_import.canonicalise`), located as the import locates them
+(coordinates, else the station registry, else the region code), and each becomes a version of its
+logical form in the store, or is set aside with its reason. Nothing is lost: read = accepted + set
+aside, for every batch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from geo.errors import MissionDataError
+from geo.forms_import import Mapping, canonicalise
+from geo.join import join_points_to_regions
+from geo.mission import (
+    BOUNDARIES_FILE,
+    DISTRICT_BOUNDARIES_FILE,
+    MISSION_FILE,
+    REGIONS_FILE,
+    STATIONS_FILE,
+    _read_stations,
+)
+from geo.schema import FORM_COLUMNS
+from geo.store import IngestResult, Store, Submission, open_store
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a source says about one row of a batch, besides its answers.
+
+    ``form_key`` is the logical form (ODK's root ``__id``; Kobo's ``meta/rootUuid`` without its
+    ``uuid:`` prefix, else ``_uuid``; a file's ``form_id``). ``submitted_at`` (ISO 8601, UTC) is the
+    time of this version. ``previous_id`` is the version this one replaces (Kobo's
+    ``meta/deprecatedID``). ``has_row=False`` is a review change or a deletion only.
+    """
+
+    form_key: str
+    submitted_at: str
+    version_id: str | None = None
+    previous_id: str | None = None
+    review: str | None = None
+    deleted: bool = False
+    has_row: bool = True
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+        return None
+    return str(value)
+
+
+def row_of(record: pd.Series) -> dict[str, str | None]:
+    """The canonical columns of one checked row, as text (what the store keeps)."""
+    return {col: _text(record[col]) for col in FORM_COLUMNS}
+
+
+class Ingestor:
+    """Writes batches of forms into the live store of the mission folder ``mission_dir``."""
+
+    def __init__(self, mission_dir: Path | str, mapping: Path | str | None = None) -> None:
+        self.path = Path(mission_dir)
+        if not (self.path / MISSION_FILE).is_file():
+            raise MissionDataError(f"{self.path}: expected a mission folder (made by `obsmap import`), found no {MISSION_FILE}.")
+        if (self.path / BOUNDARIES_FILE).is_file():
+            self.regions = gpd.read_parquet(self.path / BOUNDARIES_FILE)
+        else:  # an older folder: the web copy (simplified; a form within ~1 km of a border may land next door)
+            self.regions = gpd.read_file(self.path / REGIONS_FILE).rename(columns={"id": "code"})
+            if "code" not in self.regions:
+                self.regions["code"] = [f["id"] for f in json.loads((self.path / REGIONS_FILE).read_text(encoding="utf-8"))["features"]]
+        districts = self.path / DISTRICT_BOUNDARIES_FILE
+        self.districts = gpd.read_parquet(districts) if districts.is_file() else None
+        self.registry = _read_stations(self.path / STATIONS_FILE) if (self.path / STATIONS_FILE).is_file() else None
+        self.mapping = Mapping.load(mapping)
+        self.store: Store = open_store(self.path)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Ingestor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def ingest(self, table: pd.DataFrame, deliveries: list[Delivery], source: str, *, cursor: str | None = None) -> IngestResult:
+        """One batch in one transaction, with the source's new ``cursor``.
+
+        ``table`` holds text cells named as the tool's own export names them (one row per delivery,
+        in order). Rows the import would set aside are kept aside in the store with their reason.
+        """
+        from geo.importer import locate_forms  # the importer writes into the store too: imported here, not at the top
+
+        if len(table) != len(deliveries):
+            raise ValueError(f"{source}: {len(table)} rows but {len(deliveries)} deliveries")
+        table = table.reset_index(drop=True)
+        with_rows = [i for i, d in enumerate(deliveries) if d.has_row and not d.deleted]
+        rows = pd.DataFrame()
+        if with_rows:
+            rows = canonicalise(table.iloc[with_rows].reset_index(drop=True).astype("string"), source, self.mapping).rows
+            rows["form_id"] = [deliveries[i].form_key for i in with_rows]  # the logical form, stable across edits
+            rows = locate_forms(rows, self.regions, self.registry)
+            if self.districts is not None:
+                rows["district_code"] = join_points_to_regions(rows, self.districts).fillna(rows["district_code"])
+        submissions, aside = [], []
+        checked = dict(zip(with_rows, range(len(rows)), strict=True))
+        for i, d in enumerate(deliveries):
+            if i not in checked:
+                submissions.append(Submission(d.form_key, None, d.submitted_at, d.version_id, d.previous_id, d.review, d.deleted))
+                continue
+            record = rows.iloc[checked[i]]
+            if pd.notna(record["_reason"]):
+                ref = d.version_id or d.form_key
+                aside.append({"row": ref, "reason": record["_reason"], "detail": _text(record["_detail"]), "original": record["_original"]})
+                continue
+            submissions.append(Submission(d.form_key, row_of(record), d.submitted_at, d.version_id, d.previous_id, d.review))
+        return self.store.ingest(submissions, source, cursor=cursor, set_aside=aside)
+
+
+def ingest_checked_rows(store: Store, accepted: pd.DataFrame, set_aside: pd.DataFrame, source: str, at: str | None = None) -> IngestResult:
+    """Rows the import has already checked and located (``accepted``) and those it set aside, into ``store``.
+
+    Each accepted row is a version of the form named by its ``form_id``, stamped ``at`` (the import's
+    time): importing the same export twice changes nothing; an export whose forms changed since
+    brings their new versions.
+    """
+    at = at or now_utc()
+    canonical = accepted[list(FORM_COLUMNS)].astype(object)
+    records = canonical.where(canonical.notna(), None).to_dict("records")
+    submissions = [Submission(str(r["form_id"]), {k: _text(v) for k, v in r.items()}, at) for r in records]
+    aside = [
+        {"row": f"{r['_source']} row {r['_row']}", "reason": r["_reason"], "detail": _text(r["_detail"]), "original": r["_original"]}
+        for r in set_aside.to_dict("records")
+    ]
+    return store.ingest(submissions, source, set_aside=aside)

@@ -1,0 +1,166 @@
+"""The live store: versions, the current one, review, deletions, cursors and the data version."""
+
+import sqlite3
+
+import pandas as pd
+import pytest
+
+from geo.errors import MissionDataError
+from geo.mission import load_mission
+from geo.store import Store, Submission
+
+
+def row(form_id: str, overall: str = "good", **extra) -> dict:
+    return {"form_id": form_id, "form_type": "voting", "region_code": "AA", "overall": overall, **extra}
+
+
+@pytest.fixture()
+def store(tmp_path):
+    with Store(tmp_path / "store.sqlite") as s:
+        yield s
+
+
+def test_a_form_its_resubmission_and_its_edit(store):
+    first = store.ingest([Submission("F1", row("F1"), "2005-12-04T09:00:00Z", "uuid:a")], "odk")
+    assert (first.new, first.data_version) == (1, 1)
+    again = store.ingest([Submission("F1", row("F1"), "2005-12-04T09:00:00Z", "uuid:a")], "odk")
+    assert again.unchanged == 1 and not again.changed and store.data_version() == 1  # identical: a no-op
+    edit = store.ingest([Submission("F1", row("F1", "bad"), "2005-12-04T10:00:00Z", "uuid:b")], "odk")
+    assert edit.updated == 1 and store.data_version() == 2
+    forms = store.current_forms()
+    assert list(forms.form_id) == ["F1"] and list(forms.overall) == ["bad"]
+    assert [v["row"]["overall"] for v in store.history("F1")] == ["good", "bad"]  # every version kept
+
+
+def test_an_older_version_arriving_late_is_kept_but_not_shown(store):
+    store.ingest([Submission("F1", row("F1", "bad"), "2005-12-04T10:00:00Z")], "odk")
+    late = store.ingest([Submission("F1", row("F1", "good"), "2005-12-04T09:00:00Z")], "kobo")
+    assert late.older == 1 and list(store.current_forms().overall) == ["bad"] and len(store.history("F1")) == 2
+
+
+def test_review_deletion_and_return(store):
+    store.ingest([Submission("F1", row("F1"), "2005-12-04T09:00:00Z"), Submission("F2", row("F2"), "2005-12-04T09:05:00Z")], "odk")
+    reviewed = store.ingest([Submission("F1", None, "2005-12-04T11:00:00Z", review="rejected")], "odk")
+    assert reviewed.reviewed == 1
+    assert dict(zip(store.current_forms().form_id, store.current_forms().review, strict=True)) == {"F1": "rejected", "F2": "pending"}
+    gone = store.ingest([Submission("F2", None, "2005-12-04T12:00:00Z", deleted=True)], "odk")
+    assert gone.deleted == 1 and list(store.current_forms().form_id) == ["F1"]
+    assert store.counts() == {"forms": 1, "versions": 2, "deleted": 1, "rejected": 1, "set_aside": 0}
+
+
+def test_a_kobo_edit_finds_its_form_through_the_replaced_version(store):
+    store.ingest([Submission("uuid-1", row("uuid-1"), "2005-12-04T09:00:00Z", version_id="uuid-1")], "kobo")
+    # Kobo gives the edit a new _uuid; meta/deprecatedID names the version it replaces.
+    for uuid, previous, overall, at in (("uuid-2", "uuid-1", "very bad", "09:30"), ("uuid-3", "uuid-2", "bad", "09:40")):
+        store.ingest([Submission(uuid, row("uuid-1", overall), f"2005-12-04T{at}:00Z", version_id=uuid, previous_id=previous)], "kobo")
+    forms = store.current_forms()
+    assert list(forms.form_key) == ["uuid-1"] and list(forms.overall) == ["bad"] and len(store.history("uuid-1")) == 3
+
+
+def test_the_cursor_moves_with_its_rows_or_not_at_all(store, monkeypatch):
+    store.ingest([Submission("F1", row("F1"), "2005-12-04T09:00:00Z")], "odk", cursor="2005-12-04T09:00:00Z")
+
+    class Boom(Exception):
+        pass
+
+    def rows():
+        yield Submission("F2", row("F2"), "2005-12-04T09:10:00Z")
+        raise Boom  # the process dies in the middle of a batch
+
+    with pytest.raises(Boom):
+        store.ingest(rows(), "odk", cursor="2005-12-04T09:10:00Z")
+    assert store.cursor("odk") == "2005-12-04T09:00:00Z" and list(store.current_forms().form_id) == ["F1"] and store.data_version() == 1
+
+
+def test_set_aside_rows_are_kept_once_with_their_reason(store):
+    bad = {"row": 7, "reason": "overall not in the allowed set", "detail": "overall = meh", "original": '{"overall": "meh"}'}
+    assert store.ingest([], "file:a.csv", set_aside=[bad]).set_aside == 1
+    assert store.ingest([], "file:a.csv", set_aside=[bad]).set_aside == 0
+    assert list(store.set_aside_rows().reason) == ["overall not in the allowed set"]
+
+
+def test_the_store_survives_a_reopen_and_a_second_reader_sees_each_commit(tmp_path):
+    path = tmp_path / "store.sqlite"
+    with Store(path) as writer, Store(path) as reader:
+        writer.ingest([Submission("F1", row("F1"), "2005-12-04T09:00:00Z")], "odk")
+        assert reader.data_version() == 1 and len(reader.current_forms()) == 1
+    with Store(path) as again:
+        assert again.data_version() == 1 and sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_file_that_is_not_a_store_is_named(tmp_path):
+    path = tmp_path / "store.sqlite"
+    path.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(MissionDataError, match="store.sqlite: expected obsmap's SQLite store"):
+        Store(path)
+
+
+# ---------------------------------------------------------------------------- the store in a mission
+def _import(tmp_path, csv_text: str, out):
+    import geopandas as gpd
+
+    from geo.importer import import_mission
+    from tests.conftest import two_regions
+
+    bounds = tmp_path / "adm1.geojson"
+    if not bounds.exists():
+        gpd.GeoDataFrame(two_regions()).to_file(bounds)
+    forms = tmp_path / "forms.csv"
+    forms.write_text(csv_text, encoding="utf-8")
+    return import_mission(bounds, [forms], out)
+
+
+EXPORT = "form_id,form_type,region_code,overall\nF1,voting,AA,good\nF2,voting,BB,bad\nF3,counting,AA,oops\n"
+
+
+def test_importing_the_same_export_twice_changes_nothing_and_an_edit_is_a_new_version(tmp_path):
+    out = tmp_path / "mission"
+    first = _import(tmp_path, EXPORT, out)
+    assert first.report["store"]["new"] == 2 and len(first.mission.forms) == 2 and first.mission.store_version == 1
+    again = _import(tmp_path, EXPORT, out)
+    assert again.report["store"]["new"] == 0 and again.report["store"]["unchanged"] == 2
+    assert again.mission.store_version == first.mission.store_version == 1  # nothing changed: no new data version
+    edited = _import(tmp_path, EXPORT.replace("F1,voting,AA,good", "F1,voting,AA,very bad"), out)
+    assert edited.report["store"]["updated"] == 1 and edited.mission.version != first.mission.version
+    forms = edited.mission.forms.set_index("form_id")
+    assert forms.loc["F1", "overall"] == "very bad" and len(forms) == 2
+    with Store(out / "store.sqlite") as store:
+        assert [v["row"]["overall"] for v in store.history("F1")] == ["good", "very bad"]
+        assert list(store.set_aside_rows().reason) == ["overall not very good/good/bad/very bad (or 1-4)"]  # kept once
+
+
+def test_a_sync_and_an_import_mix_in_one_store_that_outlives_re_imports(tmp_path):
+    from geo.ingest import Delivery, Ingestor
+
+    out = tmp_path / "mission"
+    _import(tmp_path, EXPORT, out)
+    kobo = pd.DataFrame(
+        {"_uuid": ["k1"], "grp/form_type": ["voting"], "grp/overall": ["плохо"], "_q_latitude": ["0.5"], "_q_longitude": ["1.5"]}
+    )
+    with Ingestor(out) as ingestor:
+        result = ingestor.ingest(kobo, [Delivery("k1", "2005-12-04T10:00:00Z", "k1")], "kobo:test", cursor="2005-12-04T10:00:00Z")
+    assert result.new == 1
+    _import(tmp_path, EXPORT, out)  # a re-import writes a new version of the folder: the store goes with it
+    mission = load_mission(out)
+    forms = mission.forms.set_index("form_id")
+    assert sorted(forms.index) == ["F1", "F2", "k1"] and forms.loc["k1", "region_code"] == "BB" and forms.loc["k1", "overall"] == "bad"
+    with Store(out / "store.sqlite") as store:
+        assert store.cursor("kobo:test") == "2005-12-04T10:00:00Z"
+
+
+def test_rejected_forms_and_station_conflicts_reach_the_snapshot(tmp_path):
+    from geo.ingest import Delivery, Ingestor
+
+    out = tmp_path / "mission"
+    _import(
+        tmp_path,
+        "form_id,form_type,region_code,ps_id,overall\nF1,counting,AA,P1,good\nF2,counting,AA,P1,very bad\nF3,counting,AA,P2,bad\n",
+        out,
+    )
+    with Ingestor(out) as ingestor:
+        ingestor.ingest(
+            pd.DataFrame({"form_id": ["F3"]}), [Delivery("F3", "2099-01-01T00:00:00Z", review="rejected", has_row=False)], "review"
+        )
+    forms = load_mission(out).forms.set_index("form_id")
+    assert forms.loc["F3", "review"] == "rejected" and forms.loc["F1", "review"] == "pending"
+    assert forms["conflict"].to_dict() == {"F1": True, "F2": True, "F3": False}  # P1: good against very bad
