@@ -15,7 +15,7 @@ from dashboard.callbacks import register_callbacks
 from dashboard.errors import ExportUnavailable
 from dashboard.filters import DEFAULT_MIN_N, Filters, parse_query
 from dashboard.layout import page
-from dashboard.live import LiveMission
+from dashboard.live import POLL_SECONDS, LiveMission
 from dashboard.paths import resolve_data_dir
 from dashboard.selection import select
 from dashboard.tables import export_frame
@@ -28,10 +28,11 @@ MIMETYPES = {"csv": "text/csv", "png": "image/png", "svg": "image/svg+xml", "pdf
 log = logging.getLogger(__name__)
 
 
-def create_app(data: str | Path | MissionDataset | None = None, min_n: int = DEFAULT_MIN_N) -> Dash:
+def create_app(data: str | Path | MissionDataset | None = None, min_n: int = DEFAULT_MIN_N, poll_seconds: float = POLL_SECONDS) -> Dash:
     """Build the dashboard for a mission folder (or an already loaded mission).
 
     ``min_n``: shares behind fewer forms are shown as "too few observations" (a URL can override it).
+    ``poll_seconds``: how often an open page asks whether a folder's live store has new data.
     """
     live = LiveMission(data if isinstance(data, MissionDataset) else resolve_data_dir(data), min_n)
     mission = live.current()
@@ -44,11 +45,11 @@ def create_app(data: str | Path | MissionDataset | None = None, min_n: int = DEF
         serve_locally=True,
     )
 
-
     def layout():
         """Built for each page load, from the data as it is then (live: new organisations and teams appear)."""
         now = live.current()
-        return page(now, initial_map(now, filters), filters, data_version=live.store_version(), live=live.is_live)
+        poll = poll_seconds if live.is_live else None
+        return page(now, initial_map(now, filters), filters, data_version=live.store_version(), poll_seconds=poll)
 
     app.layout = layout
     register_callbacks(app, live)

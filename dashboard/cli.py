@@ -60,6 +60,19 @@ def _brief(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    from dashboard.paths import demo_dir
+    from geo.replay import replay
+
+    print(f"Replaying the demo's election day into {args.out}; watch it with: obsmap serve --data {args.out}", flush=True)
+    try:
+        replay(args.out, demo_dir(), speed=args.speed, seed=args.seed, progress=lambda m: print(m, flush=True))
+    except KeyboardInterrupt:
+        print("stopped; run the same command again to go on from where it stopped", file=sys.stderr)
+        return 130
+    return 0
+
+
 def _import(args: argparse.Namespace) -> int:
     from geo.importer import SET_ASIDE_FILE, import_mission
 
@@ -135,6 +148,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_flags(brief)  # one flag per filter, as the page's URL parameters: --form, --region, --org, ...
     brief.add_argument("--min-n", type=parse_min_n, default=DEFAULT_MIN_N, help=MIN_N_HELP)
     brief.set_defaults(func=_brief)
+
+    rep = sub.add_parser(
+        "replay",
+        help="play the demo's election day into a live mission folder, in accelerated time",
+        description="Deliver the demo's forms into DIR's live store as election day would: a few minutes after each visit, "
+        "with edits, resubmissions, late forms and rejections. Watch it with `obsmap serve --data DIR`.",
+    )
+    rep.add_argument("--out", required=True, help="mission folder to create (or continue)")
+    rep.add_argument("--speed", type=float, default=60.0, help="how much faster than real time (default 60: the day in ~26 minutes)")
+    rep.add_argument("--seed", type=int, default=20051204, help="which edits, late forms and rejections (same seed, same day)")
+    rep.set_defaults(func=_replay)
 
     imp = sub.add_parser(
         "import",

@@ -8,7 +8,6 @@ from dash import dcc, html
 
 from dashboard import text
 from dashboard.filters import ALL, BY_CONTROL, HOURS_RANGE, METRICS, Filters, controls_from_filters, format_hour, more_filters_active
-from dashboard.live import POLL_SECONDS
 from geo.mission import MissionDataset
 from geo.schema import FORM_TYPES, OVERALL_LEVELS, PHASE_LABELS, PROBLEMS
 
@@ -382,8 +381,10 @@ def notes_card(mission: MissionDataset) -> dbc.Card:
     )
 
 
-def page(mission: MissionDataset, map_figure, filters: Filters, data_version: int | None = None, live: bool = False) -> html.Div:
-    """The whole page. ``data_version`` is the store's as the page is built; ``live`` turns on the poll for new data."""
+def page(
+    mission: MissionDataset, map_figure, filters: Filters, data_version: int | None = None, poll_seconds: float | None = None
+) -> html.Div:
+    """The whole page. ``data_version`` is the store's as the page is built; ``poll_seconds`` turns on the check for new data."""
     return html.Div(
         id="page",
         className="obs-page",
@@ -415,7 +416,7 @@ def page(mission: MissionDataset, map_figure, filters: Filters, data_version: in
             dcc.Store(id="viewport"),  # the map element's size, measured in the browser
             dcc.Store(id="data-version", data=data_version),  # the data the page shows; the poll moves it
             dcc.Store(id="opened-version", data=data_version),  # the data when the page was opened: "+38 since you opened"
-            dcc.Interval(id="poll", interval=POLL_SECONDS * 1000, disabled=not live),
+            dcc.Interval(id="poll", interval=int(1000 * (poll_seconds or 30)), disabled=poll_seconds is None),
             dcc.Store(id="map-fit"),  # the area the map fits: bounds of the country or the drilled region
         ],
     )

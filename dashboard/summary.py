@@ -36,7 +36,9 @@ def mission_summary(mission: MissionDataset, min_n: int = DEFAULT_MIN_N) -> dict
     Stations come from the registry, observers and countries from the teams table (or the
     totals declared in mission.json); each is ``None`` when the mission has no such data.
     """
-    forms = mission.forms
+    # Rejected forms are out of every figure (as on the page by default); they are counted apart.
+    rejected = mission.forms["review"] == "rejected" if "review" in mission.forms else pd.Series(False, index=mission.forms.index)
+    forms = mission.forms[~rejected]
     stations = mission.stations
     teams = mission.teams
     if teams is not None and len(teams):
@@ -69,6 +71,7 @@ def mission_summary(mission: MissionDataset, min_n: int = DEFAULT_MIN_N) -> dict
         "observers": observers,
         "countries": countries,
         "forms_total": int(len(forms)),
+        "forms_rejected": int(rejected.sum()),
         "min_n": min_n,
         "forms": {ft: _cell(t["n"], t["assessed"], t["negative"], min_n) for ft, t in phases.items()},
         "by_region": by_region,

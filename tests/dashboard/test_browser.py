@@ -241,3 +241,42 @@ def test_briefing_view_hides_controls_and_reads_large(dash_duo, demo):
     _wait(lambda: dash_duo.find_element(".obs-filters").is_displayed(), 10, "controls to come back")
     assert "mode=briefing" not in dash_duo.driver.current_url
     assert dash_duo.get_logs() == []
+
+
+def test_forms_arriving_move_the_map_and_sentences_and_the_drill_down_stays(dash_duo, tmp_path):
+    """A live mission: forms are committed to its store while the page is drilled into Karaganda; the page's
+    check finds the new data version and the map, the sentences and the header change, with no reload,
+    still drilled in, at the same zoom."""
+    from dashboard.paths import demo_dir
+    from geo.ingest import Delivery, Ingestor
+    from geo.replay import SOURCE, day_of_deliveries, prepare_folder
+
+    out = tmp_path / "live"
+    prepare_folder(out, demo_dir())
+    events = [e for e in day_of_deliveries(pd.read_csv(DEMO / "forms.csv", dtype="string")) if e.row is not None]
+    half = len(events) // 2
+
+    def deliver(batch):
+        table = pd.DataFrame([e.row for e in batch]).astype("string")
+        with Ingestor(out) as ingestor:
+            ingestor.ingest(table, [Delivery(e.form_id, e.at.strftime("%Y-%m-%dT%H:%M:%SZ")) for e in batch], SOURCE)
+
+    deliver(events[:half])
+    dash_duo.start_server(create_app(out, poll_seconds=1))
+    dash_duo.driver.get(dash_duo.server_url + "/?drill=KZ-KAR&form=voting")
+    dash_duo.wait_for_contains_text("#map-title", "Karaganda: polling stations", timeout=20)
+    _map_ready(dash_duo)
+    _wait(lambda: dash_duo.driver.execute_script(ZOOM) > 5, 10, "the map to zoom in")
+    before = dash_duo.find_element("#sentence-voting").text
+    n_before = int(dash_duo.find_element("#n-phase-forms").get_attribute("data-n"))
+    zoom = dash_duo.driver.execute_script(ZOOM)
+
+    deliver(events[half:])
+    _wait(lambda: dash_duo.find_element("#sentence-voting").text != before, 15, "the sentences to follow the new data")
+    voting_kar = _raw_forms().query("form_type == 'voting' and region_code == 'KZ-KAR'")
+    _wait(lambda: int(dash_duo.find_element("#n-phase-forms").get_attribute("data-n")) == len(voting_kar), 10, "every form counted")
+    assert n_before < len(voting_kar)
+    assert "Karaganda: polling stations" in dash_duo.find_element("#map-title").text and "drill=KZ-KAR" in dash_duo.driver.current_url
+    assert dash_duo.driver.execute_script(ZOOM) == zoom  # the analyst's view stays where it was
+    assert "since you opened" in dash_duo.find_element("#live-status").text
+    assert dash_duo.get_logs() == []

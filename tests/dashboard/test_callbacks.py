@@ -82,7 +82,7 @@ def test_every_callback_answers(page):
     page.fire("table-toggle", "n_clicks", 1)
     page.fire("table-search", "value", "KZ")
     page.fire("more-toggle", "n_clicks", 1)
-    page.fire("poll", "n_intervals", 1)  # the page's check for new data (nothing new here: a 204)
+    page.fire("poll", "n_intervals", 1)  # the page's check for new data (nothing new here: an empty reply)
     page.fire("problem-chart", "clickData", {"points": [{"customdata": [1, 2, "protocol_tampering"]}]})
     posted = {e.output for e in page.log}
     server_side = {d["output"] for d in page.dependencies if d.get("clientside_function") is None}
@@ -196,3 +196,40 @@ def test_every_callback_names_components_of_the_page(page):
         named = [i["id"] for i in dependency["inputs"] + dependency["state"]]
         named += [o.split(".")[0] for o in dependency["output"].strip(".").split("...")]
         assert set(named) <= ids, set(named) - ids
+
+
+def test_new_data_reaches_the_page_only_when_the_version_moves(tmp_path):
+    """The page's check costs one tiny request while nothing changes; a commit to the store brings one view
+    update with the new figures, the same filters and drill-down, and the URL untouched."""
+    from dashboard.paths import demo_dir
+    from geo.ingest import Delivery, Ingestor
+    from geo.replay import SOURCE, day_of_deliveries, prepare_folder
+
+    out = tmp_path / "live"
+    prepare_folder(out, demo_dir())
+    events = [e for e in day_of_deliveries(pd.read_csv(DEMO / "forms.csv", dtype="string")) if e.row is not None]
+
+    def deliver(batch):
+        with Ingestor(out) as ingestor:
+            table = pd.DataFrame([e.row for e in batch]).astype("string")
+            ingestor.ingest(table, [Delivery(e.form_id, e.at.strftime("%Y-%m-%dT%H:%M:%SZ")) for e in batch], SOURCE)
+
+    deliver(events[:1000])
+    page = DashClient(create_app(out))
+    page.fire("url", "search", "?form=voting&drill=KZ-KAR")
+    shown = page.props[("n-shown", "children")]
+    start = len(page.log)
+    page.fire("poll", "n_intervals", 1)
+    quiet = page.log[start:]
+    assert len(quiet) == 1 and quiet[0].reply == {} and quiet[0].bytes < 200  # nothing new: nothing computed, nothing sent
+    deliver(events[1000:])
+    start = len(page.log)
+    page.fire("poll", "n_intervals", 2)
+    sent = page.log[start:]
+    assert [e.output[:14] for e in sent] == ["data-version.d", "..url.search.."]
+    reply = sent[1].reply
+    assert "url" not in reply and reply["filters"]["data"]["drill"] == "KZ-KAR" and page.props[("n-shown", "children")] != shown
+    raw = pd.read_csv(DEMO / "forms.csv", dtype=str)
+    assert page.props[("n-shown", "children")][0]["props"]["data-n"] == len(raw.query("form_type == 'voting' and region_code == 'KZ-KAR'"))
+    new = len(raw) - len({e.form_id for e in events[:1000]})
+    assert reply["live-status"]["children"].endswith(f"{len(raw):,} forms · +{new:,} since you opened")
