@@ -64,11 +64,12 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         "opened": State("opened-version", "data"),
         "as_fraction": State("as-fraction", "value"),
         "table_open": State("table-open", "data"),
+        "new_only": State("new-only", "value"),
         "current": State("filters", "data"),
     }
 
     @app.callback(output=outputs, inputs=inputs, prevent_initial_call="initial_duplicate")
-    def update_view(search, controls, map_click, bar_click, clicks, data_version, opened, as_fraction, table_open, current):
+    def update_view(search, controls, map_click, bar_click, clicks, data_version, opened, as_fraction, table_open, new_only, current):
         """Any user action, or new data -> the view (URL, store, controls agree) and every part of the page that shows it."""
         trigger = ctx.triggered_id
         if trigger == "data-version" and data_version == opened:
@@ -107,7 +108,7 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         out["csv"], out["brief"] = f"/export.csv{query}", f"/export/brief.pdf{query}"
         out["images"] = {link: "/export/{}.{}{}".format(*link.split("-"), query) for link in IMAGE_LINKS}
         if table_open:
-            out["rows"] = tables.table_rows(mission, chosen)
+            out["rows"] = tables.table_rows(mission, chosen, opened if new_only else None)
         return out
 
     @app.callback(
@@ -125,15 +126,17 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
     @app.callback(
         Output("forms-table", "rowData", allow_duplicate=True),
         Input("table-open", "data"),
+        Input("new-only", "value"),
         State("filters", "data"),
+        State("opened-version", "data"),
         prevent_initial_call=True,
     )
-    def show_rows(table_open, current):
-        """The table shown -> the view's forms in it; hidden -> no rows."""
+    def show_rows(table_open, new_only, current, opened):
+        """The table shown (all forms, or only those new since the page opened) -> the view's forms in it; hidden -> no rows."""
         if not table_open:
             return []
         mission = live.current()
-        return tables.table_rows(mission, select(mission, from_dict(current, live.known())))
+        return tables.table_rows(mission, select(mission, from_dict(current, live.known())), opened if new_only else None)
 
     @app.callback(Output("data-version", "data"), Input("poll", "n_intervals"), State("data-version", "data"), prevent_initial_call=True)
     def check_data(_ticks, seen):

@@ -260,6 +260,8 @@ TABLE_COLUMN_DEFS = [
     {"field": "urban_rural", "headerName": "Setting", "width": 90},
     {"field": "evoting", "headerName": "E-voting", "width": 95},
     {"field": "overall", "headerName": "Overall", "width": 100},
+    {"field": "review", "headerName": "Review", "width": 100},
+    {"field": "conflict", "headerName": "Station", "width": 95, "headerTooltip": "Another form of this station and phase disagrees"},
     {"field": "problems", "headerName": "Problems reported", "flex": 2, "minWidth": 200, "tooltipField": "problems"},
     # Plain text: AG Grid's default renderer writes text, never HTML.
     {"field": "comments", "headerName": "Comments", "flex": 3, "minWidth": 240, "tooltipField": "comments"},
@@ -297,7 +299,8 @@ def region_table_card() -> dbc.Card:
     )
 
 
-def table_card() -> dbc.Card:
+def table_card(live: bool = False) -> dbc.Card:
+    """The forms behind the figures; a live mission's table can show only the forms new since the page opened."""
     grid = dag.AgGrid(
         id="forms-table",
         columnDefs=TABLE_COLUMN_DEFS,
@@ -321,6 +324,13 @@ def table_card() -> dbc.Card:
                         html.H2("The forms behind the figures", className="obs-card-title"),
                         html.Div(
                             [
+                                dbc.Switch(
+                                    id="new-only",
+                                    label="Only new since I opened",
+                                    value=False,
+                                    className="obs-switch",
+                                    style=None if live else {"display": "none"},
+                                ),
                                 dbc.Button("Show the forms", id="table-toggle", color="secondary", outline=True, size="sm"),
                                 html.A(
                                     dbc.Button("Download CSV of these forms", color="primary", size="sm"),
@@ -406,7 +416,7 @@ def page(
                     dbc.Row([dbc.Col(map_card(map_figure), lg=8), dbc.Col(headlines_card(), lg=4)], className="g-3"),
                     dbc.Row([dbc.Col(problems_card(), lg=6), dbc.Col(timeline_card(), lg=6)], className="g-3 mt-1"),
                     dbc.Row([dbc.Col(region_table_card(), lg=12)], className="g-3 mt-1"),
-                    dbc.Row([dbc.Col(table_card(), lg=12)], className="g-3 mt-1 obs-analysis-only"),
+                    dbc.Row([dbc.Col(table_card(live=poll_seconds is not None), lg=12)], className="g-3 mt-1 obs-analysis-only"),
                     dbc.Row([dbc.Col(notes_card(mission), lg=12)], className="g-3 mt-1"),
                 ],
                 fluid=True,

@@ -18,9 +18,14 @@ from geo.mission import MissionDataset
 from geo.schema import FORM_COLUMNS, PROBLEMS
 
 
-def table_rows(mission: MissionDataset, selection: Selection) -> list[dict[str, Any]]:
-    """The filtered forms, key columns, for the grid. Comments are plain strings (the grid shows text)."""
+def table_rows(mission: MissionDataset, selection: Selection, new_since: int | None = None) -> list[dict[str, Any]]:
+    """The filtered forms, key columns, for the grid. Comments are plain strings (the grid shows text).
+
+    ``new_since``: only forms that first arrived after that data version (the page's "only new").
+    """
     forms = selection.phase
+    if new_since is not None and "first_data_version" in forms:
+        forms = forms[forms["first_data_version"] > new_since]
     reported = reported_problems(forms).map(", ".join) if len(forms) else pd.Series(dtype="string")
     out = pd.DataFrame(
         {
@@ -36,6 +41,8 @@ def table_rows(mission: MissionDataset, selection: Selection) -> list[dict[str, 
             "overall": forms["overall"].astype("string"),
             "problems": reported,
             "comments": forms["comments"],
+            "review": forms["review"].astype("string") if "review" in forms else pd.NA,
+            "conflict": forms["conflict"].map({True: "conflict", False: ""}) if "conflict" in forms else "",
         }
     )
     return [

@@ -233,3 +233,9 @@ def test_new_data_reaches_the_page_only_when_the_version_moves(tmp_path):
     assert page.props[("n-shown", "children")][0]["props"]["data-n"] == len(raw.query("form_type == 'voting' and region_code == 'KZ-KAR'"))
     new = len(raw) - len({e.form_id for e in events[:1000]})
     assert reply["live-status"]["children"].endswith(f"{len(raw):,} forms · +{new:,} since you opened")
+    page.fire("table-toggle", "n_clicks", 1)
+    page.fire("new-only", "value", True)
+    first = {e.form_id for e in events[:1000]}
+    rows = page.props[("forms-table", "rowData")]
+    voting_kar = raw.query("form_type == 'voting' and region_code == 'KZ-KAR'")
+    assert sorted(r["form_id"] for r in rows) == sorted(set(voting_kar.form_id) - first) and rows
