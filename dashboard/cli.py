@@ -60,6 +60,24 @@ def _brief(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sync(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from geo.sync import summary_json, sync_main
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())  # finish the page in hand (its commit), then stop
+    totals = sync_main(
+        args.data, args.config, once=args.once, every=args.every, progress=lambda m: print(m, file=sys.stderr, flush=True), stop_event=stop
+    )
+    if args.json:
+        json.dump(summary_json(totals), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    return 1 if args.once and any(s.errors for s in totals.values()) else 0
+
+
 def _replay(args: argparse.Namespace) -> int:
     from dashboard.paths import demo_dir
     from geo.replay import replay
@@ -148,6 +166,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_flags(brief)  # one flag per filter, as the page's URL parameters: --form, --region, --org, ...
     brief.add_argument("--min-n", type=parse_min_n, default=DEFAULT_MIN_N, help=MIN_N_HELP)
     brief.set_defaults(func=_brief)
+
+    syn = sub.add_parser(
+        "sync",
+        help="bring forms from ODK Central, KoboToolbox and a watch folder into a mission's live store",
+        description="Poll the sources in the mission's sync.toml (or --config): ODK Central (OData), KoboToolbox (API v2) and "
+        "watch folders. Credentials come from the environment or a credentials file named in the config, never from the "
+        "command line. Each page is committed with its cursor: a sync stopped at any moment resumes where it was.",
+    )
+    syn.add_argument("--data", required=True, help="mission folder (made by `obsmap import`)")
+    syn.add_argument("--config", help="sync configuration (default: DIR/sync.toml)")
+    syn.add_argument("--once", action="store_true", help="one round, then exit (exit code 1 if a source failed)")
+    syn.add_argument("--every", type=float, default=60.0, help="seconds between rounds when looping (default 60)")
+    syn.add_argument("--json", action="store_true", help="print what each source did as JSON at the end")
+    syn.set_defaults(func=_sync)
 
     rep = sub.add_parser(
         "replay",

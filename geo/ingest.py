@@ -96,13 +96,17 @@ class Ingestor:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def ingest(self, table: pd.DataFrame, deliveries: list[Delivery], source: str, *, cursor: str | None = None) -> IngestResult:
+    def ingest(
+        self, table: pd.DataFrame, deliveries: list[Delivery], source: str, *, cursor: str | None = None, one_row_per_form: bool = False
+    ) -> IngestResult:
         """One batch in one transaction, with the source's new ``cursor``.
 
         ``table`` holds text cells named as the tool's own export names them (one row per delivery,
         in order). Rows the import would set aside are kept aside in the store with their reason.
+        ``one_row_per_form`` (an export file): a form repeated in the batch is set aside as a
+        duplicate, as `obsmap import` does, not taken as a new version.
         """
-        from geo.importer import locate_forms  # the importer writes into the store too: imported here, not at the top
+        from geo.importer import locate_forms, mark_duplicates  # the importer writes into the store too: imported here
 
         if len(table) != len(deliveries):
             raise ValueError(f"{source}: {len(table)} rows but {len(deliveries)} deliveries")
@@ -112,6 +116,8 @@ class Ingestor:
         if with_rows:
             rows = canonicalise(table.iloc[with_rows].reset_index(drop=True).astype("string"), source, self.mapping).rows
             rows["form_id"] = [deliveries[i].form_key for i in with_rows]  # the logical form, stable across edits
+            if one_row_per_form:
+                rows = mark_duplicates(rows)
             rows = locate_forms(rows, self.regions, self.registry)
             if self.districts is not None:
                 rows["district_code"] = join_points_to_regions(rows, self.districts).fillna(rows["district_code"])

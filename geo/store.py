@@ -188,6 +188,17 @@ class Store:
         ).fetchall()
         return {r[0] for r in rows}
 
+    def keys_for_versions(self, version_ids: Iterable[str]) -> dict[str, str]:
+        """The form each known tool version id belongs to (a Kobo chain without rootUuid resolves through it)."""
+        ids = sorted(set(version_ids))
+        out: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT version_id, form_key FROM form_versions WHERE version_id IN ({marks})"  # noqa: S608 - placeholders
+            out.update(dict(self._db.execute(query, chunk).fetchall()))
+        return out
+
     def counts(self) -> dict[str, int]:
         """Forms current (not deleted), versions kept, deleted, rejected, set aside."""
         one = lambda sql: int(self._db.execute(sql).fetchone()[0])  # noqa: E731
