@@ -86,13 +86,14 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         out["live"] = text.live_status(mission, opened)
         out["store"] = filters.to_dict()
         out["notices"] = _notice(notices)
-        if more_filters_active(filters):
+        if more_filters_active(filters) and trigger != "data-version":
             out["more"] = True
         if trigger in (None, "url", "mode-toggle", "reset"):
             briefing = filters.mode == "briefing"
             out["page"] = "obs-page obs-briefing" if briefing else "obs-page"
             out["mode"] = "Exit briefing view" if briefing else "Briefing view"
-        out["controls"] = controls_from_filters(filters)
+        if trigger != "data-version":  # new data leaves the controls alone (a slider may be in the user's hand)
+            out["controls"] = controls_from_filters(filters)
         patch, out["map_title"], out["map_caption"], map_notices = views.map_patch(mission, chosen, filters)
         out["map"] = patch
         out["fit"] = views.map_fit(mission, filters)

@@ -127,6 +127,16 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 5 <= seconds <= 86400:
+        raise argparse.ArgumentTypeError(f"expected seconds between 5 and 86400, got {value}")
+    return seconds
+
+
 MIN_N_HELP = f"shares behind fewer assessed forms are flagged 'too few observations' (default {DEFAULT_MIN_N})"
 
 
@@ -177,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     syn.add_argument("--data", required=True, help="mission folder (made by `obsmap import`)")
     syn.add_argument("--config", help="sync configuration (default: DIR/sync.toml)")
     syn.add_argument("--once", action="store_true", help="one round, then exit (exit code 1 if a source failed)")
-    syn.add_argument("--every", type=float, default=60.0, help="seconds between rounds when looping (default 60)")
+    syn.add_argument("--every", type=_seconds, default=60.0, help="seconds between rounds when looping (default 60; at least 5)")
     syn.add_argument("--json", action="store_true", help="print what each source did as JSON at the end")
     syn.set_defaults(func=_sync)
 

@@ -304,6 +304,7 @@ def table_card(live: bool = False) -> dbc.Card:
     grid = dag.AgGrid(
         id="forms-table",
         columnDefs=TABLE_COLUMN_DEFS,
+        getRowId="params.data.form_id",  # rows keep their identity when new data arrives: scroll and selection stay
         rowData=[],
         defaultColDef={"sortable": True, "resizable": True, "filter": True},
         dashGridOptions={

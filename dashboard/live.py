@@ -2,8 +2,8 @@
 
 Every request asks :meth:`LiveMission.current`; when the store's data version has moved (a sync or
 an import committed), the folder is read again, once, and every later request gets the new
-snapshot. The check is one indexed read of SQLite (readers never wait for the writer), so a page can
-ask every 30 seconds at no cost worth measuring.
+snapshot. The check is one indexed read of SQLite (readers never wait for the writer) and one stat of
+mission.json (a re-import rewrites it), so a page can ask every 30 seconds at no cost worth measuring.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from dashboard.filters import DEFAULT_MIN_N, Known
-from geo.mission import MissionDataset, load_mission
+from dashboard.selection import forget_other_versions
+from geo.mission import MISSION_FILE, MissionDataset, load_mission
 from geo.store import STORE_FILE, Store
 
 POLL_SECONDS = 30  # how often an open page asks whether the data changed (NEMO polls every 30 s)
@@ -32,6 +33,7 @@ class LiveMission:
         else:
             self._path = Path(source)
             self._mission = load_mission(self._path)
+        self._seen = self._stamp()
 
     @property
     def is_live(self) -> bool:
@@ -50,14 +52,26 @@ class LiveMission:
                     self._store = Store(self._path / STORE_FILE)
         return self._store.data_version()
 
+    def _stamp(self) -> tuple[int | None, float | None]:
+        """What says the data changed: the store's version, and when mission.json was last written (a re-import)."""
+        if self._path is None:
+            return None, None
+        try:
+            written = (self._path / MISSION_FILE).stat().st_mtime_ns
+        except OSError:
+            written = None
+        return self.store_version(), written
+
     def current(self) -> MissionDataset:
-        """The mission as of the latest commit, read again only when the data version moved."""
-        version = self.store_version()
-        if version is None or version == self._mission.store_version:
+        """The mission as of the latest commit (or re-import), read again only when one of them moved."""
+        stamp = self._stamp()
+        if self._path is None or stamp == self._seen:
             return self._mission
         with self._lock:
-            if version != self._mission.store_version and self._path is not None:
+            if stamp != self._seen:
                 self._mission = load_mission(self._path)
+                self._seen = stamp
+                forget_other_versions(self._mission.version)
         return self._mission
 
     def known(self) -> Known:

@@ -74,6 +74,13 @@ def forms_key(filters: Filters) -> Filters:
 _FORM_FIELDS = ("form_type", "regions", "setting", "evoting", "orgs", "teams", "overall", "hours", "review", "conflict")
 
 
+def forget_other_versions(version: str) -> None:
+    """Drop cached views of other data versions (a live mission moved on): they would only hold memory."""
+    with _lock:
+        for key in [k for k in _cache if k[0] != version]:
+            del _cache[key]
+
+
 def select(mission: MissionDataset, filters: Filters) -> Selection:
     """The forms of ``filters`` in ``mission``: from the cache, or filtered now in one pass."""
     # A mission built in memory has no version: its identity keys it, for as long as it lives.

@@ -35,7 +35,9 @@ def next_view(
     """
     if trigger in (None, "url"):
         return parse_query(search, known)
-    if trigger not in VIEW_TRIGGERS:  # a control
+    if trigger not in VIEW_TRIGGERS or trigger == "data-version":
+        # A control; or new data, read with the controls as the user has them now: were a user's request in flight
+        # when the data moved, dash-renderer keeps only this reply, and the user's choice must be in it.
         return filters_from_controls(controls, current, known), []
     now = from_dict(current, known)
     if trigger == "reset":

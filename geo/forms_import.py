@@ -246,7 +246,8 @@ def canonicalise(table: pd.DataFrame, path: Path | str, mapping: Mapping | None 
     out["_row"] = table.index + 2  # the header is row 1, as in a spreadsheet
     keep = [c for c in table.columns if c.split("/")[-1].lower() not in PERSONAL_METADATA]
     out["_original"] = [
-        json.dumps({k: v for k, v in row.items() if pd.notna(v)}, ensure_ascii=False) for row in table[keep].to_dict("records")
+        json.dumps({k: v for k, v in row.items() if pd.notna(v)}, ensure_ascii=False, sort_keys=True)
+        for row in table[keep].to_dict("records")
     ]
     reason = pd.Series(pd.NA, index=table.index, dtype="string")
     detail = pd.Series(pd.NA, index=table.index, dtype="string")

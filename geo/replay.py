@@ -42,7 +42,7 @@ class Event:
 
 
 def _stamp(at: pd.Timestamp) -> str:
-    return at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def day_of_deliveries(forms: pd.DataFrame, seed: int = 20051204) -> list[Event]:
@@ -74,13 +74,29 @@ def day_of_deliveries(forms: pd.DataFrame, seed: int = 20051204) -> list[Event]:
 
 
 def prepare_folder(out: Path, demo: Path) -> None:
-    """A mission folder with the demo's geography and no forms yet (the store fills it)."""
+    """A mission folder with the demo's geography and no forms yet (the store fills it).
+
+    Only a new or empty folder, or one an earlier replay made: a real mission is never overwritten.
+    """
     check_out_dir(out)
+    if out.is_dir() and any(out.iterdir()) and not _replayed(out):
+        raise InputError(
+            f"{out}: a mission folder that no replay made; replay writes the demo's geography and synthetic forms, so give a new folder."
+        )
     out.mkdir(parents=True, exist_ok=True)
     for name in (MISSION_FILE, REGIONS_FILE, BOUNDARIES_FILE, STATIONS_FILE, TEAMS_FILE):
         if (demo / name).is_file():
             shutil.copyfile(demo / name, out / name)
     (out / FORMS_FILE).unlink(missing_ok=True)
+
+
+def _replayed(folder: Path) -> bool:
+    from geo.store import STORE_FILE, Store
+
+    if not (folder / STORE_FILE).exists():
+        return False
+    with Store(folder / STORE_FILE) as store:
+        return store.cursor(SOURCE) is not None or store.counts()["versions"] == 0
 
 
 def replay(
@@ -125,9 +141,7 @@ def replay(
                 i += 1
             if batch:
                 table = pd.DataFrame([e.row or {"form_id": e.form_id} for e in batch], columns=list(FORM_COLUMNS)).astype("string")
-                deliveries = [
-                    Delivery(e.form_id, _stamp(e.at), version_id=None, review=e.review, has_row=e.row is not None) for e in batch
-                ]
+                deliveries = [Delivery(e.form_id, _stamp(e.at), version_id=None, review=e.review, has_row=e.row is not None) for e in batch]
                 result = ingestor.ingest(table, deliveries, SOURCE, cursor=_stamp(batch[-1].at))
                 done += len(batch)
                 progress(

@@ -24,7 +24,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -111,11 +111,23 @@ class IngestResult:
 
     @property
     def changed(self) -> bool:
-        return bool(self.new or self.updated or self.reviewed or self.deleted or self.set_aside)
+        """Whether a figure could have changed (rows set aside change none: they are kept, not counted)."""
+        return bool(self.new or self.updated or self.reviewed or self.deleted)
 
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def normal_time(value: str) -> str:
+    """An ISO 8601 time as UTC with microseconds, so versions compare as text in time order
+    ("…00Z" and "…00.500Z" from two tools would not). Without a zone, UTC is assumed."""
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        return value
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def content_hash(row: dict[str, Any] | None) -> str:
@@ -125,7 +137,9 @@ def content_hash(row: dict[str, Any] | None) -> str:
 
 
 class Store:
-    """A mission's store in SQLite (WAL). Safe to share between threads; one writer at a time."""
+    """A mission's store in SQLite (WAL). Writes are serialised by a lock; share a Store between threads
+    only for reading (the dashboard) or only for writing (a sync), not both: a read on the writer's
+    connection during its transaction would see rows not yet committed."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -274,6 +288,7 @@ class Store:
 
     def _apply(self, db: sqlite3.Connection, sub: Submission, source: str, version: int, now: str, result: IngestResult) -> None:
         key = sub.form_key
+        sub = replace(sub, submitted_at=normal_time(sub.submitted_at))
         if sub.previous_id:  # Kobo: an edit points at the version it replaces; its form is that one's form
             found = db.execute("SELECT form_key FROM form_versions WHERE version_id = ? LIMIT 1", (sub.previous_id,)).fetchone()
             if found:
@@ -319,8 +334,8 @@ class Store:
             changes.update(version=version_row, submitted_at=sub.submitted_at)
         if newer and review and review != cur_review:
             changes["review"] = review
-        if newer and cur_deleted and version_row != cur_version:
-            changes["deleted"] = 0  # a new version of a deleted form brings it back
+        if newer and cur_deleted:
+            changes["deleted"] = 0  # a later delivery of a deleted form brings it back (a restore, or a wrong deletion)
         if not changes:
             if not newer and version_row != cur_version:
                 result.older += 1

@@ -310,8 +310,13 @@ def _url(path: Path, where: str, entry: dict[str, Any]) -> str:
     if not isinstance(url, str) or not re.match(r"^https?://[^/\s]+", url.strip()):
         raise InputError(f"{path}: {where}: key 'url' must be the server's address, like https://host, found {url!r}.")
     url = url.strip().rstrip("/")
-    if "@" in url.split("/")[2]:
+    host = url.split("/")[2]
+    if "@" in host:
         raise InputError(f"{path}: {where}: key 'url' must not carry credentials; name them with *_env keys or a credentials file.")
+    if url.startswith("http://") and host.split(":")[0] not in ("127.0.0.1", "localhost", "[::1]"):
+        raise InputError(
+            f"{path}: {where}: key 'url' {url!r} is plain http: the password or token would cross the network unencrypted; use https."
+        )
     return url
 
 
