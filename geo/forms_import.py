@@ -97,6 +97,7 @@ class FormsRead:
     rows: pd.DataFrame  # FORM_COLUMNS + _source, _row, _original, _reason, _detail
     ignored_columns: list[str]
     warnings: list[str]
+    table: pd.DataFrame | None = None  # the file's own cells, for what the tool says about each row (ids, times, review)
 
 
 # ------------------------------------------------------------------------------------------ reading
@@ -222,7 +223,10 @@ def read_forms(path: Path | str, mapping: Mapping | None = None) -> FormsRead:
     boundaries, and happen in :mod:`geo.importer`.
     """
     path = Path(path)
-    return canonicalise(read_table(path), path, mapping)
+    table = read_table(path)
+    read = canonicalise(table, path, mapping)
+    read.table = table
+    return read
 
 
 def canonicalise(table: pd.DataFrame, path: Path | str, mapping: Mapping | None = None) -> FormsRead:

@@ -336,8 +336,15 @@ def import_mission(
         symlink=True,
     )
     # The live store: the forms join those already there (earlier imports, a sync); the same export twice changes nothing.
+    from geo.sync import file_deliveries  # what each tool says of its rows: the logical form, the version's time, review
+
+    delivered = []
+    for path, r in zip(forms, reads, strict=True):
+        written = datetime.fromtimestamp(Path(path).stat().st_mtime, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        delivered += file_deliveries(r.table, Path(path), written, mapping_) if r.table is not None else []
+    keyed = [delivered[i] for i in accepted.index] if len(delivered) == len(rows) else None
     with open_store(out) as store:
-        stored = ingest_checked_rows(store, accepted, set_aside, "import:" + ", ".join(Path(p).name for p in forms))
+        stored = ingest_checked_rows(store, accepted, set_aside, "import:" + ", ".join(Path(p).name for p in forms), keyed)
         report["store"] = {"new": stored.new, "updated": stored.updated, "unchanged": stored.unchanged, **store.counts()}
     (Path(out) / REPORT_FILE).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     mission = load_mission(out)

@@ -136,17 +136,32 @@ class Ingestor:
         return self.store.ingest(submissions, source, cursor=cursor, set_aside=aside)
 
 
-def ingest_checked_rows(store: Store, accepted: pd.DataFrame, set_aside: pd.DataFrame, source: str, at: str | None = None) -> IngestResult:
+def ingest_checked_rows(
+    store: Store, accepted: pd.DataFrame, set_aside: pd.DataFrame, source: str, deliveries: list[Delivery] | None = None
+) -> IngestResult:
     """Rows the import has already checked and located (``accepted``) and those it set aside, into ``store``.
 
-    Each accepted row is a version of the form named by its ``form_id``, stamped ``at`` (the import's
-    time): importing the same export twice changes nothing; an export whose forms changed since
-    brings their new versions.
+    ``deliveries`` (one per accepted row) say what the tool said of each: the logical form (ODK's
+    ``KEY``, Kobo's root uuid), the version's own time, its review. So an export and a live sync of the
+    same forms agree on which form is which, and an older export never overrides newer versions.
+    Without them, each row is the form of its ``form_id``, stamped now. Importing the same export
+    twice changes nothing.
     """
-    at = at or now_utc()
+    at = now_utc()
     canonical = accepted[list(FORM_COLUMNS)].astype(object)
     records = canonical.where(canonical.notna(), None).to_dict("records")
-    submissions = [Submission(str(r["form_id"]), {k: _text(v) for k, v in r.items()}, at) for r in records]
+    deliveries = deliveries or [Delivery(str(r["form_id"]), at) for r in records]
+    submissions = [
+        Submission(
+            d.form_key,
+            {**{k: _text(v) for k, v in r.items()}, "form_id": d.form_key},
+            d.submitted_at,
+            d.version_id,
+            d.previous_id,
+            d.review,
+        )
+        for r, d in zip(records, deliveries, strict=True)
+    ]
     aside = [
         {"row": f"{r['_source']} row {r['_row']}", "reason": r["_reason"], "detail": _text(r["_detail"]), "original": r["_original"]}
         for r in set_aside.to_dict("records")

@@ -163,9 +163,7 @@ def build_mission(
                 separators = (",", ":") if name.endswith(".geojson") else None
                 text = json.dumps(content, indent=None if separators else 2, separators=separators, ensure_ascii=False)
                 (tmp / name).write_text(text + "\n", encoding="utf-8")
-        # A live store outlives the folder's versions: the new version points to the same one.
-        if os.path.islink(where / STORE_FILE):
-            os.symlink(os.readlink(where / STORE_FILE), tmp / STORE_FILE)
+        _carry_over(where, tmp, written={*MISSION_FILES, BOUNDARIES_FILE, DISTRICT_BOUNDARIES_FILE, *files})
         _swap_in(tmp, where, symlink)
     except BaseException:
         if os.path.lexists(tmp) and os.path.realpath(where) != os.path.realpath(tmp):
@@ -173,6 +171,22 @@ def build_mission(
                 _remove(tmp)
         raise
     return load_mission(out_dir)
+
+
+def _carry_over(old: Path, new: Path, written: set[str]) -> None:
+    """What a mission folder holds besides what an import writes goes with it to the new version: the live
+    store's link (the store itself lives beside the folder), a sync.toml, a watch folder and its files."""
+    if not old.is_dir():
+        return
+    for entry in old.iterdir():
+        if entry.name in written or entry.name == SWAP_MARKER or (new / entry.name).exists():
+            continue
+        if entry.is_symlink():
+            os.symlink(os.readlink(entry), new / entry.name)
+        elif entry.is_dir():
+            shutil.copytree(entry, new / entry.name, symlinks=True)
+        else:
+            shutil.copy2(entry, new / entry.name)
 
 
 # ------------------------------------------------------------------------------- crash-safe swap

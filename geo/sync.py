@@ -616,7 +616,7 @@ def table_of(rows: list[dict[str, str | None]]) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=list(columns)).astype("string").reset_index(drop=True)
 
 
-def file_deliveries(table: pd.DataFrame, path: Path, modified_at: str) -> list[Delivery]:
+def file_deliveries(table: pd.DataFrame, path: Path, modified_at: str, mapping: Mapping | None = None) -> list[Delivery]:
     """One :class:`Delivery` per row of an export file: ODK Central's (``KEY``), KoboToolbox's (``_uuid``), or
     canonical (``form_id``, the file's time as the version's time)."""
     lower = {c.lower(): c for c in table.columns}
@@ -645,7 +645,7 @@ def file_deliveries(table: pd.DataFrame, path: Path, modified_at: str) -> list[D
             state = KOBO_REVIEW.get(status if status.startswith("validation_") else status.lower())
             out.append(Delivery(_strip_uuid(root) or uuid or "", utc_iso(at) or modified_at, uuid, _strip_uuid(previous), state))
         return out
-    sources, fallback, _ = canonical_columns(list(table.columns), Mapping(), path)
+    sources, fallback, _ = canonical_columns(list(table.columns), mapping or Mapping(), path)
     ids = table[sources.get("form_id") or fallback["form_id"]]
     return [Delivery((_text(v) or "").strip(), modified_at) for v in ids]
 

@@ -164,3 +164,29 @@ def test_rejected_forms_and_station_conflicts_reach_the_snapshot(tmp_path):
     forms = load_mission(out).forms.set_index("form_id")
     assert forms.loc["F3", "review"] == "rejected" and forms.loc["F1", "review"] == "pending"
     assert forms["conflict"].to_dict() == {"F1": True, "F2": True, "F3": False}  # P1: good against very bad
+
+
+def test_an_odk_export_imported_twice_keys_forms_by_their_root_and_orders_versions_by_the_tools_time(tmp_path):
+    """ODK's KEY is the form; meta-instanceID changes at each edit. An edited export brings a new version of the same
+    form, and an older export imported later does not override it."""
+    head = "SubmissionDate,meta-instanceID,form_type,region_code,overall,KEY\n"
+    first = head + "2005-12-04T10:00:00.000Z,uuid:v1,voting,AA,good,uuid:root1\n"
+    edited = head + "2005-12-04T12:00:00.000Z,uuid:v2,voting,AA,very bad,uuid:root1\n"
+    out = tmp_path / "mission"
+    assert _import(tmp_path, first, out).report["store"]["new"] == 1
+    assert _import(tmp_path, edited, out).report["store"]["updated"] == 1
+    late = _import(tmp_path, first, out)  # yesterday's export, imported again tonight
+    assert late.report["store"]["updated"] == 0
+    forms = load_mission(out).forms
+    assert list(forms.form_id) == ["uuid:root1"] and list(forms.overall) == ["very bad"]
+
+
+def test_a_re_import_keeps_the_folders_sync_config_and_watch_folder(tmp_path):
+    out = tmp_path / "mission"
+    _import(tmp_path, EXPORT, out)
+    (out / "sync.toml").write_text('[[watch]]\nfolder = "incoming"\n', encoding="utf-8")
+    (out / "incoming").mkdir()
+    (out / "incoming" / "waiting.csv").write_text(EXPORT, encoding="utf-8")
+    _import(tmp_path, EXPORT, out)
+    assert (out / "sync.toml").read_text(encoding="utf-8").startswith("[[watch]]")
+    assert (out / "incoming" / "waiting.csv").read_text(encoding="utf-8") == EXPORT
