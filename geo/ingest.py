@@ -19,7 +19,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from geo.errors import MissionDataError
+from geo.errors import InputError, MissionDataError
 from geo.forms_import import Mapping, canonicalise
 from geo.join import join_points_to_regions
 from geo.mission import (
@@ -90,6 +90,27 @@ class Ingestor:
     def close(self) -> None:
         self.store.close()
 
+    def _set_aside_page(
+        self,
+        page: pd.DataFrame,
+        kept: list[Delivery],
+        source: str,
+        reason: str,
+        cursor: str | None,
+        every: list[Delivery],
+        with_rows: list[int],
+    ) -> IngestResult:
+        aside = [
+            {"row": d.version_id or d.form_key, "reason": reason, "original": _original(r)}
+            for (_, r), d in zip(page.iterrows(), kept, strict=True)
+        ]
+        events = [
+            Submission(d.form_key, None, d.submitted_at, d.version_id, d.previous_id, d.review, d.deleted)
+            for i, d in enumerate(every)
+            if i not in set(with_rows)
+        ]
+        return self.store.ingest(events, source, cursor=cursor, set_aside=aside)
+
     def __enter__(self) -> Ingestor:
         return self
 
@@ -114,7 +135,13 @@ class Ingestor:
         with_rows = [i for i, d in enumerate(deliveries) if d.has_row and not d.deleted]
         rows = pd.DataFrame()
         if with_rows:
-            rows = canonicalise(table.iloc[with_rows].reset_index(drop=True).astype("string"), source, self.mapping).rows
+            page = table.iloc[with_rows].reset_index(drop=True).astype("string")
+            try:
+                rows = canonicalise(page, source, self.mapping).rows
+            except InputError as exc:
+                # Nothing in this page names the form's type or id (a tool leaves unanswered questions out, or the
+                # form needs a mapping): every row is kept aside with that sentence, and the source moves on.
+                return self._set_aside_page(page, [deliveries[i] for i in with_rows], source, str(exc), cursor, deliveries, with_rows)
             rows["form_id"] = [deliveries[i].form_key for i in with_rows]  # the logical form, stable across edits
             if one_row_per_form:
                 rows = mark_duplicates(rows)
@@ -134,6 +161,10 @@ class Ingestor:
                 continue
             submissions.append(Submission(d.form_key, row_of(record), d.submitted_at, d.version_id, d.previous_id, d.review))
         return self.store.ingest(submissions, source, cursor=cursor, set_aside=aside)
+
+
+def _original(row: pd.Series) -> str:
+    return json.dumps({k: v for k, v in row.items() if pd.notna(v)}, ensure_ascii=False, sort_keys=True)
 
 
 def ingest_checked_rows(

@@ -164,6 +164,7 @@ class Settings:
     backoff_max: float = 60.0
     page_size: int = 1000
     reconcile_every: int = 10
+    mapping: str | None = None  # a --mapping TOML (columns and values), relative to the config file
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,7 @@ class SyncConfig:
 
 
 _KEYS = {
-    "sync": {"timeout", "retries", "backoff_base", "backoff_max", "page_size", "reconcile_every"},
+    "sync": {"timeout", "retries", "backoff_base", "backoff_max", "page_size", "reconcile_every", "mapping"},
     "odk": {"url", "project", "forms", "email_env", "password_env", "credentials"},
     "kobo": {"url", "asset", "token_env", "credentials", "reconcile_every"},
     "watch": {"folder"},
@@ -295,6 +296,11 @@ def _settings(path: Path, table: Any) -> Settings:
         if f.name not in table:
             continue
         value = table[f.name]
+        if f.name == "mapping":
+            if not isinstance(value, str) or not (path.parent / value).is_file():
+                raise InputError(f"{path}: [sync]: key 'mapping' must name a mapping TOML file beside the config, found {value!r}.")
+            values["mapping"] = str(path.parent / value)
+            continue
         whole = f.name in ("retries", "page_size", "reconcile_every")
         ok = isinstance(value, int) if whole else isinstance(value, int | float)
         if not ok or isinstance(value, bool) or value <= 0 or (f.name == "page_size" and value > KOBO_MAX_LIMIT):
@@ -943,7 +949,7 @@ class KoboAsset:
             if ids:
                 after = max(ids)
             rnd.commit(self.name, [flatten_kobo(r) for r in page], deliveries, _dump(cursor), summary)
-            if len(page) < params["limit"] or not ids:
+            if not ids:  # an empty page ends the listing: a server that caps pages below `limit` must not end it early
                 break
         store = rnd.ingestor.store
         listed_keys |= set(_keys_of_versions(store, listed_versions).values()) | listed_versions
@@ -1081,7 +1087,7 @@ def sync_main(
     for warning in cfg.warnings:
         say(f"warning: {warning}")
     http = Http(cfg.settings, redact, wait)
-    ingestor = Ingestor(mission_dir)
+    ingestor = Ingestor(mission_dir, cfg.settings.mapping)
     totals: dict[str, SourceSummary] = {}
     try:
         sources = build_sources(cfg, mission_dir, http, redact)
@@ -1111,6 +1117,8 @@ def sync_main(
                 if summary.new or summary.updated or summary.reviewed or summary.deleted or summary.set_aside:
                     say(f"{source.name}: {summary.line()}")
             done += 1
+            if any(totals[s.name].set_aside for s in sources if s.name in totals):
+                _write_set_aside(ingestor.store, mission_dir)
             if once or stop_event.is_set() or (rounds is not None and done >= rounds):
                 break
             try:
@@ -1121,6 +1129,18 @@ def sync_main(
         ingestor.close()
         http.close()
     return totals
+
+
+SET_ASIDE_LIVE = "set_aside_live.csv"
+
+
+def _write_set_aside(store: Store, mission_dir: Path) -> None:
+    """Every row the store keeps aside (any source), with its source, row, reason and original values, as a CSV
+    beside the mission: what an analyst opens to see what did not count, and why."""
+    target = mission_dir / SET_ASIDE_LIVE
+    tmp = target.with_name(f".{target.name}.tmp")
+    store.set_aside_rows().to_csv(tmp, index=False, lineterminator="\n")
+    os.replace(tmp, target)
 
 
 def summary_json(totals: dict[str, SourceSummary]) -> dict[str, Any]:

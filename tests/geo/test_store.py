@@ -190,3 +190,19 @@ def test_a_re_import_keeps_the_folders_sync_config_and_watch_folder(tmp_path):
     _import(tmp_path, EXPORT, out)
     assert (out / "sync.toml").read_text(encoding="utf-8").startswith("[[watch]]")
     assert (out / "incoming" / "waiting.csv").read_text(encoding="utf-8") == EXPORT
+
+
+def test_a_page_the_import_cannot_read_is_kept_aside_and_the_source_moves_on(tmp_path):
+    """Kobo leaves unanswered questions out: a page where no record names the phase cannot be read as forms. Its rows are
+    kept aside with the sentence that says why, and the cursor moves past them (no source stuck on election night)."""
+    from geo.ingest import Delivery, Ingestor
+
+    out = tmp_path / "mission"
+    _import(tmp_path, EXPORT, out)
+    page = pd.DataFrame({"_uuid": ["k1", "k2"], "grp/overall": ["good", "bad"]})
+    with Ingestor(out) as ingestor:
+        result = ingestor.ingest(page, [Delivery(k, "2005-12-04T10:00:00Z", k) for k in ("k1", "k2")], "kobo:x", cursor="c1")
+        assert result.set_aside == 2 and result.new == 0 and ingestor.store.cursor("kobo:x") == "c1"
+        aside = ingestor.store.set_aside_rows()
+    kobo = aside[aside.source == "kobo:x"]
+    assert list(kobo.row) == ["k1", "k2"] and kobo.reason.str.contains("form_type").all()
