@@ -42,7 +42,7 @@ test: $(VENV)/.installed-test chromium
 
 test-fast: $(VENV)/.installed-test
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -m "not browser and not export and not install"
+	$(BIN)/python -m pytest -m "not browser and not export and not install and not slow"
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -97,6 +97,7 @@ def killed_runs(monkeypatch, setup, run, check=None):
 # ------------------------------------------------------------------------------------ the schemes
 
 
+@pytest.mark.slow
 def test_import_swap_killed_at_every_step_always_leaves_a_mission(tmp_path, monkeypatch):
     """Symlink scheme: at every step of the swap, out_dir is the old mission or the new one, never missing."""
     out = tmp_path / "mission"
@@ -111,6 +112,7 @@ def test_import_swap_killed_at_every_step_always_leaves_a_mission(tmp_path, monk
     assert steps > 4  # mkdir, symlink, replace and the removal of the old version's files at least
 
 
+@pytest.mark.slow
 def test_killed_runs_from_a_fresh_start_and_from_a_real_folder_recover(tmp_path, monkeypatch):
     """First import (no folder yet), and first import over a real mission folder (moved aside, then linked)."""
     for start in ("none", "real"):
@@ -143,6 +145,7 @@ def test_killed_runs_from_a_fresh_start_and_from_a_real_folder_recover(tmp_path,
             assert out.is_symlink() and name_at(out) == "next" and leftovers(out) == []
 
 
+@pytest.mark.slow
 def test_demo_style_real_folder_swap_killed_at_every_step_is_recovered(tmp_path, monkeypatch):
     """Real-folder scheme (the demo, kept as a real folder in git): a kill may leave no folder; the next run restores it."""
     out = tmp_path / "demo"

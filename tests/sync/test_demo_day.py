@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import geo.sync as sync
 from dashboard.paths import demo_dir
@@ -124,6 +125,7 @@ def write_config(folder: Path, odk: FakeOdk, kobo: FakeKobo, reconcile_every: in
 
 
 # ----------------------------------------------------------------------------------------- the test
+@pytest.mark.slow
 def test_the_demo_day_replayed_through_odk_and_kobo_with_kills_equals_the_servers_final_state(tmp_path, monkeypatch):
     started = time.monotonic()
     monkeypatch.setenv("OBSMAP_ODK_EMAIL", EMAIL)

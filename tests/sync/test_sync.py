@@ -619,6 +619,7 @@ class Killed(BaseException):
     """A sync killed in the middle: not an error the sync may catch."""
 
 
+@pytest.mark.slow
 def test_a_replay_killed_at_random_moments_loses_nothing_and_counts_nothing_twice(mission, creds, monkeypatch):
     """Many forms with edits, deletions and review changes; the sync killed inside pages (before or after a commit)
     or stopped between pages, then restarted with a fresh Ingestor: at the end the store equals a recomputation
