@@ -112,6 +112,7 @@ def _import(args: argparse.Namespace) -> int:
         meta=meta,
         report_path=args.report,
         progress=lambda message: print(message, file=sys.stderr, flush=True),
+        force=args.force,
     )
     r = result.report
     print(f"Imported {r['accepted']:,} of {r['read']:,} rows read into {args.out} ({r['set_aside']:,} set aside).")
@@ -224,6 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--mission", help="mission line under the name (e.g. the observing organisation)")
     imp.add_argument("--out", required=True, help="mission folder to write (replaced only when the import succeeds)")
     imp.add_argument("--report", help="also write the import report (JSON) here")
+    imp.add_argument(
+        "--force",
+        action="store_true",
+        help="import even when no form, or under half of the rows, would be kept (otherwise refused, naming the likely cause)",
+    )
     imp.set_defaults(func=_import)
     return parser
 

@@ -11,8 +11,11 @@ coordinates, ...) is one sentence in the report's ``warnings``, which the comman
 
 from __future__ import annotations
 
+import fcntl
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -171,6 +174,72 @@ def _boundary_report(b: Boundaries) -> dict[str, Any]:
     }
 
 
+MIN_ACCEPTED_SHARE = 0.5  # an import keeping fewer of its rows than this does not replace a mission without --force
+
+
+@contextmanager
+def import_lock(out: Path | str) -> Iterator[None]:
+    """One import at a time into ``out``: a second one, started meanwhile, is refused with one sentence
+    (never two imports racing to replace the same folder, the last silently winning)."""
+    out = Path(out).absolute()
+    home = out.parent / f".{out.name}-store"  # beside the folder, with the live store every import writes into
+    home.mkdir(parents=True, exist_ok=True)
+    lock = home / "import.lock"
+    with open(lock, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise InputError(f"{out}: another import into this folder is running ({holder}); wait for it to end.") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def check_before_replacing(out: Path | str, rows: pd.DataFrame, accepted: pd.DataFrame, regions: gpd.GeoDataFrame, force: bool) -> None:
+    """Refuse, in one sentence naming the likely cause, an import that would leave a mission with no forms, or
+    replace one with a small part of its rows (``--force`` overrides): coordinates swapped or in metres, an empty file."""
+    read, kept = len(rows), len(accepted)
+    exists = (Path(out) / "mission.json").exists()
+    if force or (kept > 0 and (not exists or kept >= MIN_ACCEPTED_SHARE * read)):
+        return
+    cause = _diagnose(rows, regions)
+    what = "no form" if kept == 0 else f"only {kept:,} of {read:,} rows"
+    action = "replace the mission there" if exists else "make a mission"
+    raise InputError(
+        f"{out}: this import would keep {what}{cause}; it does not {action} without --force (see the set-aside reasons with --report)."
+    )
+
+
+def _diagnose(rows: pd.DataFrame, regions: gpd.GeoDataFrame) -> str:
+    """Why so few rows were kept, when the coordinates say so: swapped, in metres; or an empty file."""
+    if rows.empty:
+        return ": the forms files hold a header and no rows"
+    outside = rows[rows["_reason"] == REASONS["outside"]]
+    if len(outside):
+        big = (outside["latitude"].abs() > 90) | (outside["longitude"].abs() > 180)
+        if big.mean() > 0.5:
+            return (
+                f": {int(big.sum()):,} of {len(outside):,} rows outside every region have coordinates beyond ±90/±180, "
+                "like metres of a projected CRS, not degrees"
+            )
+        swapped = outside.assign(latitude=outside["longitude"], longitude=outside["latitude"])
+        inside = join_points_to_regions(swapped, regions).notna()
+        if inside.mean() > 0.5:
+            return (
+                f": latitude and longitude look swapped ({int(inside.sum()):,} of {len(outside):,} rows outside every region "
+                "fall inside regions when swapped)"
+            )
+    reasons = rows["_reason"].value_counts()
+    return f": most rows set aside as {reasons.index[0]!r} ({int(reasons.iloc[0]):,})" if len(reasons) else ""
+
+
 def import_mission(
     boundaries: Path | str,
     forms: list[Path | str],
@@ -189,9 +258,22 @@ def import_mission(
     meta: dict[str, Any] | None = None,
     report_path: Path | str | None = None,
     progress: Callable[[str], None] = lambda message: None,
+    force: bool = False,
 ) -> ImportResult:
     """Import a mission. Whole-file problems raise :class:`InputError` before anything is written."""
     check_out_dir(out)  # before any work: an --out that is not a mission folder is refused, untouched
+    if report_path is not None and not Path(report_path).parent.is_dir():
+        raise InputError(f"--report {report_path}: its folder does not exist; give a file in an existing folder.")
+    with import_lock(out):
+        return _import_locked(
+            boundaries, forms, out, layer=layer, code_column=code_column, name_column=name_column, districts=districts,
+            district_layer=district_layer, district_code_column=district_code_column, district_name_column=district_name_column,
+            mapping=mapping, stations=stations, teams=teams, meta=meta, report_path=report_path, progress=progress, force=force,
+        )  # fmt: skip
+
+
+def _import_locked(boundaries, forms, out, *, layer, code_column, name_column, districts, district_layer, district_code_column,
+                   district_name_column, mapping, stations, teams, meta, report_path, progress, force) -> ImportResult:  # fmt: skip
     progress(f"reading boundaries {boundaries}")
     bounds: Boundaries = load_boundaries(boundaries, layer=layer, code_column=code_column, name_column=name_column)
     regions = bounds.regions
@@ -321,6 +403,7 @@ def import_mission(
         "sources": [f"Boundaries: {Path(boundaries).name}", *(f"Forms: {Path(p).name}" for p in forms)],
         **(meta or {}),
     }
+    check_before_replacing(out, rows, accepted, regions, force)
     progress(f"writing {out}")
     mission = build_mission(
         Path(out),
