@@ -182,13 +182,31 @@ def problems(selection: Selection, filters: Filters) -> tuple[go.Figure, str]:
     return chart, text.problems_title(filters, len(forms))
 
 
+# The hours the timeline may draw, since election-day midnight: the day and the next (a long count). The bars
+# are the data's own span within these, so no figure grows with the span of the times; forms timed
+# outside them (an import sets such forms aside; a hand-made folder may hold them) are counted in a note.
+# Not before midnight: the hour labels name no previous day.
+TIMELINE_HOURS = (0, 48)
+
+
 def timeline(selection: Selection, filters: Filters) -> go.Figure:
-    """Forms per hour and the share bad or very bad per hour, over the hours chosen or the data's own span."""
+    """Forms per hour and the share bad or very bad per hour, over the hours chosen or the data's own span
+    within :data:`TIMELINE_HOURS` (at most 48 bars, whatever the times)."""
+    lo, hi = TIMELINE_HOURS
     table = tally_by_hour(selection.phase)
+    inside = table[(table.index >= lo) & (table.index < hi)]
     if filters.hours:
         start, end = filters.hours
-    elif len(table):
-        start, end = int(table.index.min()), int(table.index.max()) + 1  # the data's own span, even past 30 h
+    elif len(inside):
+        start, end = int(inside.index.min()), int(inside.index.max()) + 1  # the data's own span, even past 30 h
     else:
         start, end = HOURS_RANGE
-    return make_timeline(table, range(start, end), min_n=filters.min_n)
+    fig = make_timeline(inside, range(start, end), min_n=filters.min_n)
+    left_out = int(table["n"].sum() - inside["n"].sum())
+    if left_out:
+        fig.add_annotation(
+            text=f"{left_out:,} form(s) timed before election-day midnight or 48 hours after it are not drawn.",
+            xref="paper", yref="paper", x=0, y=-0.12, xanchor="left", yanchor="top", showarrow=False, font=dict(size=12),
+        )  # fmt: skip
+        fig.update_layout(margin=dict(b=60))
+    return fig

@@ -18,6 +18,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pyogrio
 import shapely
 
@@ -88,7 +89,12 @@ def read_vector(path: Path | str, layer: str | None = None, notes: list[str] | N
         if path.suffix.lower() in (".parquet", ".geoparquet"):
             if layer is not None:
                 notes.append(f"{path}: a GeoParquet file has no layers; --layer {layer!r} was ignored.")
-            return gpd.read_parquet(path)
+            count = pq.ParquetFile(path).metadata.num_rows
+            if count > MAX_FEATURES:
+                raise InputError(f"{path}: has {count:,} features; obsmap reads at most {MAX_FEATURES:,} regions or districts per file.")
+            gdf = gpd.read_parquet(path)
+            _check_vertices(gdf, path)
+            return gdf
         source = _resolve_path(path)
         layers = pyogrio.list_layers(source)
         polygon_layers = [name for name, kind in layers if kind and "Polygon" in str(kind)]
@@ -103,11 +109,34 @@ def read_vector(path: Path | str, layer: str | None = None, notes: list[str] | N
         if layer is not None and layer not in [name for name, _ in layers]:
             names = ", ".join(str(name) for name, _ in layers)
             raise InputError(f"{path}: no layer named {layer!r}; the file has {names}.")
-        return gpd.read_file(source, layer=layer)
+        # Counted before anything is loaded: a file of millions of features ends in one sentence, in bounded memory.
+        count = pyogrio.read_info(source, layer=layer).get("features", -1)
+        if count > MAX_FEATURES:
+            raise InputError(
+                f"{path}: has {count:,} features; obsmap reads at most {MAX_FEATURES:,} regions or districts per file "
+                "(select the country and level you need first, e.g. with ogr2ogr -where)."
+            )
+        gdf = gpd.read_file(source, layer=layer)
+        _check_vertices(gdf, path)
+        return gdf
     except InputError:
         raise
     except Exception as exc:  # GDAL and pyarrow raise many kinds; the user needs one sentence
         raise InputError(f"{path}: could not be read as a boundary file ({type(exc).__name__}: {str(exc).splitlines()[0]}).") from exc
+
+
+# Stated limits (README): beyond them a boundary file ends in one sentence, before its work grows without bound.
+MAX_FEATURES = 20_000  # regions or districts in one file (the world's admin-1 is about 4,600; a country's admin-3, thousands)
+MAX_VERTICES = 20_000_000  # coordinates in one file (a detailed national admin-2 has a few million)
+
+
+def _check_vertices(gdf: gpd.GeoDataFrame, path: Path) -> None:
+    vertices = int(shapely.get_num_coordinates(gdf.geometry.values).sum())
+    if vertices > MAX_VERTICES:
+        raise InputError(
+            f"{path}: has {vertices:,} vertices; obsmap reads at most {MAX_VERTICES:,} per file "
+            "(simplify it first, e.g. mapshaper -simplify 10%)."
+        )
 
 
 def _pick_columns(gdf: gpd.GeoDataFrame, path: Path, level: int, code: str | None, name: str | None) -> tuple[str, str | None]:

@@ -13,11 +13,12 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from geo.errors import InputError
-from geo.schema import FORM_COLUMNS, PROBLEMS
+from geo.schema import FORM_COLUMNS, PROBLEMS, STATION_COLUMNS
 from geo.values import (
     FORM_TYPE_VALUES,
     ORGANISATION_VALUES,
@@ -39,7 +40,12 @@ TOOL_METADATA = {
     "reviewstate", "edits", "formversion", "meta-instanceid", "meta-instancename", "instancename",
 }  # fmt: skip
 # Tool columns that name or identify the person who submitted: never copied anywhere, not even set aside.
-PERSONAL_METADATA = {"_submitted_by", "username", "phonenumber", "submitterid", "submittername", "deviceid", "simserial", "email"}
+# Columns a mission adds that name or reach a person (observers, team leaders) are found by pattern: see looks_personal.
+PERSONAL_METADATA = {
+    "_submitted_by", "username", "phonenumber", "submitterid", "submittername", "deviceid", "simserial", "email", "imei",
+    "name", "surname", "full_name", "first_name", "last_name", "phone", "mobile", "passport", "observer_name",
+    "observer_names", "observer_phone", "leader_name", "leader_phone", "leader_email",
+}  # fmt: skip
 # Where a tool keeps the submission's unique id, used as form_id when the form has none.
 ID_FALLBACKS = ("_uuid", "meta-instanceID", "KEY", "instanceID")
 
@@ -53,7 +59,142 @@ REASONS = {
     "outside": "coordinates outside every region",
     "region_code": "unknown region code",
     "no_location": "no location (no coordinates, known ps_id or region code)",
+    "no_time": "observed_at has a date but no time",
+    "window": "observed_at outside the election window",
 }
+
+# ------------------------------------------------------------------------------- the election window
+# Hours relative to election-day midnight (local time) within which a form's observed_at must lie:
+# from a day before (preparations, early opening) to two days after (a long count, late tabulation).
+WINDOW_HOURS = (-24, 48)
+# A mission.json's own window_hours must lie within this many hours of election-day midnight.
+WINDOW_LIMIT_HOURS = 7 * 24
+_TIME_FORMAT = "%Y-%m-%dT%H:%M"  # how canonical rows write observed_at: compares as text, any year 0001-9999
+
+
+@dataclass(frozen=True)
+class ElectionWindow:
+    """``[start, end)`` of local times a form may carry: election-day midnight plus ``hours``."""
+
+    election_date: pd.Timestamp  # midnight of election day
+    hours: tuple[int, int] = WINDOW_HOURS
+    inferred: bool = False
+
+    @property
+    def start(self) -> pd.Timestamp:
+        return self.election_date + pd.Timedelta(hours=self.hours[0])
+
+    @property
+    def end(self) -> pd.Timestamp:
+        return self.election_date + pd.Timedelta(hours=self.hours[1])
+
+    def describe(self) -> str:
+        return f"{self.start:%Y-%m-%d %H:%M} – {self.end:%Y-%m-%d %H:%M}"
+
+    def report(self) -> dict[str, Any]:
+        """As the import report and mission.json state it."""
+        return {
+            "election_date": f"{self.election_date:%Y-%m-%d}",
+            "from": f"{self.start:{_TIME_FORMAT}}",
+            "to": f"{self.end:{_TIME_FORMAT}}",
+            "window_hours": list(self.hours),
+            "inferred": self.inferred,
+        }
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any], where: str = "mission.json") -> ElectionWindow | None:
+        """The window a mission.json declares (``election_date``, optional ``window_hours``), or None.
+
+        A window the import inferred and wrote down (``time_window.inferred``) comes back inferred.
+        Raises :class:`InputError` (one sentence) for a date or hours obsmap cannot use.
+        """
+        date = meta.get("election_date")
+        if not date:
+            return None
+        try:
+            day = pd.Timestamp(str(date)).normalize()
+        except (ValueError, TypeError):
+            raise InputError(f"{where}: election_date {date!r} is not a date like 2005-12-04.") from None
+        hours = meta.get("window_hours", list(WINDOW_HOURS))
+        ok = (
+            isinstance(hours, list | tuple)
+            and len(hours) == 2
+            and all(isinstance(h, int) and not isinstance(h, bool) for h in hours)
+            and -WINDOW_LIMIT_HOURS <= hours[0] < hours[1] <= WINDOW_LIMIT_HOURS
+        )
+        if not ok:
+            raise InputError(
+                f"{where}: window_hours {hours!r} should be two whole numbers of hours relative to election-day midnight, "
+                f"the first smaller, both within ±{WINDOW_LIMIT_HOURS} (e.g. {list(WINDOW_HOURS)})."
+            )
+        window = cls(day, (int(hours[0]), int(hours[1])))
+        stated = meta.get("time_window")  # what an import wrote; an election_date edited since is declared
+        inferred = isinstance(stated, dict) and bool(stated.get("inferred")) and stated.get("election_date") == f"{day:%Y-%m-%d}"
+        return cls(day, window.hours, inferred)
+
+
+def infer_window(observed_at: pd.Series) -> ElectionWindow | None:
+    """The default window around the commonest date among canonical times (ties: the middle one), or None."""
+    dates = observed_at.dropna().astype(str).str[:10]
+    if dates.empty:
+        return None
+    counts = dates.value_counts()
+    top = sorted(counts[counts == counts.max()].index)
+    return ElectionWindow(pd.Timestamp(top[len(top) // 2]), WINDOW_HOURS, inferred=True)
+
+
+def _outside(observed_at: pd.Series, window: ElectionWindow) -> pd.Series:
+    """Canonical times (text) outside ``window``; blank times are not."""
+    start, end = f"{window.start:{_TIME_FORMAT}}", f"{window.end:{_TIME_FORMAT}}"
+    when = observed_at.astype("string")
+    return (when.notna() & ((when < start) | (when >= end))).fillna(False).astype(bool)
+
+
+def set_aside_outside(rows: pd.DataFrame, window: ElectionWindow | None) -> pd.DataFrame:
+    """Set aside usable rows whose observed_at lies outside ``window``, the value and the window in ``_detail``."""
+    if window is None or rows.empty:
+        return rows
+    when = rows["observed_at"].astype("string")
+    outside = rows["_reason"].isna() & _outside(when, window)
+    if not outside.any():
+        return rows
+    rows = rows.copy()
+    rows.loc[outside, "_reason"] = REASONS["window"]
+    rows.loc[outside, "_detail"] = "observed_at = " + when[outside] + f"; window {window.describe()}"
+    return rows
+
+
+# A time after the date (T or spaces), then fractions of a second and a UTC offset, both dropped.
+_LOCAL_TIME = re.compile(r"^(?P<date>[^T\s]+)(?:T|\s+)(?P<time>\d{2}(?::?\d{2}){0,2})(?:[.,]\d+)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)?$")
+
+
+def _parse_one(value: str) -> pd.Timestamp:
+    try:
+        t = pd.to_datetime(value, format="ISO8601")
+    except (ValueError, OverflowError):
+        return pd.NaT
+    return t.tz_localize(None) if t.tzinfo is not None else t
+
+
+def local_times(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Observed times as the observer saw them: ``(when, has_time)``.
+
+    One rule for every value: the local wall-clock time written is kept and a tool's UTC offset
+    (``Z``, ``+06``, ``+06:00``, ``+0600``) and fractions of a second are dropped, so naive and
+    offset times mix freely. ``has_time`` is False for a value that parses but names no time
+    ("2005-12-04"). Unparsed values are ``NaT``.
+    """
+    text = values.astype("string").str.strip()
+    local = text.str.replace(_LOCAL_TIME, r"\g<date>T\g<time>", regex=True)
+    try:
+        when = pd.to_datetime(local, errors="coerce", format="ISO8601")
+        if getattr(when.dt, "tz", None) is not None:
+            when = when.dt.tz_localize(None)
+    except (ValueError, OverflowError, TypeError):  # e.g. an offset the pattern does not know, among naive times
+        when = pd.Series([_parse_one(v) if pd.notna(v) else pd.NaT for v in local], index=values.index, dtype="datetime64[us]")
+    has_time = local.str.contains("T", regex=False).fillna(False).astype(bool)
+    return when, has_time
+
 
 _GPS_KOBO = re.compile(r"^_(?P<q>.+)_(?P<axis>latitude|longitude)$", re.IGNORECASE)
 _GPS_ODK = re.compile(r"^(?P<q>.+)-(?P<axis>latitude|longitude)$", re.IGNORECASE)
@@ -103,59 +244,334 @@ class FormsRead:
 # ------------------------------------------------------------------------------------------ reading
 # Byte-order marks: Excel's "Unicode text" (.txt) is UTF-16 LE with a BOM, tab-separated.
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+# Control characters a person cannot see or type (tab, line feed and carriage return are kept).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Bytes that are not UTF-8, kept by "surrogateescape" decoding until each cell is checked.
+_BAD_BYTE = re.compile(r"[\udc80-\udcff]")
+# Header names (canonical) that must not appear twice: forms, registry and teams columns, tool ids.
+_UNIQUE_COLUMNS = {*FORM_COLUMNS, *STATION_COLUMNS, "observers", "countries", *(n.lower() for n in ID_FALLBACKS)}
 
 
-def _decode(path: Path, data: bytes) -> str:
-    """Text of a CSV: UTF-8 or UTF-16 by their byte-order mark, else UTF-8, else CP1251."""
+def _lines(numbers: list[int], limit: int = 10) -> str:
+    numbers = sorted(set(numbers))
+    return ", ".join(map(str, numbers[:limit])) + (f" and {len(numbers) - limit} more" if len(numbers) > limit else "")
+
+
+def _column_letter(i: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA, as a spreadsheet names columns."""
+    letters = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        letters = chr(65 + r) + letters
+    return letters
+
+
+def _decode(path: Path, data: bytes, notes: list[str] | None = None) -> str:
+    """Text of a CSV: UTF-8 or UTF-16 by their byte-order mark, else UTF-8, else CP1251.
+
+    A UTF-8 file with a few bytes that are not UTF-8 stays UTF-8: those bytes come back as lone
+    surrogates (``surrogateescape``) for :func:`read_table` to name by line and replace with U+FFFD.
+    CP1251 is used only when the file as a whole is not UTF-8: fewer of its non-ASCII bytes form
+    valid UTF-8 characters than do not (Cyrillic CP1251 text is almost entirely invalid as UTF-8).
+    """
+    notes = [] if notes is None else notes
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
                 text = data[len(bom) :].decode(encoding)
             except UnicodeDecodeError as exc:
                 name = encoding.upper().removesuffix("-LE").removesuffix("-BE")
-                raise InputError(
-                    f"{path}: starts with a {name} byte-order mark but byte {exc.start + len(bom)} is not {name} text."
-                ) from None
+                if encoding != "utf-8":
+                    raise InputError(
+                        f"{path}: starts with a {name} byte-order mark but byte {exc.start + len(bom)} is not {name} text."
+                    ) from None
+                text = data[len(bom) :].decode("utf-8", errors="surrogateescape")
             break
     else:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            # Field CSVs from Cyrillic Windows are CP1251; any byte string decodes, so check it looks like text.
-            text = data.decode("cp1251")
-    if "\x00" in text:
+            text = data.decode("utf-8", errors="surrogateescape")
+            bad = len(_BAD_BYTE.findall(text))
+            valid = len(data.translate(None, bytes(range(128)))) - bad  # non-ASCII bytes that are valid UTF-8
+            if valid <= bad:
+                # Field CSVs from Cyrillic Windows are CP1251; any byte string decodes, so check it looks like text.
+                text = data.decode("cp1251")
+                notes.append(f"{path}: not UTF-8 text; read as CP1251 (Cyrillic Windows).")
+    nul = text.count("\x00")
+    if nul and nul * 20 > len(text):  # UTF-16 without a byte-order mark, a spreadsheet or an image: not a few stray NULs
         raise InputError(f"{path}: expected a text CSV in UTF-8, UTF-16 (with byte-order mark) or CP1251, found binary data.")
     return text
 
 
+def _csv_records(path: Path, text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Header and ``(first line, values)`` of each non-blank record, line numbers as in a text editor.
+
+    A record that runs over several lines is a quoted value with line breaks inside: a comment typed
+    on two lines, which imports. But when the lines inside the quotes look like forms themselves (as
+    many values as the header), a quote was left open and swallowed them: the file is refused, naming
+    the line where the quote opens. Refusing rather than setting those lines aside, because where the
+    swallowed text splits back into forms is a guess (the closing quote is another typo), and a person
+    fixes one character and imports again with every form; read = accepted + set aside then counts
+    the lines a person sees. A quote still open at the end of the file is refused the same way.
+    """
+    header_line = text.splitlines()[0]
+    try:
+        sep = csv.Sniffer().sniff(header_line, delimiters=",;\t").delimiter
+    except csv.Error:
+        sep = ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    raw_lines: list[str] = []  # read only when a record runs over several lines
+    header: list[str] | None = None
+    records: list[tuple[int, list[str]]] = []
+    previous = 0
+    try:
+        for values in reader:
+            first, last = previous + 1, reader.line_num
+            previous = last
+            if not any(v.strip() for v in values):
+                continue
+            if header is None:
+                header = values
+                continue
+            if last > first:
+                raw_lines = raw_lines or io.StringIO(text, newline="").readlines()
+                raw = "".join(raw_lines[first - 1 : last])
+                if raw.count('"') % 2:
+                    raise InputError(
+                        f"{path}: line {first} opens a quote that is never closed, so every line after it would be one "
+                        'value; close the quote (a quote inside a value is written twice: "") and import again.'
+                    )
+                for i, value in enumerate(values):
+                    inner = value.splitlines()[1:]
+                    looks = [s for s in inner if len(next(csv.reader([s], delimiter=sep), [])) >= max(len(header), 3)]
+                    if looks:
+                        column = header[i] if i < len(header) else _column_letter(i)
+                        raise InputError(
+                            f"{path}: line {first} opens a quote in column {column} that closes only on line {last}, "
+                            f"swallowing {len(looks)} line(s) that look like forms; close the quote (a quote inside a value "
+                            'is written twice: "") and import again.'
+                        )
+            records.append((first, values))
+    except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise InputError(
+                f"{path}: line {previous + 1} starts a value longer than {csv.field_size_limit():,} characters, most likely a "
+                'quote that is never closed; close the quote (a quote inside a value is written twice: "") and import again.'
+            ) from None
+        raise InputError(f"{path}: could not be read as a forms table (line {reader.line_num}: {exc}).") from None
+    return header or [], records
+
+
+def _xlsx_records(path: Path, notes: list[str]) -> tuple[list[str], list[tuple[int, list[object]]]]:
+    """Header and ``(row number, values)`` of the first visible sheet, from the values Excel cached.
+
+    Formula cells give their cached value; a formula without one (a file written by a program that
+    never calculated it) would read as blank, so the file is refused naming the cells. Merged cells
+    take the value of their top-left cell. Hidden sheets and sheets after the first are named.
+    """
+    import openpyxl
+
+    values_book = openpyxl.load_workbook(path, data_only=True)
+    visible = [ws for ws in values_book.worksheets if ws.sheet_state == "visible"]
+    if not visible:
+        raise InputError(f"{path}: every sheet is hidden; expected the forms on a visible sheet.")
+    ws = visible[0]
+    hidden = [s.title for s in values_book.worksheets if s.sheet_state != "visible"]
+    if hidden:
+        notes.append(f"{path}: hidden sheet(s) {', '.join(map(repr, hidden))} not read; forms read from sheet {ws.title!r}.")
+    others = [s.title for s in visible[1:]]
+    if others:
+        notes.append(f"{path}: sheet(s) {', '.join(map(repr, others))} not read; forms read from the first sheet, {ws.title!r}.")
+    grid = [list(row) for row in ws.iter_rows(values_only=True)]
+    merged = [str(r) for r in ws.merged_cells.ranges]
+    for rng in ws.merged_cells.ranges:
+        top = grid[rng.min_row - 1][rng.min_col - 1] if rng.min_row <= len(grid) else None
+        for r in range(rng.min_row, min(rng.max_row, len(grid)) + 1):
+            for c in range(rng.min_col, rng.max_col + 1):
+                if c <= len(grid[r - 1]):
+                    grid[r - 1][c - 1] = top
+    if merged:
+        listed = ", ".join(merged[:10]) + (" ..." if len(merged) > 10 else "")
+        notes.append(f"{path}: merged cells {listed} read as the top-left value in each cell.")
+    # Formulas without a cached value: only the cells blank in the cached values can be such.
+    blanks = {(r, c) for r, row in enumerate(grid) for c, v in enumerate(row) if v is None}
+    uncached: list[str] = []
+    if blanks:
+        formula_book = openpyxl.load_workbook(path, read_only=True, data_only=False)
+        try:
+            for r, row in enumerate(formula_book[ws.title].iter_rows(values_only=True)):
+                for c, v in enumerate(row):
+                    if (r, c) in blanks and isinstance(v, str) and v.startswith("="):
+                        uncached.append(f"{_column_letter(c)}{r + 1}")
+        finally:
+            formula_book.close()
+    if uncached:
+        listed = ", ".join(uncached[:10]) + (f" and {len(uncached) - 10} more" if len(uncached) > 10 else "")
+        raise InputError(
+            f"{path}: sheet {ws.title!r} has formulas without a calculated value ({listed}); open and save it in a "
+            "spreadsheet program (or paste the values) and import again."
+        )
+
+    def text(v: object) -> str:
+        if v is None:
+            return ""
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return str(v)
+
+    header: list[str] | None = None
+    records: list[tuple[int, list[object]]] = []
+    for r, row in enumerate(grid, start=1):
+        cells = [text(v) for v in row]
+        if not any(v.strip() for v in cells):
+            continue
+        if header is None:
+            header = cells
+        else:
+            records.append((r, cells))
+    return header or [], records
+
+
 def read_table(path: Path | str) -> pd.DataFrame:
-    """All cells as strings (blank = ``<NA>``), header names trimmed; raises InputError naming the file."""
+    """All cells as strings (blank = ``<NA>``), header names trimmed; raises InputError naming the file.
+
+    The index is the line (CSV) or row (XLSX) where each record starts, minus 2, so that
+    ``index + 2`` names it as a person finds it; blank lines are not records. What reading changed or
+    left out (bytes not UTF-8, control characters, merged cells, hidden sheets, repeated headers) is
+    one sentence each in ``table.attrs["warnings"]``.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: file not found; expected a forms export (CSV or XLSX).")
     suffix = path.suffix.lower()
+    notes: list[str] = []
     try:
         if suffix in (".xlsx", ".xlsm"):
-            table = pd.read_excel(path, sheet_name=0, dtype=str)
+            header, records = _xlsx_records(path, notes)
         elif suffix in (".csv", ".txt", ".tsv"):
-            text = _decode(path, path.read_bytes())
+            text = _decode(path, path.read_bytes(), notes)
             if not text.strip():
                 raise InputError(f"{path}: expected a header row and forms, found an empty file.")
-            header = text.splitlines()[0]
-            try:
-                sep = csv.Sniffer().sniff(header, delimiters=",;\t").delimiter
-            except csv.Error:
-                sep = ","
-            table = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=True)
+            header, records = _csv_records(path, text)
         else:
             raise InputError(f"{path}: expected a .csv, .tsv, .txt or .xlsx forms export, found a {suffix or 'nameless'} file.")
     except InputError:
         raise
     except Exception as exc:
         raise InputError(f"{path}: could not be read as a forms table ({type(exc).__name__}: {str(exc).splitlines()[0]}).") from exc
-    table.columns = [str(c).strip().lstrip("\ufeff") for c in table.columns]
+    if not header:
+        raise InputError(f"{path}: expected a header row and forms, found an empty file.")
+    ncols = len(header)
+    rows: list[list[str]] = []
+    for line, values in records:
+        cells = [str(v) for v in values]
+        if len(cells) > ncols:
+            if any(v.strip() for v in cells[ncols:]):
+                raise InputError(f"{path}: line {line} has {len(cells)} values but the header has {ncols} columns.")
+            cells = cells[:ncols]
+        rows.append(cells + [""] * (ncols - len(cells)))
+
+    # Header: trimmed, blank ones named as pandas names them, and no name twice.
+    names = [_CONTROL.sub("", _BAD_BYTE.sub("\ufffd", str(c))).strip().lstrip("\ufeff") for c in header]
+    names = [n or f"Unnamed: {i}" for i, n in enumerate(names)]
+    # A column without a header and without a value (a spreadsheet's formatted margin) is not a column.
+    empty = {i for i, n in enumerate(names) if n.startswith("Unnamed: ") and not any(row[i].strip() for row in rows)}
+    letters = [_column_letter(i) for i in range(len(names)) if i not in empty]  # as the file names its columns
+    if empty:
+        names = [n for i, n in enumerate(names) if i not in empty]
+        rows = [[v for i, v in enumerate(row) if i not in empty] for row in rows]
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name not in seen:
+            seen[name] = i
+            continue
+        first = letters[seen[name]]
+        if _canonical_name(name) in _UNIQUE_COLUMNS or name.lower() in _UNIQUE_COLUMNS:
+            # Two answers to one question: either could be the right one, so neither is guessed (pandas would read
+            # the second as "overall.1", which feeds nothing, without a word). Refused, naming both columns.
+            raise InputError(
+                f"{path}: columns {first} and {letters[i]} are both named {name!r}; delete or rename one of them and import again."
+            )
+        names[i] = f"{name} ({letters[i]})"
+        notes.append(f"{path}: column {letters[i]} repeats the header {name!r} of column {first}; read as {names[i]!r}.")
+
+    # Cells: bytes that are not UTF-8 shown as U+FFFD and named; control characters (NUL, ...) removed and counted.
+    bad_lines: dict[int, set[str]] = {}
+    bad_bytes = controls = 0
+    control_lines: list[int] = []
+    for (line, _), cells in zip(records, rows, strict=True):
+        joined = "\t".join(cells)
+        if not (_BAD_BYTE.search(joined) or _CONTROL.search(joined)):
+            continue
+        for j, v in enumerate(cells):
+            if _BAD_BYTE.search(v):
+                bad_bytes += len(_BAD_BYTE.findall(v))
+                bad_lines.setdefault(line, set()).add(names[j])
+                v = _BAD_BYTE.sub("\ufffd", v)
+            if _CONTROL.search(v):
+                controls += len(_CONTROL.findall(v))
+                control_lines.append(line)
+                v = _CONTROL.sub("", v)
+            cells[j] = v
+    if bad_bytes:
+        columns = sorted({c for cs in bad_lines.values() for c in cs})
+        notes.append(
+            f"{path}: {bad_bytes} byte(s) not valid UTF-8 on line(s) {_lines(list(bad_lines))} (column(s) {', '.join(columns)}); "
+            "the rest of the file is UTF-8 and was read as such, each bad byte shown as \ufffd."
+        )
+    if controls:
+        where = "row(s)" if suffix in (".xlsx", ".xlsm") else "line(s)"
+        notes.append(f"{path}: {controls} control character(s) (NUL and the like) removed from cells on {where} {_lines(control_lines)}.")
+    index = pd.Index([line - 2 for line, _ in records], dtype="int64")
+    table = pd.DataFrame(rows, columns=names, index=index, dtype="string") if rows else pd.DataFrame(columns=names, dtype="string")
     table = table.astype("string")
-    return table.mask(table.apply(lambda s: s.str.strip() == ""))
+    table = table.mask(table.apply(lambda s: s.str.strip() == ""))
+    table.attrs["warnings"] = notes
+    return table
+
+
+def table_warnings(table: pd.DataFrame) -> list[str]:
+    """What :func:`read_table` changed or left out of a table, one sentence each."""
+    return list(table.attrs.get("warnings", []))
+
+
+# Words in a column name that make it look like it holds a person's name or contact (English, Russian).
+_PERSONAL_WORDS = {
+    "name", "names", "surname", "surnames", "firstname", "lastname", "fullname", "middlename", "patronymic", "fio",
+    "phone", "phones", "phonenumber", "mobile", "cellphone", "tel", "telephone", "whatsapp", "telegram", "viber",
+    "email", "mail", "passport", "address", "birth", "birthday", "dob", "username", "iin", "ssn",
+    "имя", "фамилия", "отчество", "фио", "телефон", "тел", "паспорт", "почта", "адрес",
+}  # fmt: skip
+# ... unless the name is about something that is not a person: a place, an organisation, a team, a form.
+_NOT_PERSON_WORDS = {
+    "org", "organisation", "organization", "region", "district", "station", "polling", "ps", "team", "form", "file",
+    "place", "location", "country", "city", "village", "settlement", "school", "building", "party", "candidate",
+    "sheet", "layer", "regions", "stations",
+}  # fmt: skip
+
+
+def looks_personal(column: str) -> bool:
+    """True for a column name that looks like it holds who someone is: names, phones, e-mail, passport."""
+    base = column.split("/")[-1]
+    if base.lower() in PERSONAL_METADATA:
+        return True
+    if _canonical_name(column) in FORM_COLUMNS:
+        return False
+    spaced = re.sub(r"(?<=[a-zа-я])(?=[A-ZА-Я])", " ", base)  # leaderName -> leader Name
+    words = {w for w in re.split(r"[^0-9a-zа-яё]+|(?<=[a-zа-я])(?=\d)|(?<=\d)(?=[a-zа-я])", spaced.lower()) if w}
+    return bool(words & _PERSONAL_WORDS) and not words & _NOT_PERSON_WORDS
+
+
+def drop_personal(table: pd.DataFrame, path: Path | str, keep: set[str] | frozenset[str] = frozenset()) -> tuple[pd.DataFrame, list[str]]:
+    """``table`` without the columns that look personal (except those in ``keep``), and the sentence naming them."""
+    personal = [c for c in table.columns if c not in keep and looks_personal(c)]
+    if not personal:
+        return table, []
+    kept = table.drop(columns=personal)
+    kept.attrs = {**table.attrs, "personal": personal}
+    return kept, [f"{path}: column(s) {', '.join(personal)} look personal (names, phones, e-mail) and were dropped, not copied."]
 
 
 # --------------------------------------------------------------------------------------- columns
@@ -174,11 +590,14 @@ def canonical_columns(columns: list[str], mapping: Mapping, path: Path) -> tuple
     as form_id when needed, and the source columns that feed nothing.
     """
     sources: dict[str, str] = {}
+    rank: dict[str, int] = {}
     ignored: list[str] = []
     lower = {c.lower(): c for c in columns}
     for col in columns:
         target = mapping.columns.get(col)
-        if target is None:
+        if target is not None:
+            how = 3  # named by the user's --mapping
+        else:
             base = col.split("/")[-1]
             gps = _GPS_KOBO.match(base) or _GPS_ODK.match(base)
             if gps and _canonical_name(gps["q"]) not in ("latitude", "longitude"):
@@ -188,18 +607,25 @@ def canonical_columns(columns: list[str], mapping: Mapping, path: Path) -> tuple
                 continue
             else:
                 target = _canonical_name(col)
+            how = 2 if col.lower() == target else 1  # the contract's own name, or a GPS or group-path guess
         if target not in FORM_COLUMNS:
             ignored.append(col)
             continue
         if target in sources:
-            # A column named exactly like the contract beats a GPS or group-path guess.
-            if col.lower() == target:
+            # A --mapping beats the contract's own name, which beats a GPS or group-path guess; the other column is
+            # listed as ignored. Two columns of the same standing are two answers to one question: refused, not guessed.
+            if how == rank[target]:
+                raise InputError(
+                    f"{path}: columns {sources[target]!r} and {col!r} both give {target}; delete one, or name the one to use "
+                    f'in a --mapping [columns] table ({col!r} = "{target}").'
+                )
+            if how > rank[target]:
                 ignored.append(sources[target])
-                sources[target] = col
+                sources[target], rank[target] = col, how
             else:
                 ignored.append(col)
             continue
-        sources[target] = col
+        sources[target], rank[target] = col, how
     id_fallback = {}
     if "form_id" not in sources:
         for name in ID_FALLBACKS:
@@ -224,16 +650,23 @@ def read_forms(path: Path | str, mapping: Mapping | None = None) -> FormsRead:
     """
     path = Path(path)
     table = read_table(path)
+    # Columns that look personal never reach canonicalise: not in forms.csv, set_aside.csv or the store.
+    named = set((mapping or Mapping()).columns)
+    table, personal = drop_personal(table, path, keep=named)
     read = canonicalise(table, path, mapping)
+    read.ignored_columns += [c for c in table.attrs.get("personal", []) if c not in read.ignored_columns]
+    read.warnings[:0] = table_warnings(table) + personal
     read.table = table
     return read
 
 
-def canonicalise(table: pd.DataFrame, path: Path | str, mapping: Mapping | None = None) -> FormsRead:
+def canonicalise(table: pd.DataFrame, path: Path | str, mapping: Mapping | None = None, window: ElectionWindow | None = None) -> FormsRead:
     """Canonical columns and row checks for a table of text cells (``<NA>`` = blank): a file's, or the
     records an ODK Central or KoboToolbox API returned, flattened as the tools' own exports name them.
 
     ``path`` names the source in reasons and errors (a file, or e.g. ``odk:https://host/...``).
+    ``window``: rows observed outside this election window are set aside (the import, which infers
+    the window from all its files, applies :func:`set_aside_outside` itself).
     """
     mapping = mapping or Mapping()
     sources, id_fallback, ignored = canonical_columns(list(table.columns), mapping, Path(str(path)))
@@ -289,13 +722,16 @@ def canonicalise(table: pd.DataFrame, path: Path | str, mapping: Mapping | None 
         "latitude, longitude = " + out["latitude"].fillna("") + ", " + out["longitude"].fillna(""),
     )
     out["latitude"], out["longitude"] = lat, lon
-    # Local time as the observer saw it: drop a tool's UTC offset and fractions of a second.
-    local = out["observed_at"].str.replace(r"(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$", "", regex=True).str.replace(" ", "T", n=1)
-    when = pd.to_datetime(local, errors="coerce", format="ISO8601")
+    # Local time as the observer saw it: a tool's UTC offset and fractions of a second dropped (see local_times).
+    when, has_time = local_times(out["observed_at"])
     unparsed = out["observed_at"].notna() & when.isna()
     if unparsed.any():
         warnings.append(f"{path}: {int(unparsed.sum())} row(s) with observed_at not an ISO 8601 date-time; kept, time unknown.")
-    out["observed_at"] = when.dt.strftime("%Y-%m-%dT%H:%M").astype("string")
+    flag(when.notna() & ~has_time, "no_time", "observed_at = " + out["observed_at"].fillna(""))
+    out["observed_at"] = when.where(has_time).dt.strftime(_TIME_FORMAT).astype("string")
+    if window is not None:
+        shown = "observed_at = " + out["observed_at"].fillna("") + f"; window {window.describe()}"
+        flag(_outside(out["observed_at"], window), "window", shown)
     out["_reason"] = reason
     out["_detail"] = detail
     if len(out) != n:  # every row read comes back: a broken invariant is a bug, not the user's file

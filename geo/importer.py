@@ -26,7 +26,17 @@ import pandas as pd
 
 from geo.boundaries import Boundaries, derive_parents, load_boundaries
 from geo.errors import InputError
-from geo.forms_import import REASONS, Mapping, read_forms, read_table
+from geo.forms_import import (
+    REASONS,
+    ElectionWindow,
+    Mapping,
+    drop_personal,
+    infer_window,
+    read_forms,
+    read_table,
+    set_aside_outside,
+    table_warnings,
+)
 from geo.ingest import ingest_checked_rows
 from geo.join import join_points_to_regions
 from geo.mission import MissionDataset, build_mission, check_out_dir, load_mission
@@ -73,6 +83,7 @@ def read_registry(path: Path | str, regions: gpd.GeoDataFrame, notes: list[str] 
     path = Path(path)
     notes = [] if notes is None else notes
     table = read_table(path)
+    notes += table_warnings(table)
     cols = {c.lower(): c for c in table.columns}
     if "ps_id" not in cols:
         raise InputError(f"{path}: expected a polling-station registry with a ps_id column, found {', '.join(table.columns)}.")
@@ -174,6 +185,24 @@ def _boundary_report(b: Boundaries) -> dict[str, Any]:
     }
 
 
+# Stated limits (README): a forms file beyond them ends in one sentence before it is read.
+MAX_FORM_FILE_BYTES = 2_000_000_000  # a CSV of about 5 million forms
+MAX_XLSX_BYTES = 100_000_000  # spreadsheets unpack to many times their size in memory: use CSV for more
+
+
+def check_form_file_size(path: Path | str) -> None:
+    """Refuse, in one sentence, a forms file too large to read in bounded memory."""
+    path = Path(path)
+    if not path.is_file():
+        return  # read_forms names a missing file
+    size = path.stat().st_size
+    limit = MAX_XLSX_BYTES if path.suffix.lower() in (".xlsx", ".xlsm") else MAX_FORM_FILE_BYTES
+    if size > limit:
+        raise InputError(
+            f"{path}: {size / 1e6:,.0f} MB; obsmap reads forms files of at most {limit / 1e6:,.0f} MB (export as CSV, or split it)."
+        )
+
+
 MIN_ACCEPTED_SHARE = 0.5  # an import keeping fewer of its rows than this does not replace a mission without --force
 
 
@@ -238,6 +267,33 @@ def _diagnose(rows: pd.DataFrame, regions: gpd.GeoDataFrame) -> str:
             )
     reasons = rows["_reason"].value_counts()
     return f": most rows set aside as {reasons.index[0]!r} ({int(reasons.iloc[0]):,})" if len(reasons) else ""
+
+
+def election_window(out: Path | str, meta: dict[str, Any] | None, rows: pd.DataFrame, warnings: list[str]) -> ElectionWindow | None:
+    """The mission's election window: declared (``meta``, else the mission.json already at ``out``, unless the
+    import inferred it there), else inferred from the commonest date of the forms' times (a sentence in ``warnings``)."""
+    declared = meta or {}
+    where = "election date"
+    if not declared.get("election_date"):
+        try:
+            declared = json.loads((Path(out) / "mission.json").read_text(encoding="utf-8"))
+            where = str(Path(out) / "mission.json")
+        except (OSError, ValueError):
+            declared = {}
+    window = ElectionWindow.from_meta(declared if isinstance(declared, dict) else {}, where)
+    if window is not None and not window.inferred:  # a window an earlier import inferred is inferred again
+        return window
+    window = infer_window(rows["observed_at"])
+    if window is None:
+        warnings.append("No form has an observed_at date and time, and no election date was given: no election window is checked.")
+    else:
+        timed = rows["observed_at"].notna()
+        on_day = int((rows.loc[timed, "observed_at"].astype(str).str[:10] == f"{window.election_date:%Y-%m-%d}").sum())
+        warnings.append(
+            f"No election date given: election day taken as {window.election_date:%Y-%m-%d}, the commonest date of the forms' times "
+            f"({on_day:,} of {int(timed.sum()):,} timed rows); forms observed outside {window.describe()} are set aside."
+        )
+    return window
 
 
 def import_mission(
@@ -308,14 +364,20 @@ def _import_locked(boundaries, forms, out, *, layer, code_column, name_column, d
         teams_df = read_table(teams)
         if "team_id" not in teams_df.columns:
             raise InputError(f"{teams}: expected a teams table with a team_id column, found {', '.join(teams_df.columns)}.")
+        # Leaders' names and phones are not copied into the mission folder: teams.csv keeps the rest.
+        teams_df, personal = drop_personal(teams_df, teams)
+        warnings += table_warnings(teams_df) + personal
 
     reads, files = [], []
     for path in forms:
         progress(f"reading forms {path}")
+        check_form_file_size(path)
         r = read_forms(path, mapping_)
         progress(f"  {len(r.rows):,} rows")
         reads.append(r)
     rows = pd.concat([r.rows for r in reads], ignore_index=True)
+    window = election_window(out, meta, rows, warnings)
+    rows = set_aside_outside(rows, window)
     progress(f"checking and locating {len(rows):,} forms")
     rows = mark_duplicates(rows)
     given_region = rows["region_code"]
@@ -388,6 +450,7 @@ def _import_locked(boundaries, forms, out, *, layer, code_column, name_column, d
         "files": files,
         "warnings": warnings,
         "boundaries": {**_boundary_report(bounds), "regions": len(regions)},
+        "time_window": window.report() if window is not None else None,
     }
     if district_report is not None:
         report["districts"] = district_report
@@ -403,6 +466,8 @@ def _import_locked(boundaries, forms, out, *, layer, code_column, name_column, d
         "sources": [f"Boundaries: {Path(boundaries).name}", *(f"Forms: {Path(p).name}" for p in forms)],
         **(meta or {}),
     }
+    if window is not None:  # the dashboard's election day, and the window a later sync or watch folder checks against
+        mission_meta.update(election_date=f"{window.election_date:%Y-%m-%d}", window_hours=list(window.hours), time_window=window.report())
     check_before_replacing(out, rows, accepted, regions, force)
     progress(f"writing {out}")
     mission = build_mission(

@@ -20,7 +20,7 @@ import geopandas as gpd
 import pandas as pd
 
 from geo.errors import InputError, MissionDataError
-from geo.forms_import import Mapping, canonicalise
+from geo.forms_import import ElectionWindow, Mapping, canonicalise
 from geo.join import join_points_to_regions
 from geo.mission import (
     BOUNDARIES_FILE,
@@ -85,6 +85,7 @@ class Ingestor:
         self.districts = gpd.read_parquet(districts) if districts.is_file() else None
         self.registry = _read_stations(self.path / STATIONS_FILE) if (self.path / STATIONS_FILE).is_file() else None
         self.mapping = Mapping.load(mapping)
+        self.window = _window_of(self.path / MISSION_FILE)  # forms observed outside it are set aside, as the import does
         self.store: Store = open_store(self.path)
 
     def close(self) -> None:
@@ -137,7 +138,7 @@ class Ingestor:
         if with_rows:
             page = table.iloc[with_rows].reset_index(drop=True).astype("string")
             try:
-                rows = canonicalise(page, source, self.mapping).rows
+                rows = canonicalise(page, source, self.mapping, window=self.window).rows
             except InputError as exc:
                 # Nothing in this page names the form's type or id (a tool leaves unanswered questions out, or the
                 # form needs a mapping): every row is kept aside with that sentence, and the source moves on.
@@ -161,6 +162,18 @@ class Ingestor:
                 continue
             submissions.append(Submission(d.form_key, row_of(record), d.submitted_at, d.version_id, d.previous_id, d.review))
         return self.store.ingest(submissions, source, cursor=cursor, set_aside=aside)
+
+
+def _window_of(file: Path) -> ElectionWindow | None:
+    """The election window a mission.json states (``election_date``, ``window_hours``); None when it states none."""
+    try:
+        meta = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise MissionDataError(f"{file}: expected a JSON object of the mission's facts, could not read it ({exc}).") from exc
+    try:
+        return ElectionWindow.from_meta(meta if isinstance(meta, dict) else {}, str(file))
+    except InputError as exc:
+        raise MissionDataError(str(exc)) from exc
 
 
 def _original(row: pd.Series) -> str:

@@ -106,3 +106,22 @@ def test_out_on_a_file_or_the_working_folder_is_refused(tmp_path, bounds, monkey
     with pytest.raises(InputError, match="is not a mission folder"):
         import_mission(bounds, [good], ".")
     assert note.read_text(encoding="utf-8") == "chapter 1" and good.read_text(encoding="utf-8") == GOOD
+
+
+def test_stated_limits_end_in_one_sentence(tmp_path, bounds, monkeypatch):
+    import geo.boundaries
+    import geo.importer
+
+    forms = tmp_path / "f.csv"
+    forms.write_text(GOOD, encoding="utf-8")
+    monkeypatch.setattr(geo.boundaries, "MAX_FEATURES", 1)
+    with pytest.raises(InputError, match=r"has 2 features; obsmap reads at most 1 regions"):
+        import_mission(bounds, [forms], tmp_path / "m")
+    monkeypatch.setattr(geo.boundaries, "MAX_FEATURES", 100)
+    monkeypatch.setattr(geo.boundaries, "MAX_VERTICES", 5)
+    with pytest.raises(InputError, match=r"has 10 vertices; obsmap reads at most 5"):
+        import_mission(bounds, [forms], tmp_path / "m")
+    monkeypatch.setattr(geo.boundaries, "MAX_VERTICES", 1000)
+    monkeypatch.setattr(geo.importer, "MAX_FORM_FILE_BYTES", 10)
+    with pytest.raises(InputError, match=r"obsmap reads forms files of at most"):
+        import_mission(bounds, [forms], tmp_path / "m")
