@@ -11,6 +11,7 @@ aside, for every batch.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ import geopandas as gpd
 import pandas as pd
 
 from geo.errors import InputError, MissionDataError
-from geo.forms_import import ElectionWindow, Mapping, canonicalise
+from geo.forms_import import ElectionWindow, Mapping, canonicalise, drop_personal
 from geo.join import join_points_to_regions
 from geo.mission import (
     BOUNDARIES_FILE,
@@ -32,6 +33,8 @@ from geo.mission import (
 )
 from geo.schema import FORM_COLUMNS
 from geo.store import IngestResult, Store, Submission, open_store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,10 @@ class Ingestor:
         rows = pd.DataFrame()
         if with_rows:
             page = table.iloc[with_rows].reset_index(drop=True).astype("string")
+            # A tool's rows can carry names and phones (a submitter, a team leader): dropped here, as an import drops them.
+            page, dropped = drop_personal(page, source)
+            for sentence in dropped:
+                log.info("%s", sentence)
             try:
                 rows = canonicalise(page, source, self.mapping, window=self.window).rows
             except InputError as exc:

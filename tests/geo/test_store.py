@@ -206,3 +206,24 @@ def test_a_page_the_import_cannot_read_is_kept_aside_and_the_source_moves_on(tmp
         aside = ingestor.store.set_aside_rows()
     kobo = aside[aside.source == "kobo:x"]
     assert list(kobo.row) == ["k1", "k2"] and kobo.reason.str.contains("form_type").all()
+
+
+def test_names_and_phones_from_a_tool_never_reach_the_store(tmp_path):
+    from geo.ingest import Delivery, Ingestor
+
+    out = tmp_path / "mission"
+    _import(tmp_path, EXPORT, out)
+    page = pd.DataFrame(
+        {
+            "_uuid": ["k9"],
+            "form_type": ["voting"],
+            "overall": ["good"],
+            "region_code": ["AA"],
+            "leader_name": ["Ivan Petrov"],
+            "leader_phone": ["+7 701 555"],
+        }
+    )
+    with Ingestor(out) as ingestor:
+        assert ingestor.ingest(page, [Delivery("k9", "2005-12-04T10:00:00Z", "k9")], "kobo:x").new == 1
+    store_dir = tmp_path / ".mission-store"
+    assert all(b"Petrov" not in f.read_bytes() and b"701 555" not in f.read_bytes() for f in store_dir.iterdir() if f.is_file())
