@@ -220,6 +220,10 @@ class Mapping:
             raise InputError(f"{path}: expected a TOML mapping file with [columns] and [values.<column>] tables ({exc}).") from exc
         columns = data.get("columns", {})
         values = data.get("values", {})
+        if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
+            raise InputError(f'{path}: [columns] must be a table of "column in the file" = "canonical column" pairs.')
+        if not isinstance(values, dict) or not all(isinstance(m, dict) for m in values.values()):
+            raise InputError(f'{path}: [values] must hold one table per column, [values.<column>], of "as written" = "canonical value".')
         unknown = sorted(set(columns.values()) - set(FORM_COLUMNS))
         if unknown:
             raise InputError(
