@@ -368,6 +368,9 @@ def _csv_records(path: Path, text: str) -> tuple[list[str], list[tuple[int, list
     return header or [], records
 
 
+MAX_XLSX_CELLS = 20_000_000  # cells with a header, down to the last row holding a value (about 500,000 forms)
+
+
 def _xlsx_records(path: Path, notes: list[str]) -> tuple[list[str], list[tuple[int, list[object]]]]:
     """Header and ``(row number, values)`` of the first visible sheet, from the values Excel cached.
 
@@ -388,7 +391,21 @@ def _xlsx_records(path: Path, notes: list[str]) -> tuple[list[str], list[tuple[i
     others = [s.title for s in visible[1:]]
     if others:
         notes.append(f"{path}: sheet(s) {', '.join(map(repr, others))} not read; forms read from the first sheet, {ws.title!r}.")
-    grid = [list(row) for row in ws.iter_rows(values_only=True)]
+    # Only the cells that hold values: a sheet can declare a million rows and hundreds of columns (one styled cell far
+    # away) while holding fifty forms, and reading its whole rectangle would take minutes and gigabytes.
+    header_row = next(ws.iter_rows(min_row=1, max_row=1, values_only=True), ())
+    width = max((i + 1 for i, v in enumerate(header_row) if v not in (None, "")), default=0)
+    cells = getattr(ws, "_cells", None)  # openpyxl keeps the cells present in the file here, keyed by (row, column)
+    if cells is not None:
+        last = max((r for (r, c), cell in cells.items() if c <= width and cell.value not in (None, "")), default=1)
+    else:
+        last = ws.max_row
+    if last * max(width, 1) > MAX_XLSX_CELLS:
+        raise InputError(
+            f"{path}: sheet {ws.title!r} holds {last:,} rows of {width} columns; obsmap reads at most {MAX_XLSX_CELLS:,} cells "
+            "from a spreadsheet (export it as CSV)."
+        )
+    grid = [list(row) for row in ws.iter_rows(max_row=last, max_col=max(width, 1), values_only=True)]
     merged = [str(r) for r in ws.merged_cells.ranges]
     for rng in ws.merged_cells.ranges:
         top = grid[rng.min_row - 1][rng.min_col - 1] if rng.min_row <= len(grid) else None
