@@ -17,7 +17,7 @@
     forms = ["eday_voting", "eday_count"]
     email_env = "OBSMAP_ODK_EMAIL"          # names of environment variables (these are the defaults)
     password_env = "OBSMAP_ODK_PASSWORD"
-    # credentials = "/etc/obsmap/odk.toml"  # or a file (mode 0600) with email = "..." and password = "..."
+    # credentials = "/etc/obsmap/odk.toml"  # or a file (mode 0600) holding the keys email and password
 
     [[kobo]]
     url = "https://kf.kobotoolbox.org"
