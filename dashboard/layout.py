@@ -417,7 +417,7 @@ def page(
                     dbc.Row([dbc.Col(map_card(map_figure), lg=8), dbc.Col(headlines_card(), lg=4)], className="g-3"),
                     dbc.Row([dbc.Col(problems_card(), lg=6), dbc.Col(timeline_card(), lg=6)], className="g-3 mt-1"),
                     dbc.Row([dbc.Col(region_table_card(), lg=12)], className="g-3 mt-1"),
-                    dbc.Row([dbc.Col(table_card(live=poll_seconds is not None), lg=12)], className="g-3 mt-1 obs-analysis-only"),
+                    dbc.Row([dbc.Col(table_card(live=data_version is not None), lg=12)], className="g-3 mt-1 obs-analysis-only"),
                     dbc.Row([dbc.Col(notes_card(mission), lg=12)], className="g-3 mt-1"),
                 ],
                 fluid=True,
