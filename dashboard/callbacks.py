@@ -53,6 +53,8 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         "images": {link: Output(link, "href") for link in IMAGE_LINKS},
         "rows": Output("forms-table", "rowData", allow_duplicate=True),
         "live": Output("live-status", "children"),
+        "org_options": Output("orgs", "options"),
+        "team_options": Output("teams", "options"),
     }
     inputs = {
         "search": Input("url", "search"),
@@ -84,6 +86,9 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         if trigger not in (None, "url", "data-version"):
             out["url"] = to_query(filters, default_min_n=known.min_n)
         out["live"] = text.live_status(mission, opened)
+        if trigger == "data-version":  # organisations and teams that arrived since the page was built become choosable
+            out["org_options"] = sorted(mission.forms["observer_org"].dropna().unique())
+            out["team_options"] = sorted(mission.forms["team_id"].dropna().unique())
         out["store"] = filters.to_dict()
         out["notices"] = _notice(notices)
         if more_filters_active(filters) and trigger != "data-version":

@@ -229,6 +229,8 @@ def test_new_data_reaches_the_page_only_when_the_version_moves(tmp_path):
     assert [e.output[:14] for e in sent] == ["data-version.d", "..url.search.."]
     reply = sent[1].reply
     assert "url" not in reply and reply["filters"]["data"]["drill"] == "KZ-KAR" and page.props[("n-shown", "children")] != shown
+    assert "value" not in reply.get("phase", {})  # the controls stay as the user has them
+    assert reply["teams"]["options"] == sorted(pd.read_csv(DEMO / "forms.csv", dtype=str).team_id.dropna().unique())
     raw = pd.read_csv(DEMO / "forms.csv", dtype=str)
     assert page.props[("n-shown", "children")][0]["props"]["data-n"] == len(raw.query("form_type == 'voting' and region_code == 'KZ-KAR'"))
     new = len(raw) - len({e.form_id for e in events[:1000]})
