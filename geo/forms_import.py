@@ -11,6 +11,7 @@ import io
 import json
 import re
 import tomllib
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,10 @@ class ElectionWindow:
             day = pd.Timestamp(str(date)).normalize()
         except (ValueError, TypeError):
             raise InputError(f"{where}: election_date {date!r} is not a date like 2005-12-04.") from None
+        if day.tzinfo is not None:
+            day = day.tz_localize(None)
+        if not ELECTION_YEARS[0] <= day.year <= ELECTION_YEARS[1]:
+            raise InputError(f"{where}: election_date {date!r} is not a year from {ELECTION_YEARS[0]} to {ELECTION_YEARS[1]}.")
         hours = meta.get("window_hours", list(WINDOW_HOURS))
         ok = (
             isinstance(hours, list | tuple)
@@ -133,9 +138,14 @@ class ElectionWindow:
         return cls(day, window.hours, inferred)
 
 
+ELECTION_YEARS = (1900, 2100)  # an election day outside these years is a typing error, never a window
+
+
 def infer_window(observed_at: pd.Series) -> ElectionWindow | None:
     """The default window around the commonest date among canonical times (ties: the middle one), or None."""
     dates = observed_at.dropna().astype(str).str[:10]
+    years = pd.to_numeric(dates.str[:4], errors="coerce")
+    dates = dates[(years >= ELECTION_YEARS[0]) & (years <= ELECTION_YEARS[1])]  # a year 0001 or 9999 is never election day
     if dates.empty:
         return None
     counts = dates.value_counts()
@@ -165,7 +175,7 @@ def set_aside_outside(rows: pd.DataFrame, window: ElectionWindow | None) -> pd.D
 
 
 # A time after the date (T or spaces), then fractions of a second and a UTC offset, both dropped.
-_LOCAL_TIME = re.compile(r"^(?P<date>[^T\s]+)(?:T|\s+)(?P<time>\d{2}(?::?\d{2}){0,2})(?:[.,]\d+)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)?$")
+_LOCAL_TIME = re.compile(r"^(?P<date>[^T\s]+)(?:T|\s+)(?P<time>\d{1,2}(?::?\d{2}){0,2})(?:[.,]\d+)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)?$")
 
 
 def _parse_one(value: str) -> pd.Timestamp:
@@ -216,6 +226,8 @@ class Mapping:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
             raise InputError(f"{path}: mapping file not found.") from exc
+        except OSError as exc:
+            raise InputError(f"{path}: could not be read as a mapping file ({exc.strerror or type(exc).__name__}).") from exc
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"{path}: expected a TOML mapping file with [columns] and [values.<column>] tables ({exc}).") from exc
         columns = data.get("columns", {})
@@ -368,6 +380,39 @@ def _csv_records(path: Path, text: str) -> tuple[list[str], list[tuple[int, list
     return header or [], records
 
 
+_MERGE = re.compile(rb'<mergeCell ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
+
+
+def _column_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n
+
+
+def _check_merges(path: Path) -> None:
+    """Refuse a sheet whose merged ranges span more cells than obsmap reads, before a spreadsheet library
+    expands them (a 5 KB file merging A2:XFD1048576 would take gigabytes). The sheets' XML is scanned in chunks."""
+    try:
+        with zipfile.ZipFile(path) as book:
+            for name in (n for n in book.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")):
+                with book.open(name) as sheet:
+                    tail = b""
+                    while chunk := sheet.read(1 << 20):
+                        text = tail + chunk
+                        for match in _MERGE.finditer(text):
+                            c0, r0, c1, r1 = match.groups()
+                            area = (abs(int(r1) - int(r0)) + 1) * (abs(_column_number(c1) - _column_number(c0)) + 1)
+                            if area > MAX_XLSX_CELLS:
+                                cells = f"{c0.decode()}{r0.decode()}:{c1.decode()}{r1.decode()}"
+                                raise InputError(
+                                    f"{path}: merges {cells}, {area:,} cells; obsmap reads at most {MAX_XLSX_CELLS:,} (unmerge it)."
+                                )
+                        tail = text[-200:]
+    except zipfile.BadZipFile as exc:
+        raise InputError(f"{path}: is not an XLSX workbook (not a zip file).") from exc
+
+
 MAX_XLSX_CELLS = 20_000_000  # cells with a header, down to the last row holding a value (about 500,000 forms)
 
 
@@ -380,6 +425,7 @@ def _xlsx_records(path: Path, notes: list[str]) -> tuple[list[str], list[tuple[i
     """
     import openpyxl
 
+    _check_merges(path)
     values_book = openpyxl.load_workbook(path, data_only=True)
     visible = [ws for ws in values_book.worksheets if ws.sheet_state == "visible"]
     if not visible:
@@ -408,7 +454,9 @@ def _xlsx_records(path: Path, notes: list[str]) -> tuple[list[str], list[tuple[i
     grid = [list(row) for row in ws.iter_rows(max_row=last, max_col=max(width, 1), values_only=True)]
     merged = [str(r) for r in ws.merged_cells.ranges]
     for rng in ws.merged_cells.ranges:
-        top = grid[rng.min_row - 1][rng.min_col - 1] if rng.min_row <= len(grid) else None
+        if rng.min_row > len(grid) or rng.min_col > len(grid[rng.min_row - 1]):
+            continue  # a merge outside the forms' rectangle: nothing to fill
+        top = grid[rng.min_row - 1][rng.min_col - 1]
         for r in range(rng.min_row, min(rng.max_row, len(grid)) + 1):
             for c in range(rng.min_col, rng.max_col + 1):
                 if c <= len(grid[r - 1]):

@@ -203,6 +203,19 @@ def check_form_file_size(path: Path | str) -> None:
         )
 
 
+def _check_report_path(report: Path, inputs: list[Path | str | None]) -> None:
+    """A --report is a new file, or an earlier report: never a folder, an input, or another file of the user's."""
+    if not report.parent.is_dir():
+        raise InputError(f"--report {report}: its folder does not exist; give a file in an existing folder.")
+    if report.is_dir():
+        raise InputError(f"--report {report}: is a folder; give the name of a .json file to write.")
+    given = {Path(p).resolve() for p in inputs if p is not None}
+    if report.resolve() in given:
+        raise InputError(f"--report {report}: is one of the import's own input files; give another name.")
+    if report.exists() and report.suffix.lower() != ".json":
+        raise InputError(f"--report {report}: exists and is not a .json report; obsmap does not overwrite it.")
+
+
 MIN_ACCEPTED_SHARE = 0.5  # an import keeping fewer of its rows than this does not replace a mission without --force
 
 
@@ -212,9 +225,14 @@ def import_lock(out: Path | str) -> Iterator[None]:
     (never two imports racing to replace the same folder, the last silently winning)."""
     out = Path(out).absolute()
     home = out.parent / f".{out.name}-store"  # beside the folder, with the live store every import writes into
-    home.mkdir(parents=True, exist_ok=True)
-    lock = home / "import.lock"
-    with open(lock, "a+", encoding="utf-8") as handle:
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        handle = open(home / "import.lock", "a+", encoding="utf-8")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        raise InputError(
+            f"{out}: cannot write beside it ({exc.strerror or type(exc).__name__}); choose a folder you can write to."
+        ) from exc
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -318,8 +336,8 @@ def import_mission(
 ) -> ImportResult:
     """Import a mission. Whole-file problems raise :class:`InputError` before anything is written."""
     check_out_dir(out)  # before any work: an --out that is not a mission folder is refused, untouched
-    if report_path is not None and not Path(report_path).parent.is_dir():
-        raise InputError(f"--report {report_path}: its folder does not exist; give a file in an existing folder.")
+    if report_path is not None:
+        _check_report_path(Path(report_path), [boundaries, *forms, districts, mapping, stations, teams])
     with import_lock(out):
         return _import_locked(
             boundaries, forms, out, layer=layer, code_column=code_column, name_column=name_column, districts=districts,
@@ -491,6 +509,10 @@ def _import_locked(boundaries, forms, out, *, layer, code_column, name_column, d
         written = datetime.fromtimestamp(Path(path).stat().st_mtime, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         delivered += file_deliveries(r.table, Path(path), written, mapping_) if r.table is not None else []
     keyed = [delivered[i] for i in accepted.index] if len(delivered) == len(rows) else None
+    if keyed is not None:
+        keys = [d.form_key for d in keyed]
+        if any(not k for k in keys) or len(set(keys)) != len(keys):
+            keyed = None  # the tool's ids are blank or repeated here: each accepted row is the form of its own form_id
     with open_store(out) as store:
         stored = ingest_checked_rows(store, accepted, set_aside, "import:" + ", ".join(Path(p).name for p in forms), keyed)
         report["store"] = {"new": stored.new, "updated": stored.updated, "unchanged": stored.unchanged, **store.counts()}

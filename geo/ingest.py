@@ -108,10 +108,11 @@ class Ingestor:
             {"row": d.version_id or d.form_key, "reason": reason, "original": _original(r)}
             for (_, r), d in zip(page.iterrows(), kept, strict=True)
         ]
+        checked = set(with_rows)
         events = [
             Submission(d.form_key, None, d.submitted_at, d.version_id, d.previous_id, d.review, d.deleted)
             for i, d in enumerate(every)
-            if i not in set(with_rows)
+            if i not in checked
         ]
         return self.store.ingest(events, source, cursor=cursor, set_aside=aside)
 

@@ -178,6 +178,57 @@ def xlsx_declaring_a_million_rows(d: Path) -> Case:
 
 
 @case
+def xlsx_with_a_huge_merge(d: Path) -> Case:
+    """Merged cells spanning the whole sheet: refused before a spreadsheet library expands them into gigabytes."""
+    import zipfile
+
+    from openpyxl import Workbook
+
+    regions(d)
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["form_id", "form_type", "latitude", "longitude", "overall"])
+    sheet.append(["1", "voting", 0.5, 0.5, "good"])
+    sheet.merge_cells("F2:G3")
+    book.save(d / "small.xlsx")
+    with zipfile.ZipFile(d / "small.xlsx") as src, zipfile.ZipFile(d / "forms.xlsx", "w") as out:
+        for item in src.infolist():  # the huge range written into the XML, as another program would
+            data = src.read(item.filename)
+            out.writestr(item, data.replace(b'ref="F2:G3"', b'ref="A3:XFD1048576"') if item.filename.endswith("sheet1.xml") else data)
+    return Case("xlsx_with_a_huge_merge", _import(d, "forms.xlsx"), 2, r"merges A3:XFD1048576")
+
+
+@case
+def report_onto_the_forms_file(d: Path) -> Case:
+    regions(d)
+    text = forms(GOOD_ROWS)
+    write(d, "forms.csv", text)
+    return Case(
+        "report_onto_the_forms_file",
+        [*_import(d), "--report", str(d / "forms.csv")],
+        2,
+        "is one of the import's own input files",
+        user_files={"forms.csv": text},
+    )
+
+
+@case
+def a_one_digit_hour(d: Path) -> Case:
+    regions(d)
+    write(d, "forms.csv", forms([*GOOD_ROWS, "9,voting,2005-12-04 9:00,0.5,0.5,good,"]))
+    return Case("a_one_digit_hour", _import(d), 0, counts=(5, 5, 0))
+
+
+@case
+def one_tool_id_for_several_forms(d: Path) -> Case:
+    """Distinct form_ids sharing one _uuid (a copy-paste in a spreadsheet): every accepted form is served."""
+    regions(d)
+    rows = "form_id,_uuid,form_type,latitude,longitude,overall\n" + "".join(f"F{i},same-uuid,voting,0.5,0.5,good\n" for i in range(4))
+    write(d, "forms.csv", rows)
+    return Case("one_tool_id_for_several_forms", _import(d), 0, counts=(4, 4, 0))
+
+
+@case
 def boundaries_with_a_null_and_an_empty_geometry(d: Path) -> Case:
     square = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}
     other = {"type": "Polygon", "coordinates": [[[1, 0], [2, 0], [2, 1], [1, 1], [1, 0]]]}
