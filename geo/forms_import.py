@@ -410,7 +410,7 @@ def _check_merges(path: Path) -> None:
                                 )
                         tail = text[-200:]
     except zipfile.BadZipFile as exc:
-        raise InputError(f"{path}: is not an XLSX workbook (not a zip file).") from exc
+        raise InputError(f"{path}: could not be read as a forms table (not an XLSX workbook: it is not a zip file).") from exc
 
 
 MAX_XLSX_CELLS = 20_000_000  # cells with a header, down to the last row holding a value (about 500,000 forms)
