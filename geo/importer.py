@@ -15,7 +15,7 @@ import fcntl
 import json
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -247,6 +247,11 @@ def import_lock(out: Path | str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+            # A refused import leaves nothing beside --out: the lock's folder goes when no store lives in it.
+            if not any(p.name != "import.lock" for p in home.iterdir()):
+                with suppress(OSError):
+                    (home / "import.lock").unlink()
+                    home.rmdir()
 
 
 def check_before_replacing(out: Path | str, rows: pd.DataFrame, accepted: pd.DataFrame, regions: gpd.GeoDataFrame, force: bool) -> None:

@@ -76,6 +76,7 @@ import requests
 
 from geo.errors import InputError, ObsmapError
 from geo.forms_import import PERSONAL_METADATA, Mapping, canonical_columns, read_table
+from geo.importer import check_form_file_size
 from geo.ingest import Delivery, Ingestor
 from geo.store import IngestResult, Store
 
@@ -1016,6 +1017,11 @@ class WatchFolder:
         known = files.get(path.name) or {}
         if (known.get("size"), known.get("mtime_ns")) == (size, mtime_ns) or self._failed.get(path.name) == (size, mtime_ns):
             return
+        try:
+            check_form_file_size(path)  # the import's stated limits, for a dropped file too, before it is read
+        except InputError as exc:
+            self._failed[path.name] = (size, mtime_ns)
+            raise SourceFailed(str(exc)) from None
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         files[path.name] = {"size": size, "mtime_ns": mtime_ns, "sha256": digest}
         if any(f.get("sha256") == digest for name, f in files.items() if name != path.name) or known.get("sha256") == digest:

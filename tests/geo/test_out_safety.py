@@ -125,3 +125,11 @@ def test_stated_limits_end_in_one_sentence(tmp_path, bounds, monkeypatch):
     monkeypatch.setattr(geo.importer, "MAX_FORM_FILE_BYTES", 10)
     with pytest.raises(InputError, match=r"obsmap reads forms files of at most"):
         import_mission(bounds, [forms], tmp_path / "m")
+
+
+def test_a_refused_import_leaves_nothing_beside_the_folder(tmp_path, bounds):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("form_id,form_type,latitude,longitude,overall\n", encoding="utf-8")
+    with pytest.raises(InputError, match="a header and no rows"):
+        import_mission(bounds, [bad], tmp_path / "mission")
+    assert not (tmp_path / "mission").exists() and not (tmp_path / ".mission-store").exists()
