@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ from geo.mission import (
     _read_stations,
 )
 from geo.schema import FORM_COLUMNS
-from geo.store import IngestResult, Store, Submission, open_store
+from geo.store import IngestResult, Store, Submission, now_utc, open_store
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +53,6 @@ class Delivery:
     review: str | None = None
     deleted: bool = False
     has_row: bool = True
-
-
-def now_utc() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _text(value: Any) -> str | None:

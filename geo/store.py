@@ -24,7 +24,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -107,7 +107,6 @@ class IngestResult:
     deleted: int = 0
     set_aside: int = 0
     data_version: int = 0
-    keys: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -115,7 +114,8 @@ class IngestResult:
         return bool(self.new or self.updated or self.reviewed or self.deleted)
 
 
-def _now() -> str:
+def now_utc() -> str:
+    """Now, in UTC with microseconds: the store's time stamps."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -265,7 +265,7 @@ class Store:
         result = IngestResult()
         with self._transaction() as db:
             version = int(db.execute("SELECT value FROM store_meta WHERE key = 'data_version'").fetchone()[0]) + 1
-            now = _now()
+            now = now_utc()
             for sub in submissions:
                 self._apply(db, sub, source, version, now, result)
             for bad in set_aside:
@@ -298,14 +298,12 @@ class Store:
             if current and not current[3]:
                 db.execute("UPDATE forms_current SET deleted = 1, changed_data_version = ? WHERE form_key = ?", (version, key))
                 result.deleted += 1
-                result.keys.append(key)
             return
         review = sub.review if sub.review in REVIEW_STATES else None
         if sub.row is None:  # a review change only
             if current and review and review != current[2]:
                 db.execute("UPDATE forms_current SET review = ?, changed_data_version = ? WHERE form_key = ?", (review, version, key))
                 result.reviewed += 1
-                result.keys.append(key)
             return
         digest = content_hash(sub.row)
         known = db.execute("SELECT id, submitted_at FROM form_versions WHERE form_key = ? AND content_hash = ?", (key, digest)).fetchone()
@@ -325,7 +323,6 @@ class Store:
                 (key, version_row, sub.submitted_at, review or "pending", version, version),
             )
             result.new += 1
-            result.keys.append(key)
             return
         cur_version, cur_at, cur_review, cur_deleted = current
         newer = sub.submitted_at >= cur_at
@@ -348,7 +345,6 @@ class Store:
             result.updated += 1
         else:
             result.reviewed += 1
-        result.keys.append(key)
 
 
 def open_store(folder: Path | str) -> Store:
@@ -374,7 +370,3 @@ def open_store(folder: Path | str) -> Store:
         with suppress(OSError):
             home.rmdir()
     return Store(link)
-
-
-def has_store(folder: Path | str) -> bool:
-    return (Path(folder) / STORE_FILE).exists()

@@ -953,7 +953,7 @@ class KoboAsset:
             if not ids:  # an empty page ends the listing: a server that caps pages below `limit` must not end it early
                 break
         store = rnd.ingestor.store
-        listed_keys |= set(_keys_of_versions(store, listed_versions).values()) | listed_versions
+        listed_keys |= set(store.keys_for_versions(listed_versions).values()) | listed_versions
         known = store.keys_from_source(self.name)
         gone = sorted(known - listed_keys)
         if not newest and known:  # an empty listing is more likely a permission change than every form deleted
@@ -968,11 +968,6 @@ class KoboAsset:
             cursor["new"] = stream.state()
         cursor.update(full_pending=False, since_full=0)
         rnd.commit(self.name, [{} for _ in gone], [Delivery(k, now, deleted=True, has_row=False) for k in gone], _dump(cursor), summary)
-
-
-def _keys_of_versions(store: Store, version_ids: Iterable[str]) -> dict[str, str]:
-    """The form each known version id belongs to (a Kobo chain without rootUuid resolves through the store)."""
-    return store.keys_for_versions(version_ids)
 
 
 # ------------------------------------------------------------------------------------------- watch folder
