@@ -23,7 +23,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -366,7 +366,8 @@ def open_store(folder: Path | str) -> Store:
     try:
         home.mkdir(exist_ok=True)
         os.symlink(os.path.relpath(home / STORE_FILE, folder.resolve()), link)
+    except FileExistsError:
+        pass  # another process (a sync, a reader) made the link meanwhile: the same store
     except (OSError, NotImplementedError):
-        with suppress(OSError):
-            home.rmdir()
+        pass  # no symbolic links here: a plain file in the folder (never remove `home`: another process may use it)
     return Store(link)
