@@ -8,9 +8,13 @@ import re
 from html import escape
 from pathlib import Path
 
-from dash import Dash
-from flask import Response, request, send_file
+from dash import Dash, html
+from flask import Response, abort, has_request_context, request, send_file
+from flask_wtf.csrf import generate_csrf
 
+from dashboard import auth
+from dashboard.access import OPEN, Access, NotSignedIn, current_access
+from dashboard.accounts import Accounts
 from dashboard.callbacks import register_callbacks
 from dashboard.errors import ExportUnavailable
 from dashboard.filters import DEFAULT_MIN_N, Filters, parse_query
@@ -20,6 +24,7 @@ from dashboard.paths import resolve_data_dir
 from dashboard.selection import select
 from dashboard.tables import export_frame
 from dashboard.views import initial_map
+from geo.csvsafe import to_safe_csv
 from geo.mission import MissionDataset
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -28,11 +33,18 @@ MIMETYPES = {"csv": "text/csv", "png": "image/png", "svg": "image/svg+xml", "pdf
 log = logging.getLogger(__name__)
 
 
-def create_app(data: str | Path | MissionDataset | None = None, min_n: int = DEFAULT_MIN_N, poll_seconds: float = POLL_SECONDS) -> Dash:
+def create_app(
+    data: str | Path | MissionDataset | None = None,
+    min_n: int = DEFAULT_MIN_N,
+    poll_seconds: float = POLL_SECONDS,
+    accounts: Accounts | None = None,
+) -> Dash:
     """Build the dashboard for a mission folder (or an already loaded mission).
 
-    ``min_n``: shares behind fewer forms are shown as "too few observations" (a URL can override it).
-    ``poll_seconds``: how often an open page asks whether a folder's live store has new data.
+    ``min_n``: shares behind fewer forms are shown as "too few observations" (a URL can override it,
+    except for aggregates-only accounts). ``poll_seconds``: how often an open page asks whether a folder's
+    live store has new data. ``accounts``: who may sign in; ``None`` opens the page to anyone who reaches it
+    (the commands allow that only for the demo on this machine: see :func:`dashboard.auth.accounts_to_serve`).
     """
     live = LiveMission(data if isinstance(data, MissionDataset) else resolve_data_dir(data), min_n)
     mission = live.current()
@@ -46,14 +58,32 @@ def create_app(data: str | Path | MissionDataset | None = None, min_n: int = DEF
     )
 
     def layout():
-        """Built for each page load, from the data as it is then (live: new organisations and teams appear)."""
-        now = live.current()
+        """Built for each page load, for who is asking, from the data as it is then (live: new organisations and teams appear)."""
+        if has_request_context():
+            try:
+                access = current_access()
+            except NotSignedIn:  # Dash checking the layout during someone's first, anonymous request: nothing is read
+                return html.Div(id="page")
+        elif accounts is None:
+            access = OPEN  # outside a request (a test, a script): what any request to an open app gets
+        else:
+            return html.Div(id="page")  # no one is asking: nothing is read
+        now = access.scope(live.current())
         poll = poll_seconds if live.is_live else None
-        return page(now, initial_map(now, filters), filters, data_version=live.store_version(), poll_seconds=poll)
+        return page(
+            now,
+            initial_map(now, filters),
+            filters,
+            data_version=live.store_version(),
+            poll_seconds=poll,
+            access=access,
+            csrf_token=generate_csrf() if has_request_context() else None,
+        )
 
     app.layout = layout
     register_callbacks(app, live)
-    register_downloads(app, live)
+    register_downloads(app, live, accounts)
+    auth.install(app, accounts)  # last: its CSP hashes the inline scripts the callbacks added
     log.info("obsmap: %s forms from %s", len(mission.forms), mission.path)
     return app
 
@@ -78,18 +108,42 @@ def _download(body: bytes, name: str, fmt: str, *, attachment: bool, headers: di
     return reply
 
 
-def register_downloads(app: Dash, live: LiveMission) -> None:
-    """``/export.csv`` (the page's forms) and ``/export/<figure>.<png|svg>``, ``/export/brief.<pdf|html>``, with the page's parameters."""
+def register_downloads(app: Dash, live: LiveMission, accounts: Accounts | None = None) -> None:
+    """``/export.csv`` (the page's forms) and ``/export/<figure>.<png|svg>``, ``/export/brief.<pdf|html>``, with the page's parameters.
+
+    Each starts from who is asking: the mission they may read, the view they may have; a viewer gets no
+    forms CSV. Every download is in the audit trail (who, what, which view).
+    """
     from dashboard import exports
+
+    def reader() -> tuple[Access, MissionDataset, Filters, list[str]]:
+        try:
+            access = current_access()
+        except NotSignedIn:
+            abort(401)
+        mission = access.scope(live.current())
+        filters, notices = parse_query(request.query_string.decode("utf-8", "replace"), live.known(mission))
+        filters, withheld = access.restrict(filters, live.min_n)
+        return access, mission, filters, [*notices, *withheld]
+
+    def audit(access: Access, event: str, what: str) -> None:
+        if accounts is not None:
+            view = request.query_string.decode("utf-8", "replace")[:2000]
+            accounts.record(event, user=access.user, address=auth.client_address(), detail={"what": what, "view": view})
 
     @app.server.route("/export.csv")
     def export_csv() -> Response:
         """Exactly the forms the page shows, canonical columns; without ``form=``, every phase."""
-        mission = live.current()
-        filters, notices = parse_query(request.query_string.decode("utf-8", "replace"), live.known())
+        access, mission, filters, notices = reader()
+        if not access.sees_forms:
+            audit(access, "denied", "export.csv")
+            return Response(
+                "This account sees aggregates only: the CSV of forms is for analysts and coordinators.\n", 403, mimetype="text/plain"
+            )
         every_phase = "form" not in request.args  # the page's link always sets it
-        body = export_frame(select(mission, filters), every_phase=every_phase).to_csv(index=False, lineterminator="\n")
+        body = to_safe_csv(export_frame(select(mission, filters), every_phase=every_phase))
         what = "all-phases" if every_phase else filters.form_type
+        audit(access, "export", "export.csv")
         headers = {}
         if notices:
             # Header values must be one printable ASCII line: anything else from the URL becomes "?".
@@ -99,13 +153,17 @@ def register_downloads(app: Dash, live: LiveMission) -> None:
     @app.server.route("/export/<name>.<fmt>")
     def export_image(name: str, fmt: str) -> Response:
         """A captioned figure (PNG/SVG) or the one-page brief (PDF/HTML) of the page's view."""
+        access, mission, filters, _ = reader()
         figure = name in exports.FIGURES and fmt in ("png", "svg")
         if not (figure or (name == "brief" and fmt in ("pdf", "html"))):
             return Response(f"No export {name}.{fmt}: expected map, problems or timeline as png or svg, or brief as pdf or html.\n", 404)
-        mission = live.current()
-        filters, _ = parse_query(request.query_string.decode("utf-8", "replace"), live.known())
         try:
-            body = exports.render(exports.figure_for(mission, filters, name), fmt) if figure else exports.brief(mission, filters, fmt)
+            private = access.aggregates_only
+            if figure:
+                body = exports.render(exports.figure_for(mission, filters, name, private=private), fmt)
+            else:
+                body = exports.brief(mission, filters, fmt, private)
         except ExportUnavailable as exc:
             return Response(f"{exc}\n", 503, mimetype="text/plain")
+        audit(access, "brief" if name == "brief" else "export", f"{name}.{fmt}")
         return _download(body, download_name(filters, f"{name}-{filters.form_type}", fmt), fmt, attachment=fmt == "pdf")

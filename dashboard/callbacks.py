@@ -17,6 +17,7 @@ import dash
 from dash import Dash, Input, Output, Patch, State, ctx, html
 
 from dashboard import tables, text, views
+from dashboard.access import Access, NotSignedIn, current_access
 from dashboard.figures import FIT_JS
 from dashboard.filters import CONTROLS, controls_from_filters, from_dict, more_filters_active, to_query
 from dashboard.live import LiveMission
@@ -76,11 +77,15 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         trigger = ctx.triggered_id
         if trigger == "data-version" and data_version == opened:
             trigger = None  # the store announcing its first value as the page mounts: the first load, led by the URL
-        mission, known = live.current(), live.known()
+        access, mission = _reader(live)
+        known = live.known(mission)
+        private = access.aggregates_only
         out: dict[str, Any] = {key: _unchanged(dep) for key, dep in outputs.items()}
         filters, notices = next_view(
             trigger, search=search, controls=controls, current=current, map_click=map_click, bar_click=bar_click, known=known
         )
+        filters, withheld = access.restrict(filters, live.min_n)
+        notices = [*notices, *withheld]
         chosen = select(mission, filters)
         # The URL follows the view (a new history entry); when the URL led, it stays as the browser has it.
         if trigger not in (None, "url", "data-version"):
@@ -88,7 +93,7 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         out["live"] = text.live_status(mission, opened)
         if trigger == "data-version":  # organisations and teams that arrived since the page was built become choosable
             out["org_options"] = sorted(mission.forms["observer_org"].dropna().unique())
-            out["team_options"] = sorted(mission.forms["team_id"].dropna().unique())
+            out["team_options"] = sorted(mission.forms["team_id"].dropna().unique()) if access.sees_forms else []
         out["store"] = filters.to_dict()
         out["notices"] = _notice(notices)
         if more_filters_active(filters) and trigger != "data-version":
@@ -99,21 +104,22 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
             out["mode"] = "Exit briefing view" if briefing else "Briefing view"
         if trigger != "data-version":  # new data leaves the controls alone (a slider may be in the user's hand)
             out["controls"] = controls_from_filters(filters)
-        patch, out["map_title"], out["map_caption"], map_notices = views.map_patch(mission, chosen, filters)
+        patch, out["map_title"], out["map_caption"], map_notices = views.map_patch(mission, chosen, filters, private)
         out["map"] = patch
         out["fit"] = views.map_fit(mission, filters)
         out["back"] = None if filters.drill else {"display": "none"}
         out["map_notices"] = _notice(map_notices)
-        out["headlines"] = views.headlines(mission, chosen, filters, bool(as_fraction))
-        out["n_shown"] = views.n_shown(mission, chosen, filters)
-        out["regions"] = tables.region_table(mission, chosen, filters)
+        out["headlines"] = views.headlines(mission, chosen, filters, bool(as_fraction), private)
+        out["n_shown"] = views.n_shown(mission, chosen, filters, private)
+        out["regions"] = tables.region_table(mission, chosen, filters, private)
         out["regions_title"] = text.region_table_title(filters)
-        out["problems"], out["problems_title"] = views.problems(chosen, filters)
+        out["problems"], out["problems_title"] = views.problems(chosen, filters, private)
         out["timeline"] = views.timeline(chosen, filters)
         query = to_query(filters, always_form=True, default_min_n=known.min_n)
-        out["csv"], out["brief"] = f"/export.csv{query}", f"/export/brief.pdf{query}"
+        out["csv"] = f"/export.csv{query}" if access.sees_forms else None
+        out["brief"] = f"/export/brief.pdf{query}"
         out["images"] = {link: "/export/{}.{}{}".format(*link.split("-"), query) for link in IMAGE_LINKS}
-        if table_open:
+        if table_open and access.sees_forms:
             out["rows"] = tables.table_rows(mission, chosen, opened if new_only else None)
         return out
 
@@ -125,9 +131,9 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
     )
     def rephrase(as_fraction, current):
         """The "one out of four" switch -> the findings, phrased as fractions or per cent."""
-        mission = live.current()
-        filters = from_dict(current, live.known())
-        return views.headlines(mission, select(mission, filters), filters, bool(as_fraction))
+        access, mission = _reader(live)
+        filters, _ = access.restrict(from_dict(current, live.known(mission)), live.min_n)
+        return views.headlines(mission, select(mission, filters), filters, bool(as_fraction), access.aggregates_only)
 
     @app.callback(
         Output("forms-table", "rowData", allow_duplicate=True),
@@ -139,14 +145,15 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
     )
     def show_rows(table_open, new_only, current, opened):
         """The table shown (all forms, or only those new since the page opened) -> the view's forms in it; hidden -> no rows."""
-        if not table_open:
+        access, mission = _reader(live)
+        if not table_open or not access.sees_forms:
             return []
-        mission = live.current()
-        return tables.table_rows(mission, select(mission, from_dict(current, live.known())), opened if new_only else None)
+        return tables.table_rows(mission, select(mission, from_dict(current, live.known(mission))), opened if new_only else None)
 
     @app.callback(Output("data-version", "data"), Input("poll", "n_intervals"), State("data-version", "data"), prevent_initial_call=True)
     def check_data(_ticks, seen):
         """Every POLL_SECONDS -> the store's data version, only when it moved (then the view is recomputed)."""
+        _reader(live)  # signed in, or nothing
         now = live.store_version()
         return dash.no_update if now == seen else now
 
@@ -227,6 +234,15 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         patch = Patch()
         patch["quickFilterText"] = text_ or ""
         return patch
+
+
+def _reader(live: LiveMission) -> tuple[Access, Any]:
+    """Who is asking, and the mission as they may read it; an anonymous request gets nothing (no update)."""
+    try:
+        access = current_access()
+    except NotSignedIn:
+        raise dash.exceptions.PreventUpdate from None
+    return access, access.scope(live.current())
 
 
 def _unchanged(dependency: Any) -> Any:

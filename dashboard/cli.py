@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from dashboard.accounts_cli import add_parsers as add_account_parsers
 from dashboard.filters import DEFAULT_MIN_N, MIN_N_RANGE, add_flags
 from geo.errors import ObsmapError
 from geo.mission import load_mission
@@ -15,10 +16,17 @@ from geo.mission import load_mission
 
 def _serve(args: argparse.Namespace) -> int:
     from dashboard.app import create_app
+    from dashboard.auth import LOOPBACK, NO_SIGN_IN_NOTE, accounts_to_serve
     from dashboard.paths import resolve_data_dir
 
-    app = create_app(resolve_data_dir(args.data), min_n=args.min_n)
-    print(f"obsmap: serving {resolve_data_dir(args.data)} at http://{args.host}:{args.port}/  (Ctrl+C to stop)", flush=True)
+    folder = resolve_data_dir(args.data)
+    if args.debug and args.host not in LOOPBACK:
+        print("obsmap: --debug shows the server's internals in the browser: use it on 127.0.0.1 only.", file=sys.stderr)
+        return 2
+    accounts = accounts_to_serve(folder, args.host, args.accounts)
+    app = create_app(folder, min_n=args.min_n, accounts=accounts)
+    print(f"obsmap: serving {folder} at http://{args.host}:{args.port}/  (Ctrl+C to stop)", flush=True)
+    print(f"obsmap: {NO_SIGN_IN_NOTE}" if accounts is None else f"obsmap: sign-in required (accounts in {accounts.path})", flush=True)
     app.run(host=args.host, port=args.port, debug=args.debug)
     return 0
 
@@ -156,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data", help="mission folder (default: $OBSMAP_DATA, else the demo mission)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8050, help="port (default 8050)")
-    serve.add_argument("--debug", action="store_true", help="Dash debug mode (reloader and dev tools)")
+    serve.add_argument("--debug", action="store_true", help="Dash debug mode (reloader and dev tools; 127.0.0.1 only)")
+    serve.add_argument("--accounts", help="accounts file (default: $OBSMAP_ACCOUNTS, else beside the mission's store)")
     serve.add_argument("--min-n", type=parse_min_n, default=DEFAULT_MIN_N, help=MIN_N_HELP)
     serve.set_defaults(func=_serve)
 
@@ -231,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="import even when no form, or under half of the rows, would be kept (otherwise refused, naming the likely cause)",
     )
     imp.set_defaults(func=_import)
+
+    add_account_parsers(sub)  # obsmap users ..., obsmap audit
     return parser
 
 

@@ -18,7 +18,6 @@ import subprocess
 import tempfile
 import textwrap
 import threading
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from dashboard import text, theme
 from dashboard.analysis import problem_rates, tally_by_phase
 from dashboard.errors import ExportUnavailable
-from dashboard.figures import REGIONS, make_region_map, trace_index
+from dashboard.figures import REGIONS, make_region_map, plotly_text, trace_index
 from dashboard.filters import Filters
 from dashboard.metrics import metric_table
 from dashboard.selection import select
@@ -50,9 +49,9 @@ RENDER_TIMEOUT_S = 60  # a picture takes about 1 s warm, a brief 5-8 s; a stuck 
 TEMPLATES = Environment(loader=PackageLoader("dashboard", "templates"), autoescape=select_autoescape(["html"]), trim_blocks=True)
 
 
-def caption(mission: MissionDataset, filters: Filters) -> str:
+def caption(mission: MissionDataset, filters: Filters, private: bool = False) -> str:
     """What a picture of ``filters`` shows, in one line (see :func:`dashboard.text.picture_caption`)."""
-    return text.picture_caption(mission, metric_table(mission, select(mission, filters), filters), filters)
+    return text.picture_caption(mission, metric_table(mission, select(mission, filters), filters), filters, private)
 
 
 def _frame(fig: go.Figure, title: str, text: str, width: int, height: int) -> go.Figure:
@@ -66,7 +65,7 @@ def _frame(fig: go.Figure, title: str, text: str, width: int, height: int) -> go
         width=width,
         height=height,
         title=dict(
-            text=escape(title),
+            text=plotly_text(title),
             x=0.012,
             xanchor="left",
             xref="container",
@@ -74,7 +73,7 @@ def _frame(fig: go.Figure, title: str, text: str, width: int, height: int) -> go
             yanchor="top",
             yref="container",
             font=dict(size=24),
-            subtitle=dict(text="<br>".join(escape(line) for line in lines), font=dict(size=15, color=theme.MUTED)),
+            subtitle=dict(text="<br>".join(plotly_text(line) for line in lines), font=dict(size=15, color=theme.MUTED)),
         ),
         font=dict(size=17),
         margin=dict(l=20, r=max(fig.layout.margin.r or 0, 20), t=78 + 21 * len(lines), b=max(fig.layout.margin.b or 0, 20)),
@@ -83,41 +82,45 @@ def _frame(fig: go.Figure, title: str, text: str, width: int, height: int) -> go
 
 
 # ------------------------------------------------------------------------------------------ figures
-def map_figure(mission: MissionDataset, filters: Filters, width: int, height: int) -> go.Figure:
+def map_figure(mission: MissionDataset, filters: Filters, width: int, height: int, private: bool = False) -> go.Figure:
     """The map as the page shows it for ``filters`` (drill-down layers included), fitted to ``width`` x ``height``."""
     chosen = select(mission, filters)
     metric = metric_table(mission, chosen, filters)
     view = view_of(mission, filters.drill, (width, height - 150))
-    fig = make_region_map(mission.geojson, mission.region_names, region_values(mission, metric, filters), view, mission.districts)
+    values = region_values(mission, metric, filters, private)
+    fig = make_region_map(mission.geojson, mission.region_names, values, view, mission.districts)
     for name, layer in drill_layers(mission, chosen, filters).items():
         fig.data[trace_index(name)].update(layer)
     regions = fig.data[trace_index(REGIONS)]
     if filters.drill:
         regions.marker.opacity = DRILLED_OPACITY
     regions.colorbar.update(len=0.55, thickness=22, tickfont=dict(size=18), title=dict(font=dict(size=19)), y=0.99)
-    fig = _frame(fig, text.map_title(mission, metric, filters), text.picture_caption(mission, metric, filters), width, height)
+    fig = _frame(fig, text.map_title(mission, metric, filters), text.picture_caption(mission, metric, filters, private), width, height)
     fig.update_layout(legend=dict(y=0.06, font=dict(size=16)))
     return fig
 
 
-def chart_figure(mission: MissionDataset, filters: Filters, which: str, width: int, height: int) -> go.Figure:
+def chart_figure(mission: MissionDataset, filters: Filters, which: str, width: int, height: int, private: bool = False) -> go.Figure:
     """The problem chart or the timeline of ``filters``, with title and caption inside, at ``width`` x ``height``."""
     chosen = select(mission, filters)
     if which == "problems":
-        fig, title = problems(chosen, filters)
+        fig, title = problems(chosen, filters, private)
     else:
         fig, title = timeline(chosen, filters), text.timeline_title(filters)
     fig.update_layout(height=None)
-    fig = _frame(fig, title, caption(mission, filters), width, height)
+    fig = _frame(fig, title, caption(mission, filters, private), width, height)
     if which == "timeline":  # the chart's legend sits above the plot, where the caption goes in a picture
         fig.update_layout(legend=dict(orientation="h", x=0, y=-0.12, yanchor="top"), margin=dict(b=90))
     return fig
 
 
-def figure_for(mission: MissionDataset, filters: Filters, which: str, size: tuple[int, int] = IMAGE_SIZE) -> go.Figure:
+def figure_for(
+    mission: MissionDataset, filters: Filters, which: str, size: tuple[int, int] = IMAGE_SIZE, private: bool = False
+) -> go.Figure:
+    """The captioned ``which`` figure; ``private`` (aggregates-only accounts): no count behind fewer than ``min_n`` forms."""
     if which == "map":
-        return map_figure(mission, filters, *size)
-    return chart_figure(mission, filters, which, *size)
+        return map_figure(mission, filters, *size, private=private)
+    return chart_figure(mission, filters, which, *size, private=private)
 
 
 class Renderer:
@@ -131,6 +134,7 @@ class Renderer:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self._kaleido: Any = None
         atexit.register(self.stop)  # no chromium left behind by a server, a worker or `obsmap brief`
 
@@ -141,7 +145,8 @@ class Renderer:
 
     def _start(self) -> None:
         self._loop = asyncio.new_event_loop()
-        threading.Thread(target=self._loop.run_forever, name="obsmap-kaleido", daemon=True).start()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="obsmap-kaleido", daemon=True)
+        self._thread.start()
         # Kept before it opens, so a start that times out still has its chromium closed by stop().
         self._kaleido = kaleido.Kaleido(path=chromium(), **KALEIDO_OPTIONS)
         self._run(self._kaleido.open(), RENDER_TIMEOUT_S)
@@ -149,18 +154,25 @@ class Renderer:
     def stop(self) -> None:
         """Close the browser and its event loop (the next render starts new ones)."""
         loop, browser, self._loop, self._kaleido = self._loop, self._kaleido, None, None
+        alive = self._thread is not None and self._thread.is_alive()
         if loop is None:
             return
-        if browser is not None:
+        if browser is not None and alive:
             with contextlib.suppress(Exception):  # already failing; the browser process is gone or going
                 asyncio.run_coroutine_threadsafe(browser.close(), loop).result(30)
         loop.call_soon_threadsafe(loop.stop)
+        if alive and self._thread is not threading.current_thread():
+            self._thread.join(10)
+            if not self._thread.is_alive():
+                loop.close()  # its sockets with it
 
     def render(self, fig: go.Figure, opts: dict[str, Any]) -> bytes:
         # Waiting in line is bounded too: a request never hangs behind a stuck picture.
         if not self._lock.acquire(timeout=RENDER_TIMEOUT_S):
             raise ExportUnavailable(f"the picture renderer is busy for more than {RENDER_TIMEOUT_S} s; try again.")
         try:
+            if self._kaleido is not None and not (self._thread and self._thread.is_alive()):
+                self.stop()  # its event loop's thread is gone (killed from outside): start afresh rather than wait
             if self._kaleido is None:
                 self._start()
             return self._run(self._kaleido.calc_fig(fig, opts=opts), RENDER_TIMEOUT_S)
@@ -182,18 +194,22 @@ def render(fig: go.Figure, fmt: str) -> bytes:
 
 
 # --------------------------------------------------------------------------------------------- brief
-def brief_html(mission: MissionDataset, filters: Filters) -> str:
-    """A one-page A4 landscape brief: sentences with N, the map, the problem chart, the table by region, caveats."""
+def brief_html(mission: MissionDataset, filters: Filters, private: bool = False) -> str:
+    """A one-page A4 landscape brief: sentences with N, the map, the problem chart, the table by region, caveats.
+
+    ``private`` (aggregates-only accounts): no count behind fewer than ``min_n`` forms (regions with so few are
+    named without numbers in any case).
+    """
     chosen = select(mission, filters)
     # Pixel sizes chosen so that the figures' 16-18 px type prints at about 7-8 pt.
-    map_png = render(map_figure(mission, filters, 1100, 700), "png")
+    map_png = render(map_figure(mission, filters, 1100, 700, private), "png")
     bars = int((problem_rates(chosen.phase_any_problem)["answered"] > 0).sum())
-    chart_png = render(chart_figure(mission, filters, "problems", 900, 200 + 52 * max(bars, 3)), "png")
+    chart_png = render(chart_figure(mission, filters, "problems", 900, 200 + 52 * max(bars, 3), private), "png")
     sentences = [
         {
             "phase": PHASE_LABELS[ft],
-            "sentence": text.statement_for(ft, t, filters),
-            "n_line": text.n_line(t).replace(" · ", "; "),
+            "sentence": text.statement_for(ft, t, filters, private=private),
+            "n_line": text.n_line(t, filters.min_n if private else None).replace(" · ", "; "),
             "few": 0 < t["assessed"] < filters.min_n,
         }
         for ft, t in tally_by_phase(chosen.all_phases).items()
@@ -275,6 +291,6 @@ def html_to_pdf(html: str) -> bytes:
         return pdf.read_bytes()
 
 
-def brief(mission: MissionDataset, filters: Filters, fmt: str) -> bytes:
-    html = brief_html(mission, filters)
+def brief(mission: MissionDataset, filters: Filters, fmt: str, private: bool = False) -> bytes:
+    html = brief_html(mission, filters, private)
     return html.encode("utf-8") if fmt == "html" else html_to_pdf(html)

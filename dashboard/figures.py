@@ -16,6 +16,17 @@ from dashboard.filters import format_hour
 from dashboard.metrics import MetricView
 from dashboard.text import station_hover
 
+
+def plotly_text(value: object) -> str:
+    """``value`` as text in a Plotly string (title, hover, annotation, label), which reads a subset of HTML.
+
+    ``<``, ``>`` and ``&`` are escaped, so a name like ``<b>`` or ``<a href=...>`` shows as typed and is
+    never a tag. Quotes are left as they are: Plotly decodes ``&lt;``, ``&gt;``, ``&amp;`` and numeric
+    references but not ``&quot;``, which it would show as such, and a quote outside a tag is only text.
+    """
+    return escape(str(value), quote=False)
+
+
 MAP_HOVER = "<b>%{customdata[0]}</b><br>%{customdata[1]}<extra></extra>"
 STATION_HOVER = "%{customdata}<extra></extra>"
 
@@ -61,7 +72,7 @@ def region_map_values(
     return {
         "z": z,
         # Region names come from the boundary file: escaped before they meet the hover's HTML.
-        "customdata": [[escape(names.get(code, code)), t] for code, t in zip(table.index, text, strict=True)],
+        "customdata": [[plotly_text(names.get(code, code)), t] for code, t in zip(table.index, text, strict=True)],
         "colorbar.title.text": legend.title,
         "colorbar.ticktext": theme.class_labels(legend.breaks, legend.min_n),
     }
@@ -73,7 +84,7 @@ def station_values(visits: pd.DataFrame, unobserved: pd.DataFrame) -> dict[str, 
         UNOBSERVED: {
             "lat": unobserved["latitude"].round(4).tolist(),
             "lon": unobserved["longitude"].round(4).tolist(),
-            "customdata": [escape(str(ps)) for ps in unobserved["ps_id"]],  # the trace's hovertemplate adds "Not observed"
+            "customdata": [plotly_text(ps) for ps in unobserved["ps_id"]],  # the trace's hovertemplate adds "Not observed"
         }
     }
     worst = visits["worst"].astype("string").fillna("not assessed")
@@ -276,29 +287,42 @@ def make_timeline(table: pd.DataFrame, hours: range, min_n: int = 10) -> go.Figu
     return fig
 
 
-def make_problem_chart(rates: pd.DataFrame, selected: str | None = None, min_n: int = 10) -> go.Figure:
+def make_problem_chart(rates: pd.DataFrame, selected: str | None = None, min_n: int = 10, private: bool = False) -> go.Figure:
     """Horizontal bars: share of forms reporting each problem; each label carries its "yes of answered".
 
     Questions nobody answered (not on this phase's checklist) are left out; the ``selected``
     problem's bar is drawn in the accent colour; a bar behind fewer than ``min_n`` answers is grey
-    and says "too few". A click on a bar selects its problem (its key is the last item of customdata).
+    and says "too few" (``private``, for aggregates-only accounts: with no bar, share or count at all).
+    A click on a bar selects its problem (its key is the last item of customdata).
     """
     shown = rates[rates["answered"] > 0].sort_values("share")
     few = shown["answered"] < min_n
-    labels = [f"{r.label}<br><span style='color:{theme.MUTED}'>{r.yes:,} of {r.answered:,}</span>" for r in shown.itertuples()]
+    hide = few & private
+    labels = [
+        f"{r.label}<br><span style='color:{theme.MUTED}'>{'too few' if h else f'{r.yes:,} of {r.answered:,}'}</span>"
+        for r, h in zip(shown.itertuples(), hide, strict=True)
+    ]
     colours = [
         theme.CLASS_COLOURS[-1] if p == selected else (theme.TOO_FEW if f else theme.BAR) for p, f in zip(shown.index, few, strict=True)
     ]
     fig = go.Figure(
         go.Bar(
-            x=100 * shown["share"],
+            x=(100 * shown["share"]).where(~hide, 0),
             y=labels,
             orientation="h",
             marker_color=colours,
-            text=[percent(r.yes, r.answered) + (" (too few)" if f else "") for r, f in zip(shown.itertuples(), few, strict=True)],
+            text=[
+                "too few" if h else percent(r.yes, r.answered) + (" (too few)" if f else "")
+                for r, f, h in zip(shown.itertuples(), few, hide, strict=True)
+            ],
             textposition="outside",
             cliponaxis=False,
-            customdata=[[percent(r.yes, r.answered), interval_text(r.yes, r.answered), r.Index] for r in shown.itertuples()],
+            customdata=[
+                ["too few", f"fewer than {min_n} answers", r.Index]
+                if h
+                else [percent(r.yes, r.answered), interval_text(r.yes, r.answered), r.Index]
+                for r, h in zip(shown.itertuples(), hide, strict=True)
+            ],
             hovertemplate="%{y}<br>%{customdata[0]} of the forms that answered the question (%{customdata[1]})<extra></extra>",
         )
     )

@@ -7,11 +7,15 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from dashboard import text
+from dashboard.access import OPEN, Access
 from dashboard.filters import ALL, BY_CONTROL, HOURS_RANGE, METRICS, Filters, controls_from_filters, format_hour, more_filters_active
 from geo.mission import MissionDataset
 from geo.schema import FORM_TYPES, OVERALL_LEVELS, PHASE_LABELS, PROBLEMS
 
-GRAPH_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"], "scrollZoom": True}
+# No door to the outside: Plotly's cloud actions ("Share chart", "Edit in Chart Studio") are off and their buttons
+# removed, and no link to plot.ly is drawn (tests/dashboard/test_browser_security.py clicks every button left).
+NO_CLOUD = {"displaylogo": False, "showSendToCloud": False, "showEditInChartStudio": False, "showLink": False}
+GRAPH_CONFIG = {**NO_CLOUD, "modeBarButtonsToRemove": ["select2d", "lasso2d", "sendDataToCloud", "editInChartStudio"], "scrollZoom": True}
 METRIC_SHORT = {"negative": "Bad / very bad", "problem": "Problem", "coverage": "Coverage", "forms": "Forms"}
 
 
@@ -33,7 +37,28 @@ def _field(control, html_for: str | None = None, **col) -> dbc.Col:
     return dbc.Col([html.Label(label, className="obs-label", htmlFor=html_for), control], id=f"field-{control.id}", **col)
 
 
-def header(mission: MissionDataset) -> html.Header:
+def account_line(access: Access, csrf_token: str | None) -> html.Div:
+    """Who is signed in, with a sign-out button (a POST with its CSRF token); or that the page is open."""
+    if access.open:
+        return html.Div("Open demo: no sign-in (this machine only)", className="obs-account obs-open-note", id="account")
+    return html.Div(
+        [
+            html.Span(access.describe(), id="account-name"),
+            html.Form(
+                [
+                    dcc.Input(type="hidden", name="csrf_token", value=csrf_token or ""),
+                    html.Button("Sign out", type="submit", className="btn btn-link btn-sm p-0", id="sign-out"),
+                ],
+                method="POST",
+                action="/sign-out",
+            ),
+        ],
+        className="obs-account",
+        id="account",
+    )
+
+
+def header(mission: MissionDataset, access: Access = OPEN, csrf_token: str | None = None) -> html.Header:
     meta = mission.meta
     badges = []
     if meta.get("synthetic"):
@@ -68,6 +93,7 @@ def header(mission: MissionDataset) -> html.Header:
                         className="obs-header-actions",
                     ),
                     html.Div(text.live_status(mission, None), id="live-status", className="obs-asof", role="status"),
+                    account_line(access, csrf_token),
                 ],
                 className="obs-header-right",
             ),
@@ -75,12 +101,14 @@ def header(mission: MissionDataset) -> html.Header:
     )
 
 
-def filter_bar(mission: MissionDataset, filters: Filters) -> dbc.Card:
+def filter_bar(mission: MissionDataset, filters: Filters, access: Access = OPEN) -> dbc.Card:
     c = controls_from_filters(filters)
     forms = mission.forms
     region_options = [{"label": f"{r.name} ({r.code})", "value": r.code} for r in mission.regions.sort_values("name").itertuples()]
+    if access.regions is not None:  # a coordinator chooses among their regions
+        region_options = [o for o in region_options if o["value"] in access.regions]
     orgs = sorted(forms["observer_org"].dropna().unique())
-    teams = sorted(forms["team_id"].dropna().unique())
+    teams = sorted(forms["team_id"].dropna().unique()) if access.sees_forms else []
     metric_options = [(m, METRIC_SHORT[m]) for m in METRICS if m != "coverage" or mission.stations is not None]
     hidden = {"display": "none"}
     main = dbc.Row(
@@ -130,7 +158,13 @@ def filter_bar(mission: MissionDataset, filters: Filters) -> dbc.Card:
                 lg=4,
             ),
             _field(dcc.Dropdown(id="orgs", options=orgs, value=c["orgs"], multi=True, placeholder="All"), "orgs", xs=6, lg=2),
-            _field(dcc.Dropdown(id="teams", options=teams, value=c["teams"], multi=True, placeholder="All"), "teams", xs=6, lg=3),
+            _field(
+                dcc.Dropdown(id="teams", options=teams, value=c["teams"], multi=True, placeholder="All"),
+                "teams",
+                xs=6,
+                lg=3,
+                style=None if access.sees_forms else hidden,  # team ids point to observers
+            ),
             _field(
                 _segmented("setting", [(ALL, "All"), ("urban", "Urban"), ("rural", "Rural")], c["setting"]),
                 xs="auto",
@@ -235,7 +269,7 @@ def problems_card() -> dbc.Card:
     return dbc.Card(
         [
             card_header(html.H2(id="problem-title", className="obs-card-title"), image_links("problems")),
-            dbc.CardBody(dcc.Graph(id="problem-chart", config={"displayModeBar": False})),
+            dbc.CardBody(dcc.Graph(id="problem-chart", config={**NO_CLOUD, "displayModeBar": False})),
         ],
         className="obs-card",
     )
@@ -244,7 +278,7 @@ def problems_card() -> dbc.Card:
 def timeline_card() -> dbc.Card:
     title = html.H2("Through the day: forms per hour and share bad or very bad", className="obs-card-title")
     return dbc.Card(
-        [card_header(title, image_links("timeline")), dbc.CardBody(dcc.Graph(id="timeline", config={"displayModeBar": False}))],
+        [card_header(title, image_links("timeline")), dbc.CardBody(dcc.Graph(id="timeline", config={**NO_CLOUD, "displayModeBar": False}))],
         className="obs-card",
     )
 
@@ -299,8 +333,11 @@ def region_table_card() -> dbc.Card:
     )
 
 
-def table_card(live: bool = False) -> dbc.Card:
-    """The forms behind the figures; a live mission's table can show only the forms new since the page opened."""
+def table_card(live: bool = False, shown: bool = True) -> dbc.Card:
+    """The forms behind the figures; a live mission's table can show only the forms new since the page opened.
+
+    ``shown`` False (aggregates-only accounts): the card is not displayed, and the server sends it no row.
+    """
     grid = dag.AgGrid(
         id="forms-table",
         columnDefs=TABLE_COLUMN_DEFS,
@@ -354,6 +391,7 @@ def table_card(live: bool = False) -> dbc.Card:
             dcc.Store(id="table-open", data=False),
         ],
         className="obs-card",
+        style=None if shown else {"display": "none"},
     )
 
 
@@ -376,7 +414,7 @@ def notes_card(mission: MissionDataset) -> dbc.Card:
     ]
     if meta.get("synthetic"):
         items.insert(0, html.Li(html.Strong(meta.get("notice", "The forms are synthetic.")), className="obs-synthetic-note"))
-    sources = [html.Li(s) for s in meta.get("sources", [])]
+    sources = [html.Li(str(s)) for s in meta.get("sources", [])]
     return dbc.Card(
         [
             dbc.CardHeader(html.H2("How to read these figures", className="obs-card-title")),
@@ -393,18 +431,27 @@ def notes_card(mission: MissionDataset) -> dbc.Card:
 
 
 def page(
-    mission: MissionDataset, map_figure, filters: Filters, data_version: int | None = None, poll_seconds: float | None = None
+    mission: MissionDataset,
+    map_figure,
+    filters: Filters,
+    data_version: int | None = None,
+    poll_seconds: float | None = None,
+    access: Access = OPEN,
+    csrf_token: str | None = None,
 ) -> html.Div:
-    """The whole page. ``data_version`` is the store's as the page is built; ``poll_seconds`` turns on the check for new data."""
+    """The whole page. ``data_version`` is the store's as the page is built; ``poll_seconds`` turns on the check for new data.
+
+    ``mission`` is already what ``access`` may read (see :meth:`dashboard.access.Access.scope`).
+    """
     return html.Div(
         id="page",
         className="obs-page",
         children=[
             dcc.Location(id="url", refresh=False),
-            header(mission),
+            header(mission, access, csrf_token),
             dbc.Container(
                 [
-                    filter_bar(mission, filters),
+                    filter_bar(mission, filters, access),
                     html.Div(id="notices", role="status"),
                     html.Div(id="map-notices", role="status"),
                     html.Div(
@@ -417,7 +464,10 @@ def page(
                     dbc.Row([dbc.Col(map_card(map_figure), lg=8), dbc.Col(headlines_card(), lg=4)], className="g-3"),
                     dbc.Row([dbc.Col(problems_card(), lg=6), dbc.Col(timeline_card(), lg=6)], className="g-3 mt-1"),
                     dbc.Row([dbc.Col(region_table_card(), lg=12)], className="g-3 mt-1"),
-                    dbc.Row([dbc.Col(table_card(live=data_version is not None), lg=12)], className="g-3 mt-1 obs-analysis-only"),
+                    dbc.Row(
+                        [dbc.Col(table_card(live=data_version is not None, shown=access.sees_forms), lg=12)],
+                        className="g-3 mt-1 obs-analysis-only",
+                    ),
                     dbc.Row([dbc.Col(notes_card(mission), lg=12)], className="g-3 mt-1"),
                 ],
                 fluid=True,

@@ -74,12 +74,12 @@ class LiveMission:
                 forget_other_versions(self._mission.version)
         return self._mission
 
-    def known(self) -> Known:
-        """What a view of the current mission may name (regions, organisations, teams)."""
-        return _known(self.current(), self.min_n)
+    def known(self, mission: MissionDataset | None = None) -> Known:
+        """What a view of ``mission`` (default: the current one) may name (regions, organisations, teams)."""
+        return _known(mission if mission is not None else self.current(), self.min_n)
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=16)  # the current mission and a few users' scoped copies of it
 def _known(mission: MissionDataset, min_n: int) -> Known:
     from dashboard.views import known_values
 

@@ -61,10 +61,11 @@ def export_frame(selection: Selection, *, every_phase: bool = False) -> pd.DataF
     return out
 
 
-def region_table(mission: MissionDataset, selection: Selection, filters: Filters) -> list[dict[str, Any]]:
+def region_table(mission: MissionDataset, selection: Selection, filters: Filters, private: bool = False) -> list[dict[str, Any]]:
     """Per region, for the chosen phase: forms, assessed, bad or very bad, share with its Wilson interval, flag.
 
-    Shares behind fewer than ``min_n`` assessed forms are given but flagged "too few".
+    Shares behind fewer than ``min_n`` assessed forms are given but flagged "too few"; with ``private``
+    (aggregates-only accounts) such a row has no number at all, only "too few".
     """
     codes = list(filters.regions) if filters.regions else list(mission.region_codes)
     names = mission.region_names
@@ -85,4 +86,6 @@ def region_table(mission: MissionDataset, selection: Selection, filters: Filters
                 "note": "no assessed form" if not assessed else ("too few" if assessed < filters.min_n else ""),
             }
         )
+        if private and (0 < assessed < filters.min_n or 0 < n < filters.min_n):
+            rows[-1].update(forms=None, assessed=None, negative=None, share=None, ci_low=None, ci_high=None, note="too few")
     return rows

@@ -50,8 +50,19 @@ def region_hover(metric: MetricTable, row: Any, form_type: str) -> str:
     )
 
 
-def region_hovers(metric: MetricTable, form_type: str) -> list[str]:
-    return [region_hover(metric, row, form_type) for row in metric.table.itertuples()]
+def region_hovers(metric: MetricTable, form_type: str, private_min_n: int | None = None) -> list[str]:
+    """Each region's hover; with ``private_min_n`` (aggregates-only accounts), a region behind fewer forms says so, without counts."""
+    if private_min_n is None:
+        return [region_hover(metric, row, form_type) for row in metric.table.itertuples()]
+    return [
+        too_few_words(private_min_n) if row.too_few or 0 < int(row.n) < private_min_n else region_hover(metric, row, form_type)
+        for row in metric.table.itertuples()
+    ]
+
+
+def too_few_words(min_n: int) -> str:
+    """What an aggregates-only account reads where a figure stands on fewer than ``min_n`` forms: no count."""
+    return f"Too few forms to show (fewer than {min_n})"
 
 
 def map_title(mission: MissionDataset, metric: MetricTable, filters: Filters) -> str:
@@ -66,9 +77,14 @@ def map_title(mission: MissionDataset, metric: MetricTable, filters: Filters) ->
     }[metric.key]()
 
 
-def metric_figure(metric: MetricTable, filters: Filters) -> str:
-    """The map's figure over the whole selection, with its N: what a caption under the map says."""
+def metric_figure(metric: MetricTable, filters: Filters, private: bool = False) -> str:
+    """The map's figure over the whole selection, with its N: what a caption under the map says.
+
+    ``private`` (aggregates-only accounts): a figure on fewer than ``min_n`` forms is not given.
+    """
     part, whole, n = selected_totals(metric, filters)
+    if private and (0 < n < filters.min_n or 0 < whole < filters.min_n):
+        return too_few_words(filters.min_n).lower()
     if metric.key == "forms":
         return f"N = {n:,} forms"
     if metric.key == "coverage":
@@ -106,17 +122,18 @@ def live_status(mission: MissionDataset, opened: int | None) -> str:
     return " · ".join(parts)
 
 
-def map_caption(mission: MissionDataset, metric: MetricTable, filters: Filters) -> str:
+def map_caption(mission: MissionDataset, metric: MetricTable, filters: Filters, private: bool = False) -> str:
     """The sentence under the map: phase, selection, the figure with its N, and the data's time stamp."""
     stamp = as_of(mission)
-    return f"{PHASE_LABELS[filters.form_type]} forms, {filters.describe(mission.region_names)}: {metric_figure(metric, filters)}." + (
+    figure = metric_figure(metric, filters, private)
+    return f"{PHASE_LABELS[filters.form_type]} forms, {filters.describe(mission.region_names)}: {figure}." + (
         f" Data as of {stamp}." if stamp else ""
     )
 
 
-def picture_caption(mission: MissionDataset, metric: MetricTable, filters: Filters) -> str:
+def picture_caption(mission: MissionDataset, metric: MetricTable, filters: Filters, private: bool = False) -> str:
     """What a picture shows, in one line: phase, selection, N, time stamp, and whether the forms are synthetic."""
-    parts = [f"{PHASE_LABELS[filters.form_type]} forms · {filters.describe(mission.region_names)}", metric_figure(metric, filters)]
+    parts = [f"{PHASE_LABELS[filters.form_type]} forms · {filters.describe(mission.region_names)}", metric_figure(metric, filters, private)]
     if stamp := as_of(mission):
         parts.append(f"data as of {stamp}")
     if mission.meta.get("synthetic"):
@@ -128,21 +145,30 @@ def station_hover(row: Any, worst: str) -> str:
     """A station's hover: id, visits with phases and times, worst assessment, problems reported (HTML, escaped)."""
     visits = f"{row.visits} visit{'s' if row.visits != 1 else ''}"
     return (
-        f"<b>{escape(str(row.ps_id))}</b><br>{visits}: {row.phases} at {row.times or 'time unknown'}"
+        f"<b>{escape(str(row.ps_id), quote=False)}</b><br>{visits}: {row.phases} at {row.times or 'time unknown'}"
         f"<br>Worst assessment: {worst}<br>Problems reported: {row.problems or 'none'}"
     )
 
 
 # ------------------------------------------------------------------------------------ the findings
-def statement_for(form_type: str, tally: dict[str, int], filters: Filters, as_fraction: bool = False) -> str:
-    """A phase's statement sentence for the view, or why there is none (tabulation under a station filter)."""
+def statement_for(form_type: str, tally: dict[str, int], filters: Filters, as_fraction: bool = False, private: bool = False) -> str:
+    """A phase's statement sentence for the view, or why there is none (tabulation under a station filter;
+    for an aggregates-only account, fewer than ``min_n`` assessed forms)."""
     if form_type == "tabulation" and tally["n"] == 0 and (filters.setting or filters.evoting):
         return "Urban/rural and voting-method filters do not apply to territorial commissions; clear them to see tabulation."
+    if private and 0 < tally["assessed"] < filters.min_n:
+        subject, observed = PHASE_WORDING[form_type]
+        return f"{subject}: too few {observed} with an assessment to report a share (fewer than {filters.min_n})."
     return statement_sentence(form_type, tally["negative"], tally["assessed"], as_fraction=as_fraction, min_n=filters.min_n)
 
 
-def n_line(tally: dict[str, int]) -> str:
-    """ "N = 223 assessed of 230 forms (7 without assessment) · 95 % CI 19–30 %"."""
+def n_line(tally: dict[str, int], private_min_n: int | None = None) -> str:
+    """ "N = 223 assessed of 230 forms (7 without assessment) · 95 % CI 19–30 %".
+
+    With ``private_min_n`` (aggregates-only accounts) and fewer assessed forms than that: no count.
+    """
+    if private_min_n is not None and 0 < tally["assessed"] < private_min_n:
+        return f"N: fewer than {private_min_n} assessed forms"
     unassessed = tally["n"] - tally["assessed"]
     line = f"N = {tally['assessed']:,} assessed of {tally['n']:,} forms" + (f" ({unassessed} without assessment)" if unassessed else "")
     if tally["assessed"]:
@@ -150,9 +176,10 @@ def n_line(tally: dict[str, int]) -> str:
     return line
 
 
-def problems_title(filters: Filters, n: int) -> str:
+def problems_title(filters: Filters, n: int, private: bool = False) -> str:
     scope = ", all of them" if filters.filters_by_problem else ""
-    return f"Problems reported in {PHASE_LABELS[filters.form_type].lower()} forms (N = {n:,} forms{scope})"
+    count = f"fewer than {filters.min_n}" if private and 0 < n < filters.min_n else f"{n:,}"
+    return f"Problems reported in {PHASE_LABELS[filters.form_type].lower()} forms (N = {count} forms{scope})"
 
 
 def timeline_title(filters: Filters) -> str:

@@ -53,9 +53,9 @@ def known_values(mission: MissionDataset, min_n: int = DEFAULT_MIN_N) -> Known:
 
 
 # ---------------------------------------------------------------------------------------- the map
-def region_values(mission: MissionDataset, metric: MetricTable, filters: Filters) -> dict[str, Any]:
-    """The map's per-region values (z, hover, legend) for ``filters``."""
-    hovers = text.region_hovers(metric, filters.form_type)
+def region_values(mission: MissionDataset, metric: MetricTable, filters: Filters, private: bool = False) -> dict[str, Any]:
+    """The map's per-region values (z, hover, legend) for ``filters``; ``private``: no count behind fewer than ``min_n`` forms."""
+    hovers = text.region_hovers(metric, filters.form_type, filters.min_n if private else None)
     return region_map_values(metric.table, mission.region_names, metric.legend, hovers, selected=filters.regions)
 
 
@@ -97,13 +97,14 @@ def view_of(mission: MissionDataset, drill: str | None, size: tuple[int, int] | 
     return map_view(mission.bounds.get(drill or "*", mission.bounds["*"]), width_px=width, height_px=height)
 
 
-def map_patch(mission: MissionDataset, selection: Selection, filters: Filters) -> tuple[Patch, str, list, list[str]]:
+def map_patch(mission: MissionDataset, selection: Selection, filters: Filters, private: bool = False) -> tuple[Patch, str, list, list[str]]:
     """Map values as a Patch (the geometry stays in the browser), its title, caption and notices.
 
     Centre and zoom are not in it: the browser fits them to the map's measured size (see :func:`map_fit`).
+    ``private`` (aggregates-only accounts): no count behind fewer than ``min_n`` forms.
     """
     metric = metric_table(mission, selection, filters)
-    values = region_values(mission, metric, filters)
+    values = region_values(mission, metric, filters, private)
     patch = Patch()
     regions = patch["data"][trace_index(REGIONS)]
     regions["z"] = values["z"]
@@ -118,7 +119,7 @@ def map_patch(mission: MissionDataset, selection: Selection, filters: Filters) -
     regions["colorbar"]["tickfont"]["size"] = 18 if briefing else 14
     regions["colorbar"]["len"] = 0.95 if briefing else 0.7
     regions["colorbar"]["title"]["font"]["size"] = 19 if briefing else 15
-    caption: list = [text.map_caption(mission, metric, filters)]
+    caption: list = [text.map_caption(mission, metric, filters, private)]
     if mission.meta.get("synthetic"):
         caption += [" ", html.Strong("Synthetic demo forms.")]
     return patch, text.map_title(mission, metric, filters), caption, list(metric.notices)
@@ -132,29 +133,33 @@ def map_fit(mission: MissionDataset, filters: Filters) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------ the findings
-def headlines(mission: MissionDataset, selection: Selection, filters: Filters, as_fraction: bool = False) -> list:
-    """One block per phase: the share, the statement sentence (with a copy button), its N and interval."""
+def headlines(mission: MissionDataset, selection: Selection, filters: Filters, as_fraction: bool = False, private: bool = False) -> list:
+    """One block per phase: the share, the statement sentence (with a copy button), its N and interval.
+
+    ``private`` (aggregates-only accounts): a phase with fewer than ``min_n`` assessed forms shows no share and no count.
+    """
     blocks: list = [html.Div(["For ", html.Strong(filters.describe(mission.region_names))], className="obs-selection")]
     for ft, t in tally_by_phase(selection.all_phases).items():
         few = 0 < t["assessed"] < filters.min_n
+        share = "too few" if few and private else percent(t["negative"], t["assessed"])
         blocks.append(
             html.Div(
                 [
                     html.Div(
                         [
                             html.Span(PHASE_LABELS[ft], className="obs-phase"),
-                            html.Span(percent(t["negative"], t["assessed"]), className="obs-pct" + (" obs-pct-few" if few else "")),
+                            html.Span(share, className="obs-pct" + (" obs-pct-few" if few else "")),
                         ],
                         className="obs-headline-top",
                     ),
                     html.Div(
                         [
-                            html.P(text.statement_for(ft, t, filters, as_fraction), className="obs-sentence", id=f"sentence-{ft}"),
+                            html.P(text.statement_for(ft, t, filters, as_fraction, private), className="obs-sentence", id=f"sentence-{ft}"),
                             dcc.Clipboard(target_id=f"sentence-{ft}", title="Copy this sentence", className="obs-copy"),
                         ],
                         className="obs-sentence-row",
                     ),
-                    html.Div(text.n_line(t), className="obs-n"),
+                    html.Div(text.n_line(t, filters.min_n if private else None), className="obs-n"),
                     html.Div(f"Too few observations (fewer than {filters.min_n}): read with care.", className="obs-few") if few else None,
                 ],
                 className="obs-headline" + (" obs-headline-active" if ft == filters.form_type else ""),
@@ -165,21 +170,32 @@ def headlines(mission: MissionDataset, selection: Selection, filters: Filters, a
     return blocks
 
 
-def n_shown(mission: MissionDataset, selection: Selection, filters: Filters) -> list:
-    """The N line over the page: the phase's forms shown, all phases' forms and teams, the selection."""
+def n_shown(mission: MissionDataset, selection: Selection, filters: Filters, private: bool = False) -> list:
+    """The N line over the page: the phase's forms shown, all phases' forms and teams, the selection.
+
+    ``private`` (aggregates-only accounts): fewer than ``min_n`` forms are not counted out.
+    """
     here, every = selection.phase, selection.all_phases
     teams = every["team_id"].nunique()
+    if private and 0 < len(here) < filters.min_n:
+        return [
+            html.Strong(f"Fewer than {filters.min_n} {PHASE_LABELS[filters.form_type].lower()} forms", id="n-phase-forms"),
+            f" shown · {filters.describe(mission.region_names)}",
+        ]
     return [
         html.Strong(f"{len(here):,} {PHASE_LABELS[filters.form_type].lower()} forms", id="n-phase-forms", **{"data-n": len(here)}),
         f" shown ({len(every):,} forms of all phases, from {teams:,} teams) · {filters.describe(mission.region_names)}",
     ]
 
 
-def problems(selection: Selection, filters: Filters) -> tuple[go.Figure, str]:
-    """Problem rates among the filtered forms (before the problem filter, or the chosen bar would read 100 %)."""
+def problems(selection: Selection, filters: Filters, private: bool = False) -> tuple[go.Figure, str]:
+    """Problem rates among the filtered forms (before the problem filter, or the chosen bar would read 100 %).
+
+    ``private`` (aggregates-only accounts): no bar, share or count behind fewer than ``min_n`` answers.
+    """
     forms = selection.phase_any_problem
-    chart = make_problem_chart(problem_rates(forms), selected=filters.problem, min_n=filters.min_n)
-    return chart, text.problems_title(filters, len(forms))
+    chart = make_problem_chart(problem_rates(forms), selected=filters.problem, min_n=filters.min_n, private=private)
+    return chart, text.problems_title(filters, len(forms), private)
 
 
 # The hours the timeline may draw, since election-day midnight: the day and the next (a long count). The bars

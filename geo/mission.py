@@ -30,8 +30,9 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from geo.csvsafe import restore_frame, to_safe_csv
 from geo.errors import InputError, MissionDataError
-from geo.forms_import import read_forms
+from geo.forms_import import canonicalise, read_table
 from geo.join import join_points_to_regions
 from geo.schema import FORM_COLUMNS, FORM_TYPES, NEGATIVE_LEVELS, OVERALL_LEVELS, PROBLEMS, STATION_COLUMNS
 from geo.store import REVIEW_STATES, STORE_FILE, Store
@@ -151,14 +152,15 @@ def build_mission(
         boundaries[["code", "name", "geometry"]].to_parquet(tmp / BOUNDARIES_FILE)
         if districts is not None:
             districts[["code", "name", "parent", "geometry"]].to_parquet(tmp / DISTRICT_BOUNDARIES_FILE)
-        forms.to_csv(tmp / FORMS_FILE, index=False, lineterminator="\n")
+        # Every CSV cell a spreadsheet could take for a formula is written as text (geo.csvsafe); read back restored.
+        to_safe_csv(forms, tmp / FORMS_FILE)
         if stations is not None:
-            stations[list(STATION_COLUMNS)].to_csv(tmp / STATIONS_FILE, index=False, lineterminator="\n")
+            to_safe_csv(stations[list(STATION_COLUMNS)], tmp / STATIONS_FILE)
         if teams is not None:
-            teams.to_csv(tmp / TEAMS_FILE, index=False, lineterminator="\n")
+            to_safe_csv(teams, tmp / TEAMS_FILE)
         for name, content in files.items():
             if isinstance(content, pd.DataFrame):
-                content.to_csv(tmp / name, index=False, lineterminator="\n")
+                to_safe_csv(content, tmp / name)
             else:
                 separators = (",", ":") if name.endswith(".geojson") else None
                 text = json.dumps(content, indent=None if separators else 2, separators=separators, ensure_ascii=False)
@@ -463,7 +465,7 @@ def load_mission(path: Path | str) -> MissionDataset:
     day = election_day(forms, meta)
     forms["hour"] = (forms["observed_at"] - day) / pd.Timedelta(hours=1)
     stations = _read_stations(path / STATIONS_FILE) if (path / STATIONS_FILE).is_file() else None
-    teams = pd.read_csv(path / TEAMS_FILE, dtype="string") if (path / TEAMS_FILE).is_file() else None
+    teams = restore_frame(pd.read_csv(path / TEAMS_FILE, dtype="string")) if (path / TEAMS_FILE).is_file() else None
     districts = (
         _read_json_object(path / DISTRICTS_FILE, "a GeoJSON FeatureCollection of the districts", list_key="features")
         if (path / DISTRICTS_FILE).is_file()
@@ -504,6 +506,10 @@ def _check_meta_and_features(path: Path, meta: dict[str, Any], geojson: dict[str
     for key in ("name", "mission", "data_as_of", "election_date", "notice"):
         if meta.get(key) is not None and not isinstance(meta[key], str):
             raise MissionDataError(f"{path / MISSION_FILE}: {key!r} should be text, found {type(meta[key]).__name__}.")
+    sources = meta.get("sources")
+    if sources is not None and not (isinstance(sources, list) and all(isinstance(s, str) for s in sources)):
+        # Shown on the page and in the brief, one line each: text only (an object there would be read as a page component).
+        raise MissionDataError(f"{path / MISSION_FILE}: 'sources' should be a list of text lines, found {json.dumps(sources)[:200]}.")
     if meta.get("election_date"):
         try:
             pd.Timestamp(meta["election_date"])
@@ -530,7 +536,8 @@ def _read_forms(file: Path) -> pd.DataFrame:
     a hand-made folder gets the same checks, and a clear sentence instead of silently lost values.
     """
     try:
-        read = read_forms(file)
+        # The cells as build_mission was given them (it writes formula-like text with a leading apostrophe).
+        read = canonicalise(restore_frame(read_table(file)), file)
     except InputError as exc:
         raise MissionDataError(str(exc)) from exc
     rows = read.rows
@@ -580,7 +587,8 @@ def station_conflicts(forms: pd.DataFrame) -> pd.Series:
 
 
 def _read_stations(file: Path) -> pd.DataFrame:
-    st = pd.read_csv(file, dtype="string", keep_default_na=False, na_values=[""])
+    """A mission folder's stations.csv (written by :func:`build_mission`), values restored as they were given."""
+    st = restore_frame(pd.read_csv(file, dtype="string", keep_default_na=False, na_values=[""]))
     for col in ("latitude", "longitude", "registered_voters"):
         if col in st:
             st[col] = pd.to_numeric(st[col], errors="coerce")

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from geo.csvsafe import restore_frame
 from geo.errors import InputError
 from geo.ingest import Delivery, Ingestor
 from geo.mission import BOUNDARIES_FILE, FORMS_FILE, MISSION_FILE, REGIONS_FILE, STATIONS_FILE, TEAMS_FILE, check_out_dir
@@ -119,7 +120,8 @@ def replay(
         raise InputError(f"--speed {speed}: expected a positive factor (60: one hour of the day in one minute).")
     out, demo = Path(out), Path(demo)
     prepare_folder(out, demo)
-    forms = pd.read_csv(demo / FORMS_FILE, dtype="string", keep_default_na=False, na_values=[""])
+    # obsmap wrote it: formula-like cells restored to the values the demo was given (geo.csvsafe).
+    forms = restore_frame(pd.read_csv(demo / FORMS_FILE, dtype="string", keep_default_na=False, na_values=[""]))
     events = day_of_deliveries(forms, seed)
     with Ingestor(out) as ingestor:
         reached = ingestor.store.cursor(SOURCE)

@@ -74,6 +74,7 @@ from urllib.parse import quote
 import pandas as pd
 import requests
 
+from geo.csvsafe import to_safe_csv
 from geo.errors import InputError, ObsmapError
 from geo.forms_import import PERSONAL_METADATA, Mapping, canonical_columns, read_table
 from geo.importer import check_form_file_size
@@ -1140,7 +1141,7 @@ def _write_set_aside(store: Store, mission_dir: Path) -> None:
     beside the mission: what an analyst opens to see what did not count, and why."""
     target = mission_dir / SET_ASIDE_LIVE
     tmp = target.with_name(f".{target.name}.tmp")
-    store.set_aside_rows().to_csv(tmp, index=False, lineterminator="\n")
+    to_safe_csv(store.set_aside_rows(), tmp)  # formula-like cells written as text (geo.csvsafe)
     os.replace(tmp, target)
 
 

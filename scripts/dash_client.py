@@ -46,14 +46,32 @@ class Exchange:
     bytes: int
 
 
+def csrf_token(client: Any) -> str:
+    """The CSRF token the server gave this client (the cookie dash-renderer copies into X-CSRFToken)."""
+    cookie = client.get_cookie("_csrf_token")
+    if cookie is None:
+        client.get("/sign-in")  # any page sets it
+        cookie = client.get_cookie("_csrf_token")
+    return cookie.value
+
+
+def sign_in(client: Any, username: str, password: str) -> Any:
+    """Sign ``client`` (a Flask test client) in through the sign-in form, as a browser does; returns the reply."""
+    client.get("/sign-in")
+    return client.post("/sign-in", data={"username": username, "password": password, "csrf_token": csrf_token(client), "next": "/"})
+
+
 @dataclass
 class DashClient:
+    """Replays what the browser sends; ``client``: a Flask test client already signed in (default: a new one)."""
+
     app: Any
     props: dict[tuple[str, str], Any] = field(default_factory=dict)
     log: list[Exchange] = field(default_factory=list)
+    client: Any = None
 
     def __post_init__(self) -> None:
-        self.client = self.app.server.test_client()
+        self.client = self.client or self.app.server.test_client()
         layout = self.client.get("/_dash-layout")
         self.layout_bytes = len(layout.data)
         for component in walk_layout(layout.json):
@@ -80,7 +98,12 @@ class DashClient:
             "state": [{**s, "value": self.props.get((s["id"], s["property"]))} for s in dependency["state"]],
         }
         start = time.perf_counter()
-        response = self.client.post("/_dash-update-component", data=json.dumps(body), content_type="application/json")
+        response = self.client.post(
+            "/_dash-update-component",
+            data=json.dumps(body),
+            content_type="application/json",
+            headers={"X-CSRFToken": csrf_token(self.client)},
+        )
         seconds = time.perf_counter() - start
         reply = response.json["response"] if response.status_code == 200 else {}  # 204: nothing to update
         for cid, props in reply.items():

@@ -32,16 +32,19 @@ NOT_SOURCES = shutil.ignore_patterns(
     ".git", ".venv", "venv", "build", "dist", "out", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis"
 )
 # Nothing may lead the installed copy back to the checkout or to another mission.
-SCRUBBED = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONSAFEPATH", "VIRTUAL_ENV", "OBSMAP_DATA", "OBSMAP_MIN_N")
+SCRUBBED = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONSAFEPATH", "VIRTUAL_ENV", "OBSMAP_DATA", "OBSMAP_MIN_N", "OBSMAP_ACCOUNTS")
+PASSWORD = "install-test-pass-8843"  # given on standard input, never on a command line
 
 
 def clean_env(**extra: str) -> dict[str, str]:
     return {**{k: v for k, v in os.environ.items() if k not in SCRUBBED}, **extra}
 
 
-def run(cmd: list, *, cwd: Path, timeout: float, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def run(
+    cmd: list, *, cwd: Path, timeout: float, env: dict[str, str] | None = None, check: bool = True, input: str | None = None
+) -> subprocess.CompletedProcess:
     env = clean_env() if env is None else env
-    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, input=input)
     if check:
         assert proc.returncode == 0, f"{cmd} exited {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}"
     return proc
@@ -93,11 +96,11 @@ def get(url: str) -> tuple[int, bytes]:
 class Server:
     """A server process in its own process group, its output in a log file; stopped, with its workers, on exit."""
 
-    def __init__(self, cmd: list, cwd: Path, log: Path):
+    def __init__(self, cmd: list, cwd: Path, log: Path, env: dict[str, str] | None = None):
         self.log = log
         with log.open("w") as out:
             self.proc = subprocess.Popen(
-                [str(c) for c in cmd], cwd=cwd, env=clean_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                [str(c) for c in cmd], cwd=cwd, env=env or clean_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
 
     def wait_until_up(self, url: str, timeout: float = 120) -> tuple[int, bytes]:
@@ -169,23 +172,42 @@ def test_installed_serve_shows_the_demo(venv_bin: Path, work: Path):
         assert status == 200 and b"KZ-KAR" in layout
 
 
-def test_installed_wsgi_module_serves_the_demo(venv_bin: Path, work: Path):
+@pytest.fixture(scope="module")
+def accounts_file(venv_bin: Path, work: Path) -> Path:
+    """An accounts file with one admin, made by the installed `obsmap users add` (password on standard input)."""
+    path = work / "server" / "accounts.sqlite"
+    add = [venv_bin / "obsmap", "users", "add", "ada", "--role", "admin", "--password-stdin", "--accounts", path]
+    run(add, cwd=work, timeout=180, input=PASSWORD + "\n")
+    return path
+
+
+def test_installed_wsgi_app_needs_accounts_and_serves_the_demo_to_a_signed_in_user(venv_bin: Path, work: Path, accounts_file: Path):
+    refused = run([venv_bin / "python", "-c", "import dashboard.wsgi"], cwd=work, timeout=180, check=False)
+    assert refused.returncode == 1 and "obsmap users add NAME --role admin" in refused.stderr and refused.stderr.count("\n") == 1
     script = (
-        "import json, flask\n"
+        "import json, sys, flask\n"
         "from dashboard.wsgi import server\n"
         "client = server.test_client()\n"
+        "anonymous = [client.get('/').status_code, client.get('/_dash-layout').status_code]\n"
+        "client.get('/sign-in')\n"
+        "token = client.get_cookie('_csrf_token').value\n"
+        "signed = client.post('/sign-in', data={'username': 'ada', 'password': sys.stdin.readline().strip(), 'csrf_token': token})\n"
         "layout = client.get('/_dash-layout').get_data(as_text=True)\n"
-        "print(json.dumps([isinstance(server, flask.Flask), client.get('/').status_code, 'KZ-KAR' in layout]))"
+        "print(json.dumps([isinstance(server, flask.Flask), anonymous, signed.status_code, 'KZ-KAR' in layout]))"
     )
-    assert json.loads(run([venv_bin / "python", "-c", script], cwd=work, timeout=180).stdout) == [True, 200, True]
+    env = clean_env(OBSMAP_ACCOUNTS=str(accounts_file))
+    out = run([venv_bin / "python", "-c", script], cwd=work, timeout=180, env=env, input=PASSWORD + "\n").stdout
+    assert json.loads(out) == [True, [302, 401], 302, True]
 
 
-def test_installed_gunicorn_serves_the_wsgi_app(venv_bin: Path, work: Path):
+def test_installed_gunicorn_serves_the_wsgi_app(venv_bin: Path, work: Path, accounts_file: Path):
     port = free_port()
     cmd = [venv_bin / "gunicorn", "dashboard.wsgi:server", "-b", f"127.0.0.1:{port}", "--workers", "1", "--graceful-timeout", "5"]
-    with Server(cmd, work, work / "gunicorn.log") as server:
-        status, page = server.wait_until_up(f"http://127.0.0.1:{port}/")
-        assert status == 200 and b"_dash-config" in page
+    with Server(cmd, work, work / "gunicorn.log", env=clean_env(OBSMAP_ACCOUNTS=str(accounts_file))) as server:
+        status, page = server.wait_until_up(f"http://127.0.0.1:{port}/sign-in")
+        assert status == 200 and b'name="csrf_token"' in page
+        status, _ = get(f"http://127.0.0.1:{port}/_dash-layout")
+        assert status == 401
 
 
 def test_installed_import_builds_a_mission_that_serves(venv_bin: Path, work: Path):
@@ -197,6 +219,8 @@ def test_installed_import_builds_a_mission_that_serves(venv_bin: Path, work: Pat
     report = json.loads((out / "import_report.json").read_text())
     summary = json.loads(run([venv_bin / "obsmap", "summary", "--data", out, "--json"], cwd=work, timeout=180).stdout)
     assert summary["regions"] == 16 and summary["forms_total"] == report["accepted"] > 0
+    add = [venv_bin / "obsmap", "users", "add", "ada", "--role", "admin", "--password-stdin", "--data", out]
+    run(add, cwd=work, timeout=180, input=PASSWORD + "\n")  # the folder's own accounts, beside its store
     script = "from dashboard.wsgi import app; print(app.title)"
     title = run([venv_bin / "python", "-c", script], cwd=work, timeout=180, env=clean_env(OBSMAP_DATA=str(out), OBSMAP_MIN_N="5")).stdout
     assert "Reimported demo" in title

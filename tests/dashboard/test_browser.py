@@ -6,6 +6,7 @@ import time
 import pandas as pd
 import pytest
 import requests
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
 from dashboard.app import create_app
@@ -98,10 +99,14 @@ STATION_POINTS = f"const gd = {GD}; return gd._fullData.slice(2).reduce((n, t) =
 
 
 def _wait(predicate, timeout=15, message="condition"):
+    """Poll `predicate`; an element Dash re-rendered between finding it and reading it is read again."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if predicate():
-            return
+        try:
+            if predicate():
+                return
+        except StaleElementReferenceException:
+            pass
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {message}")
 
