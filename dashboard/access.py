@@ -53,13 +53,26 @@ class Access:
         return self.role == "viewer"
 
     def restrict(self, filters: Filters, server_min_n: int) -> tuple[Filters, list[str]]:
-        """The view this user may have: a viewer's drill-down and team filter are dropped, and their
-        ``min_n`` never goes below the server's. Returns the filters and what was dropped, in words."""
-        if not self.aggregates_only:
-            return filters, []
-        dropped = bool(filters.drill or filters.teams)
-        limited = replace(filters, drill=None, teams=(), min_n=max(filters.min_n, server_min_n))
-        return limited, [VIEWER_NOTICE] if dropped else []
+        """The view this user may have, and what was left out of the asked one, in words.
+
+        A coordinator's view is always within their regions: no region chosen means all of theirs (so
+        the page says which), and a region or drill-down that is not theirs is left out. A viewer's
+        drill-down and team filter are dropped, and their ``min_n`` never goes below the server's.
+        (Their mission holds nothing else in any case: see :meth:`scope`.)
+        """
+        notices: list[str] = []
+        if self.regions is not None:
+            theirs = tuple(code for code in filters.regions if code in self.regions)
+            others = [code for code in filters.regions if code not in self.regions]
+            if others:
+                notices.append(f"Not among your regions, left out: {', '.join(others)}.")
+            drill = filters.drill if filters.drill in self.regions else None
+            filters = replace(filters, regions=theirs or tuple(sorted(self.regions)), drill=drill)
+        if self.aggregates_only:
+            if filters.drill or filters.teams:
+                notices.append(VIEWER_NOTICE)
+            filters = replace(filters, drill=None, teams=(), min_n=max(filters.min_n, server_min_n))
+        return filters, notices
 
     def scope(self, mission: MissionDataset) -> MissionDataset:
         """The mission as this user may read it (the same object when nothing is held back)."""

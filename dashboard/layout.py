@@ -47,7 +47,7 @@ def account_line(access: Access, csrf_token: str | None) -> html.Div:
             html.Form(
                 [
                     dcc.Input(type="hidden", name="csrf_token", value=csrf_token or ""),
-                    html.Button("Sign out", type="submit", className="btn btn-link btn-sm p-0", id="sign-out"),
+                    html.Button("Sign out", type="submit", className="btn btn-outline-light btn-sm py-0", id="sign-out"),
                 ],
                 method="POST",
                 action="/sign-out",

@@ -1,6 +1,8 @@
 """Take a headless-chromium screenshot of a running obsmap page.
 
     python scripts/screenshot.py http://127.0.0.1:8050/ out.png [--size 1280x900] [--full]
+    printf '%s\n' "$PASSWORD" | python scripts/screenshot.py URL out.png --user ana   # signs in first (password on stdin)
+    python scripts/screenshot.py http://127.0.0.1:8050/sign-in out.png --no-map       # a page without the map
 
 Waits until the map has drawn its regions, so a blank map is not mistaken for a page. Uses
 Debian's chromium and chromedriver; nothing is downloaded.
@@ -9,6 +11,7 @@ Debian's chromium and chromedriver; nothing is downloaded.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 
@@ -72,7 +75,10 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="capture the whole page height")
     parser.add_argument("--wait", type=float, default=2.5, help="seconds to let MapLibre finish drawing")
     parser.add_argument("--hover", metavar="LON,LAT", help="move the mouse over this map coordinate to show its hover")
+    parser.add_argument("--user", help="sign in as this user first; the password is read from standard input")
+    parser.add_argument("--no-map", action="store_true", help="do not wait for the map (the sign-in page)")
     args = parser.parse_args()
+    password = sys.stdin.readline().rstrip("\n") if args.user else None
     width, height = (int(v) for v in args.size.split("x"))
     driver = webdriver.Chrome(options=chrome_options(width, height))
     try:
@@ -80,8 +86,12 @@ def main() -> None:
         metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
         driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
         driver.get(args.url)
+        if args.user:
+            driver.find_element("id", "username").send_keys(args.user)
+            driver.find_element("id", "password").send_keys(password)
+            driver.find_element("id", "sign-in-button").click()
         deadline = time.time() + 30
-        while not driver.execute_script(MAP_READY):
+        while not args.no_map and not driver.execute_script(MAP_READY):
             if time.time() > deadline:
                 raise SystemExit("the map did not render within 30 s")
             time.sleep(0.3)

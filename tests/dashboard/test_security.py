@@ -134,22 +134,28 @@ def test_an_analyst_sees_every_region_the_forms_and_their_csv(app, demo):
 def test_a_coordinator_gets_nothing_of_another_region_however_they_ask(app, demo, accounts):
     forms = demo.forms
     own = forms[forms["region_code"] == OWN]
+    own_counting = int((own["form_type"] == "counting").sum())
     page = page_for(app, "carl", f"?form=counting&region={OTHER}")
-    # The crafted URL names a region that is not theirs: the page counts none of its forms.
-    n = page.log[-1].reply["n-shown"]["children"][0]["props"]["data-n"]
-    assert n == 0
+    # The crafted URL names a region that is not theirs: it is left out, saying so, and the view is theirs.
+    crafted = page.log[-1].reply
+    assert crafted["n-shown"]["children"][0]["props"]["data-n"] == own_counting
+    assert f"Not among your regions, left out: {OTHER}." in json.dumps(crafted["notices"])
+    page.fire("url", "search", f"?form=counting&drill={OTHER}")
+    assert "polling stations" not in page.log[-1].reply["map-title"]["children"]
+    page.fire("region-map", "clickData", {"points": [{"location": OTHER}]})
+    assert page.log[-1].reply["n-shown"]["children"][0]["props"]["data-n"] == own_counting
     # Their whole-mission view is their region's forms, every phase.
     page.fire("url", "search", "?form=counting")
     view = page.log[-1].reply
-    assert view["n-shown"]["children"][0]["props"]["data-n"] == int((own["form_type"] == "counting").sum())
+    assert view["n-shown"]["children"][0]["props"]["data-n"] == own_counting
+    assert demo.region_names[OWN] in json.dumps(view["n-shown"])  # the page says whose regions these are
     rows = page.fire("table-open", "data", True)["forms-table"]["rowData"]
     assert rows and {r["region"] for r in rows} == {demo.region_names[OWN]}
     # The region table and the map carry no figure of other regions.
-    regions = {r["code"]: r for r in view["region-table"]["rowData"]}
-    assert all(r["forms"] == 0 for code, r in regions.items() if code != OWN)
-    # Exports: the CSV asked for another region is empty; asked for everything, it is their region only.
-    other = rows_of(page.client.get(f"/export.csv?region={OTHER}").data)
-    assert len(other) == 0
+    assert {r["code"] for r in view["region-table"]["rowData"]} == {OWN}
+    # Exports: the CSV asked for another region has none of it; asked for everything, it is their region only.
+    other = page.client.get(f"/export.csv?region={OTHER}")
+    assert set(rows_of(other.data)["region_code"]) == {OWN} and OTHER in other.headers["X-Obsmap-Notices"]
     every = rows_of(page.client.get("/export.csv").data)
     assert len(every) == len(own) and set(every["region_code"]) == {OWN}
     brief = page.client.get(f"/export/brief.html?form=counting&region={OTHER}").get_data(as_text=True)
