@@ -380,3 +380,40 @@ def test_serve_refuses_real_data_without_accounts_in_one_sentence(tmp_path, caps
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "has no accounts" in err and f"--data {folder}" in err
     assert main(["serve", "--host", "0.0.0.0", "--debug", "--port", "1"]) == 2
+
+
+def forbidden_strings(demo, user: str) -> set[str]:
+    """Team ids and comments (long enough to be unmistakable) the user may not receive: a viewer none, a coordinator
+    none of another region's."""
+    forms = demo.forms
+    if user == "carl":
+        own = forms[forms["region_code"] == OWN]
+        other = forms[forms["region_code"] != OWN]
+        teams = set(other["team_id"].dropna()) - set(own["team_id"].dropna())
+        comments = set(other["comments"].dropna()) - set(own["comments"].dropna())
+    else:
+        teams, comments = set(forms["team_id"].dropna()), set(forms["comments"].dropna())
+    return {json.dumps(t) for t in teams} | {json.dumps(c)[1:-1] for c in comments if len(c) > 12}
+
+
+@pytest.mark.parametrize("user", ["vera", "carl"])
+def test_every_callback_with_crafted_state_gives_a_limited_role_nothing_it_may_not_see(app, demo, user):
+    """The page's every server callback, posted with the table open and a crafted filter store (another region
+    drilled into, another region's team, min_n 1): no reply carries a team id or comment the role may not see."""
+    forms = demo.forms
+    other_team = forms.loc[forms["region_code"] == OTHER, "team_id"].dropna().iloc[0]
+    page = page_for(app, user, f"?form=voting&drill={OTHER}&team={other_team}&min_n=1")
+    crafted = {**page.props[("filters", "data")], "drill": OTHER, "regions": [OTHER], "teams": [other_team], "min_n": 1}
+    page.props.update({("table-open", "data"): True, ("new-only", "value"): False, ("filters", "data"): crafted})
+    posted = 0
+    for dependency in page.dependencies:
+        if dependency.get("clientside_function"):
+            continue
+        for trigger in dependency["inputs"]:
+            exchange = page.post(dependency, [f"{trigger['id']}.{trigger['property']}"])
+            assert exchange.status in (200, 204), dependency["output"]
+            posted += 1
+    assert posted >= 8
+    received = json.dumps([e.reply for e in page.log]) + page.client.get("/_dash-layout").get_data(as_text=True)
+    leaked = [s for s in forbidden_strings(demo, user) if s in received]
+    assert leaked == [], leaked[:5]
