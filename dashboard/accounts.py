@@ -55,6 +55,7 @@ MAX_ADDRESS_FAILURES = 20
 FAILURE_WINDOW = timedelta(minutes=15)
 MIN_PASSWORD = 10
 BUSY_TIMEOUT_MS = 10_000
+SESSION_HOURS = 12  # a sign-in lasts this long, however busy (an election night's shift)
 
 USERNAME = re.compile(r"[A-Za-z0-9._@][A-Za-z0-9._@-]{0,63}")
 SECRET_WORDS = ("password", "secret", "token", "cookie")  # detail keys record() refuses: the audit holds no secret
@@ -81,6 +82,12 @@ CREATE TABLE IF NOT EXISTS audit (
     detail_json TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_event_at ON audit (event, at);
+CREATE TABLE IF NOT EXISTS sessions (
+    sid TEXT PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts (id),
+    started_at TEXT NOT NULL,
+    ended_at TEXT
+);
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
@@ -200,7 +207,7 @@ class Accounts:
                 if found not in (0, SCHEMA_VERSION):
                     raise AccountError(f"{self.path}: accounts schema {found}, this obsmap reads schema {SCHEMA_VERSION}.")
                 if found == 0:
-                    if set(_tables(db)) - {"accounts", "audit"}:  # e.g. $OBSMAP_ACCOUNTS naming the mission's store
+                    if set(_tables(db)) - {"accounts", "audit", "sessions"}:  # e.g. $OBSMAP_ACCOUNTS naming the mission's store
                         raise AccountError(f"{self.path}: expected obsmap's accounts file, found another SQLite database.")
                     db.execute("PRAGMA journal_mode=WAL")  # kept in the file: every later connection is in WAL mode
                     db.executescript(SCHEMA)
@@ -257,14 +264,38 @@ class Accounts:
         with self._db() as db:
             return self._account(db.execute("SELECT * FROM accounts WHERE username = ?", (username,)).fetchone())
 
+    def open_session(self, account: Account) -> str:
+        """A new sign-in session of ``account``: its id (``account:epoch:random``), what the browser's signed cookie holds.
+
+        The session lives here, not only in the cookie: signing out ends it for good (a copied cookie is worth nothing
+        after), and it ends by itself :data:`SESSION_HOURS` after it began, however busy.
+        """
+        sid = secrets.token_urlsafe(24)
+        with self._db(write=True) as db:
+            db.execute("INSERT INTO sessions (sid, account_id, started_at) VALUES (?, ?, ?)", (sid, account.id, now_iso()))
+        return f"{account.session_id()}:{sid}"
+
+    def end_session(self, session_id: str) -> None:
+        """Sign-out: the session can never be used again."""
+        sid = str(session_id).rpartition(":")[2]
+        with self._db(write=True) as db:
+            db.execute("UPDATE sessions SET ended_at = ? WHERE sid = ? AND ended_at IS NULL", (now_iso(), sid))
+
     def by_session_id(self, session_id: str) -> Account | None:
-        """The account of a session made by :meth:`Account.session_id`; None once disabled or its password reset."""
+        """The account of a session made by :meth:`open_session`; None once it was ended or is older than
+        :data:`SESSION_HOURS`, or once its account was disabled or its password reset."""
         try:
-            ident, epoch = (int(part) for part in str(session_id).split(":"))
+            ident, epoch, sid = str(session_id).split(":")
+            ident_n, epoch_n = int(ident), int(epoch)
         except ValueError:
             return None
+        oldest = now_iso(datetime.now(UTC) - timedelta(hours=SESSION_HOURS))
         with self._db() as db:
-            row = db.execute("SELECT * FROM accounts WHERE id = ? AND session_epoch = ? AND disabled = 0", (ident, epoch)).fetchone()
+            row = db.execute(
+                "SELECT a.* FROM accounts a JOIN sessions s ON s.account_id = a.id WHERE a.id = ? AND a.session_epoch = ? "
+                "AND a.disabled = 0 AND s.sid = ? AND s.ended_at IS NULL AND s.started_at >= ?",
+                (ident_n, epoch_n, sid, oldest),
+            ).fetchone()
         return self._account(row)
 
     def list(self) -> list[Account]:
@@ -434,6 +465,15 @@ class Accounts:
                 wait = max(wait, (until - datetime.now(UTC)).total_seconds())
         return max(1, math.ceil(wait)) if wait > 0 else 0
 
+    def _throttle_recorded(self, username: str, address: str) -> bool:
+        start = now_iso(datetime.now(UTC) - FAILURE_WINDOW)
+        with self._db() as db:
+            found = db.execute(
+                "SELECT 1 FROM audit WHERE event = 'sign_in_throttled' AND user = ? AND address = ? AND at >= ? LIMIT 1",
+                (username, address, start),
+            ).fetchone()
+        return found is not None
+
     def verify(self, username: str, password: str, *, address: str) -> Account | None:
         """The account if ``password`` is its password and it is enabled, else None; every attempt is audited.
 
@@ -443,8 +483,9 @@ class Accounts:
         attempted = printable(str(username), 64)
         wait = self._throttled_for(attempted, address)
         if wait:
-            self.record("sign_in_throttled", user=attempted, address=address, detail={"retry_after_s": wait})
-            log.warning("sign-in throttled for %r from %s", attempted, address)
+            if not self._throttle_recorded(attempted, address):  # once per name and address and window: no audit flood
+                self.record("sign_in_throttled", user=attempted, address=address, detail={"retry_after_s": wait})
+                log.warning("sign-in throttled for %r from %s", attempted, address)
             raise Throttled(wait)
         with self._db() as db:
             row = db.execute("SELECT * FROM accounts WHERE username = ?", (username,)).fetchone()

@@ -72,7 +72,7 @@ def create_app(
         poll = poll_seconds if live.is_live else None
         return page(
             now,
-            initial_map(now, filters),
+            initial_map(now, filters, access.aggregates_only),
             filters,
             data_version=live.store_version(),
             poll_seconds=poll,
@@ -126,10 +126,8 @@ def register_downloads(app: Dash, live: LiveMission, accounts: Accounts | None =
         filters, withheld = access.restrict(filters, live.min_n)
         return access, mission, filters, [*notices, *withheld]
 
-    def audit(access: Access, event: str, what: str) -> None:
-        if accounts is not None:
-            view = request.query_string.decode("utf-8", "replace")[:2000]
-            accounts.record(event, user=access.user, address=auth.client_address(), detail={"what": what, "view": view})
+    def audit(_access: Access, event: str, what: str) -> None:
+        auth.audit(event, {"what": what, "view": request.query_string.decode("utf-8", "replace")[:2000]})
 
     @app.server.route("/export.csv")
     def export_csv() -> Response:

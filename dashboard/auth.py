@@ -29,7 +29,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dash import Dash
-from flask import Flask, Response, redirect, render_template, request, session
+from dash.exceptions import DependencyException
+from flask import Flask, Response, current_app, redirect, render_template, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
@@ -42,18 +43,23 @@ log = logging.getLogger(__name__)
 SESSION_HOURS = 12
 CSRF_COOKIE = "_csrf_token"  # the name dash-renderer reads to fill X-CSRFToken
 STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/")
-PUBLIC_PATHS = ("/sign-in", "/sign-in/oidc", "/sign-in/oidc/callback", "/_favicon.ico", "/favicon.ico")
+# What an anonymous request may reach, by the route that answers it (not by path: an unknown path under /assets/
+# would otherwise reach Dash's catch-all page): static files, and the sign-in pages.
+SUITES = "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>"  # Dash names this route by its rule
+STATIC_ENDPOINTS = ("static", "_dash_assets.static", SUITES, "/_favicon.ico")
+PUBLIC_ENDPOINTS = (*STATIC_ENDPOINTS, "sign_in", "oidc_start", "oidc_callback", "oidc_off")
 NO_SIGN_IN_NOTE = "Open demo: no sign-in. Anyone who can reach this machine's 127.0.0.1 can see it."
 
 
 class User(UserMixin):
     """Flask-Login's view of an :class:`~dashboard.accounts.Account`."""
 
-    def __init__(self, account: Account) -> None:
+    def __init__(self, account: Account, session_id: str) -> None:
         self.account = account
+        self.session_id = session_id  # account:epoch:random, kept in the accounts file (see Accounts.open_session)
 
     def get_id(self) -> str:
-        return self.account.session_id()
+        return self.session_id
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -70,12 +76,19 @@ def client_address() -> str:
 
 def _local_path(target: str | None) -> str:
     """Where to go after signing in: a path on this server, never another site (``//evil``, ``https://...``)."""
-    if not target:
+    if not target or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
         return "/"
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target
+
+
+def audit(event: str, detail: dict[str, Any]) -> None:
+    """Record what the signed-in user of this request did (an export, forms viewed) in the audit; nothing without accounts."""
+    accounts = current_app.extensions.get("obsmap_accounts")
+    if accounts is not None and current_user.is_authenticated:
+        accounts.record(event, user=current_user.account.username, address=client_address(), detail=detail)
 
 
 def security_headers(reply: Response, script_hashes: list[str]) -> Response:
@@ -101,6 +114,8 @@ def security_headers(reply: Response, script_hashes: list[str]) -> Response:
     headers["Referrer-Policy"] = "no-referrer"
     headers["X-Frame-Options"] = "DENY"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    if request.is_secure:
+        headers["Strict-Transport-Security"] = "max-age=31536000"
     if not request.path.startswith(STATIC_PREFIXES):
         headers["Cache-Control"] = "no-store"
     return reply
@@ -125,6 +140,7 @@ def install(app: Dash, accounts: Accounts | None) -> None:
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,  # a callback's payload is a few KB; nothing larger is read
     )
     server.session_interface = _SessionInterface()
+    server.extensions["obsmap_accounts"] = accounts
     if os.environ.get("OBSMAP_BEHIND_PROXY") == "1":
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -143,6 +159,10 @@ def install(app: Dash, accounts: Accounts | None) -> None:
     def _csrf_failed(exc: CSRFError) -> tuple[str, int]:
         return "This form or page has expired (its security token is missing or old): reload the page and try again.\n", 400
 
+    @server.errorhandler(DependencyException)
+    def _no_such_file(_exc: DependencyException) -> tuple[str, int]:
+        return "No such file.\n", 404  # a crafted component-suite path: not a server error
+
     @server.errorhandler(500)
     def _server_error(_exc: Any) -> tuple[str, int, dict[str, str]]:
         # Never a traceback to the browser: the log has it.
@@ -157,12 +177,13 @@ def install(app: Dash, accounts: Accounts | None) -> None:
     @manager.user_loader
     def _load(session_id: str) -> User | None:
         account = accounts.by_session_id(session_id)
-        return User(account) if account else None
+        return User(account, session_id) if account else None
 
     @server.before_request
     def _gate() -> Response | tuple[str, int] | None:
         path = request.path
-        if path in PUBLIC_PATHS or path.startswith(STATIC_PREFIXES) or current_user.is_authenticated:
+        rule = request.url_rule
+        if (rule is not None and rule.endpoint in PUBLIC_ENDPOINTS) or current_user.is_authenticated:
             return None
         if request.method == "GET" and not path.startswith(("/_dash", "/export", "/_reload")):
             return redirect("/sign-in?next=" + _quote_next(request.full_path.rstrip("?")))
@@ -181,7 +202,7 @@ def install(app: Dash, accounts: Accounts | None) -> None:
 
     @server.route("/sign-in", methods=["GET", "POST"])
     def sign_in() -> Any:
-        if request.method == "GET":
+        if request.method != "POST":  # GET and HEAD: the page; only a POST (with its CSRF token) signs in
             return _sign_in_page()
         username = (request.form.get("username") or "").strip()
         password = request.form.get("password") or ""
@@ -197,6 +218,7 @@ def install(app: Dash, accounts: Accounts | None) -> None:
     @server.route("/sign-out", methods=["POST"])
     def sign_out() -> Any:
         if current_user.is_authenticated:
+            accounts.end_session(current_user.get_id())  # the session is over, whoever holds a copy of the cookie
             accounts.record("sign_out", user=current_user.account.username, address=client_address())
         logout_user()
         session.clear()
@@ -205,7 +227,7 @@ def install(app: Dash, accounts: Accounts | None) -> None:
     def _start_session(account: Account) -> None:
         session.clear()  # nothing of an earlier session survives the sign-in (no fixation)
         session.permanent = True
-        login_user(User(account))
+        login_user(User(account, accounts.open_session(account)))
 
     oidc = _install_oidc(server, accounts, _start_session, _sign_in_page)
 
@@ -226,6 +248,12 @@ def _install_oidc(server: Flask, accounts: Accounts, start_session: Any, sign_in
     """
     issuer = os.environ.get("OBSMAP_OIDC_ISSUER")
     if not issuer:
+        # Without single sign-on these paths answer 404 (rather than Dash's catch-all page, which needs a sign-in).
+        @server.route("/sign-in/oidc")
+        @server.route("/sign-in/oidc/callback")
+        def oidc_off() -> tuple[str, int]:
+            return "Single sign-on is not set up on this server.\n", 404
+
         return None
     from authlib.integrations.flask_client import OAuth
 
@@ -257,11 +285,17 @@ def _install_oidc(server: Flask, accounts: Accounts, start_session: Any, sign_in
         except Exception as exc:  # noqa: BLE001 - any failure of the provider's answer is a failed sign-in
             accounts.record("sign_in_failed", user=None, address=address, detail={"via": "oidc", "reason": type(exc).__name__})
             return sign_in_page("The sign-in provider's answer could not be checked; try again.", 401)
-        claims = token.get("userinfo") or {}
-        name = claims.get("preferred_username") or claims.get("email") or ""
+        claims = token.get("userinfo")  # the id_token's claims, checked by Authlib against the provider's keys
+        if not claims:
+            accounts.record("sign_in_failed", user=None, address=address, detail={"via": "oidc", "reason": "no id_token"})
+            return sign_in_page("The sign-in provider's answer could not be checked; try again.", 401)
+        # An e-mail address names the person only when the provider has verified it.
+        email = claims.get("email") if claims.get("email_verified") else None
+        name = claims.get("preferred_username") or email or ""
         account = accounts.get(name) if name else None
         if account is None or account.disabled:
-            accounts.record("sign_in_failed", user=name[:64] or None, address=address, detail={"via": "oidc", "reason": "no local account"})
+            reason = "no local account" if account is None else "account disabled"
+            accounts.record("sign_in_failed", user=name[:64] or None, address=address, detail={"via": "oidc", "reason": reason})
             return sign_in_page(f"{name or 'This person'} has no obsmap account here; ask the mission's admin.", 403)
         accounts.record("sign_in", user=account.username, address=address, detail={"via": "oidc"})
         target = session.get("oidc_next", "/")

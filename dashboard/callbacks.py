@@ -16,7 +16,7 @@ from typing import Any
 import dash
 from dash import Dash, Input, Output, Patch, State, ctx, html
 
-from dashboard import tables, text, views
+from dashboard import auth, tables, text, views
 from dashboard.access import Access, NotSignedIn, current_access
 from dashboard.figures import FIT_JS
 from dashboard.filters import CONTROLS, controls_from_filters, from_dict, more_filters_active, to_query
@@ -114,13 +114,14 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         out["regions"] = tables.region_table(mission, chosen, filters, private)
         out["regions_title"] = text.region_table_title(filters)
         out["problems"], out["problems_title"] = views.problems(chosen, filters, private)
-        out["timeline"] = views.timeline(chosen, filters)
+        out["timeline"] = views.timeline(chosen, filters, private)
         query = to_query(filters, always_form=True, default_min_n=known.min_n)
         out["csv"] = f"/export.csv{query}" if access.sees_forms else None
         out["brief"] = f"/export/brief.pdf{query}"
         out["images"] = {link: "/export/{}.{}{}".format(*link.split("-"), query) for link in IMAGE_LINKS}
         if table_open and access.sees_forms:
             out["rows"] = tables.table_rows(mission, chosen, opened if new_only else None)
+            auth.audit("forms_viewed", {"view": query, "rows": len(out["rows"])})
         return out
 
     @app.callback(
@@ -148,7 +149,10 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         access, mission = _reader(live)
         if not table_open or not access.sees_forms:
             return []
-        return tables.table_rows(mission, select(mission, from_dict(current, live.known(mission))), opened if new_only else None)
+        filters, _ = access.restrict(from_dict(current, live.known(mission)), live.min_n)
+        rows = tables.table_rows(mission, select(mission, filters), opened if new_only else None)
+        auth.audit("forms_viewed", {"view": to_query(filters, always_form=True, default_min_n=live.min_n), "rows": len(rows)})
+        return rows
 
     @app.callback(Output("data-version", "data"), Input("poll", "n_intervals"), State("data-version", "data"), prevent_initial_call=True)
     def check_data(_ticks, seen):

@@ -106,7 +106,7 @@ def chart_figure(mission: MissionDataset, filters: Filters, which: str, width: i
     if which == "problems":
         fig, title = problems(chosen, filters, private)
     else:
-        fig, title = timeline(chosen, filters), text.timeline_title(filters)
+        fig, title = timeline(chosen, filters, private), text.timeline_title(filters)
     fig.update_layout(height=None)
     fig = _frame(fig, title, caption(mission, filters, private), width, height)
     if which == "timeline":  # the chart's legend sits above the plot, where the caption goes in a picture

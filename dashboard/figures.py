@@ -231,21 +231,30 @@ def make_region_map(
     return fig
 
 
-def make_timeline(table: pd.DataFrame, hours: range, min_n: int = 10) -> go.Figure:
+def _interval(row: Any, few: bool) -> str:
+    return interval_text(row.negative, row.assessed) + (" · too few" if few else "")
+
+
+def make_timeline(table: pd.DataFrame, hours: range, min_n: int = 10, private: bool = False) -> go.Figure:
     """Forms per hour (bars) and the share bad or very bad per hour (line, with its N and interval in the hover).
 
     ``table`` is :func:`dashboard.analysis.tally_by_hour`; every hour of ``hours`` gets a bar. Hours
     with fewer than ``min_n`` assessed forms are hollow grey points, flagged "too few" in the hover.
+    ``private`` (aggregates-only accounts): an hour behind fewer than ``min_n`` forms, or assessed forms,
+    has no bar and no point at all.
     """
     t = table.reindex(list(hours), fill_value=0)
     labels = [format_hour(h) for h in t.index]
-    share = [100 * r.negative / r.assessed if r.assessed else None for r in t.itertuples()]
+    hidden = [private and 0 < r.n < min_n for r in t.itertuples()]
     few = [0 < r.assessed < min_n for r in t.itertuples()]
+    shown = [bool(r.assessed) and not (private and f) for r, f in zip(t.itertuples(), few, strict=True)]
+    share = [100 * r.negative / r.assessed if s else None for r, s in zip(t.itertuples(), shown, strict=True)]
     top = max([v for v in share if v is not None] or [0])
     share_range = [0, 100 if top > 60 else max(10, 10 * math.ceil(top * 1.25 / 10))]
     fig = go.Figure()
     fig.add_bar(
-        x=labels, y=t["n"], name="Forms", marker_color=theme.BAR, opacity=0.55,
+        x=labels, y=[None if h else int(n) for n, h in zip(t["n"], hidden, strict=True)], name="Forms",
+        marker_color=theme.BAR, opacity=0.55,
         hovertemplate="%{x}: %{y} forms<extra></extra>",
     )  # fmt: skip
     fig.add_scatter(
@@ -257,7 +266,7 @@ def make_timeline(table: pd.DataFrame, hours: range, min_n: int = 10) -> go.Figu
             line=dict(color=[theme.TOO_FEW if f else theme.CLASS_COLOURS[-1] for f in few], width=2),
         ),
         customdata=[
-            [r.negative, r.assessed, percent(r.negative, r.assessed), interval_text(r.negative, r.assessed) + (" · too few" if f else "")]
+            [0, 0, "too few", ""] if private and f else [r.negative, r.assessed, percent(r.negative, r.assessed), _interval(r, f)]
             for r, f in zip(t.itertuples(), few, strict=True)
         ],
         hovertemplate=(

@@ -156,7 +156,7 @@ def statement_for(form_type: str, tally: dict[str, int], filters: Filters, as_fr
     for an aggregates-only account, fewer than ``min_n`` assessed forms)."""
     if form_type == "tabulation" and tally["n"] == 0 and (filters.setting or filters.evoting):
         return "Urban/rural and voting-method filters do not apply to territorial commissions; clear them to see tabulation."
-    if private and 0 < tally["assessed"] < filters.min_n:
+    if private and (0 < tally["assessed"] < filters.min_n or 0 < tally["n"] < filters.min_n):
         subject, observed = PHASE_WORDING[form_type]
         return f"{subject}: too few {observed} with an assessment to report a share (fewer than {filters.min_n})."
     return statement_sentence(form_type, tally["negative"], tally["assessed"], as_fraction=as_fraction, min_n=filters.min_n)
@@ -167,7 +167,7 @@ def n_line(tally: dict[str, int], private_min_n: int | None = None) -> str:
 
     With ``private_min_n`` (aggregates-only accounts) and fewer assessed forms than that: no count.
     """
-    if private_min_n is not None and 0 < tally["assessed"] < private_min_n:
+    if private_min_n is not None and (0 < tally["assessed"] < private_min_n or 0 < tally["n"] < private_min_n):
         return f"N: fewer than {private_min_n} assessed forms"
     unassessed = tally["n"] - tally["assessed"]
     line = f"N = {tally['assessed']:,} assessed of {tally['n']:,} forms" + (f" ({unassessed} without assessment)" if unassessed else "")

@@ -8,6 +8,7 @@ numbers come from :mod:`dashboard.metrics` and :mod:`dashboard.analysis`, the wo
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -56,16 +57,19 @@ def known_values(mission: MissionDataset, min_n: int = DEFAULT_MIN_N) -> Known:
 def region_values(mission: MissionDataset, metric: MetricTable, filters: Filters, private: bool = False) -> dict[str, Any]:
     """The map's per-region values (z, hover, legend) for ``filters``; ``private``: no count behind fewer than ``min_n`` forms."""
     hovers = text.region_hovers(metric, filters.form_type, filters.min_n if private else None)
-    return region_map_values(metric.table, mission.region_names, metric.legend, hovers, selected=filters.regions)
+    table, legend = metric.table, metric.legend
+    if private:  # every metric: a region behind fewer than min_n forms is "too few", its value not even in the colour
+        table = table.assign(too_few=table["too_few"] | ((table["n"] > 0) & (table["n"] < filters.min_n)))
+        legend = replace(legend, min_n=filters.min_n)
+    return region_map_values(table, mission.region_names, legend, hovers, selected=filters.regions)
 
 
-def initial_map(mission: MissionDataset, filters: Filters) -> go.Figure:
+def initial_map(mission: MissionDataset, filters: Filters, private: bool = False) -> go.Figure:
     """The full map, geometry included (regions and districts): sent once, with the page; CSS sizes it."""
     metric = metric_table(mission, select(mission, filters), filters)
     view = view_of(mission, filters.drill, DEFAULT_MAP_SIZE)
-    return make_region_map(
-        mission.geojson, mission.region_names, region_values(mission, metric, filters), view, mission.districts, height=None
-    )
+    values = region_values(mission, metric, filters, private)
+    return make_region_map(mission.geojson, mission.region_names, values, view, mission.districts, height=None)
 
 
 def drill_layers(mission: MissionDataset, selection: Selection, filters: Filters) -> dict[str, dict[str, Any]]:
@@ -177,7 +181,7 @@ def n_shown(mission: MissionDataset, selection: Selection, filters: Filters, pri
     """
     here, every = selection.phase, selection.all_phases
     teams = every["team_id"].nunique()
-    if private and 0 < len(here) < filters.min_n:
+    if private and (0 < len(here) < filters.min_n or 0 < len(every) < filters.min_n):
         return [
             html.Strong(f"Fewer than {filters.min_n} {PHASE_LABELS[filters.form_type].lower()} forms", id="n-phase-forms"),
             f" shown · {filters.describe(mission.region_names)}",
@@ -205,7 +209,7 @@ def problems(selection: Selection, filters: Filters, private: bool = False) -> t
 TIMELINE_HOURS = (0, 48)
 
 
-def timeline(selection: Selection, filters: Filters) -> go.Figure:
+def timeline(selection: Selection, filters: Filters, private: bool = False) -> go.Figure:
     """Forms per hour and the share bad or very bad per hour, over the hours chosen or the data's own span
     within :data:`TIMELINE_HOURS` (at most 48 bars, whatever the times)."""
     lo, hi = TIMELINE_HOURS
@@ -217,9 +221,9 @@ def timeline(selection: Selection, filters: Filters) -> go.Figure:
         start, end = int(inside.index.min()), int(inside.index.max()) + 1  # the data's own span, even past 30 h
     else:
         start, end = HOURS_RANGE
-    fig = make_timeline(inside, range(start, end), min_n=filters.min_n)
+    fig = make_timeline(inside, range(start, end), min_n=filters.min_n, private=private)
     left_out = int(table["n"].sum() - inside["n"].sum())
-    if left_out:
+    if left_out and not (private and left_out < filters.min_n):
         fig.add_annotation(
             text=f"{left_out:,} form(s) timed before election-day midnight or 48 hours after it are not drawn.",
             xref="paper", yref="paper", x=0, y=-0.12, xanchor="left", yanchor="top", showarrow=False, font=dict(size=12),

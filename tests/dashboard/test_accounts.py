@@ -108,24 +108,37 @@ def test_failures_older_than_the_window_and_before_a_success_do_not_count(accoun
 
 def test_reset_and_disable_end_sessions(accounts):
     bob = accounts.add("bob", PASSWORD, "analyst", **CLI)
-    first = bob.session_id()
-    assert first == f"{bob.id}:0" and accounts.by_session_id(first) == bob
-    for bad in ("", "x", f"{bob.id}", f"{bob.id}:0:1", "99:0", f"{bob.id}:7"):
+    first = accounts.open_session(bob)
+    assert first.startswith(f"{bob.id}:0:") and accounts.by_session_id(first) == bob
+    for bad in ("", "x", f"{bob.id}", f"{bob.id}:0", f"{bob.id}:0:1", "99:0:x", f"{bob.id}:7:{first.split(':')[2]}"):
         assert accounts.by_session_id(bad) is None
     bob = accounts.reset_password("bob", OTHER, **CLI)
-    assert bob.session_epoch == 1 and accounts.by_session_id(first) is None and accounts.by_session_id(bob.session_id()) == bob
-    second = bob.session_id()
+    assert bob.session_epoch == 1 and accounts.by_session_id(first) is None
+    second = accounts.open_session(bob)
+    assert accounts.by_session_id(second) == bob
     bob = accounts.disable("bob", **CLI)
     assert bob.disabled and bob.session_epoch == 2 and accounts.by_session_id(second) is None
-    assert accounts.by_session_id(bob.session_id()) is None  # disabled: no session at all
     assert not accounts.has_accounts()
     assert accounts.verify("bob", OTHER, address="10.0.0.1") is None
     assert accounts.audit_rows()[-1]["detail"] == {"reason": "disabled"}
     bob = accounts.enable("bob", **CLI)
-    assert not bob.disabled and bob.session_epoch == 2 and accounts.by_session_id(bob.session_id()) == bob
-    assert accounts.by_session_id(second) is None
+    assert not bob.disabled and bob.session_epoch == 2 and accounts.by_session_id(second) is None
     assert accounts.enable("bob", **CLI) == bob  # already enabled: nothing changes, nothing recorded
     assert [e[0] for e in events(accounts)] == ["user_added", "password_reset", "user_disabled", "sign_in_failed", "user_enabled"]
+
+
+def test_a_session_ends_at_sign_out_and_after_its_hours(accounts):
+
+    from dashboard.accounts import SESSION_HOURS
+
+    bob = accounts.add("bob", PASSWORD, "analyst", **CLI)
+    one, two = accounts.open_session(bob), accounts.open_session(bob)
+    accounts.end_session(one)
+    assert accounts.by_session_id(one) is None and accounts.by_session_id(two) == bob  # one sign-out ends one session
+    old = (datetime.now(UTC) - timedelta(hours=SESSION_HOURS, minutes=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    with sqlite3.connect(accounts.path) as db:
+        db.execute("UPDATE sessions SET started_at = ? WHERE sid = ?", (old, two.rpartition(":")[2]))
+    assert accounts.by_session_id(two) is None
 
 
 @pytest.mark.parametrize(

@@ -417,3 +417,81 @@ def test_every_callback_with_crafted_state_gives_a_limited_role_nothing_it_may_n
     received = json.dumps([e.reply for e in page.log]) + page.client.get("/_dash-layout").get_data(as_text=True)
     leaked = [s for s in forbidden_strings(demo, user) if s in received]
     assert leaked == [], leaked[:5]
+
+
+# ---------------------------------------------------------------------- found by trying it (red team)
+def test_a_copied_session_cookie_is_worthless_after_sign_out(app):
+    client = client_for(app, "ana")
+    cookie = client.get_cookie("obsmap_session").value
+    client.post("/sign-out", data={"csrf_token": csrf_token(client)})
+    thief = app.server.test_client()
+    thief.set_cookie("obsmap_session", cookie)
+    assert thief.get("/export.csv").status_code == 401 and thief.get("/_dash-layout").status_code == 401
+
+
+def test_head_never_signs_anyone_in(app):
+    client = app.server.test_client()
+    reply = client.open("/sign-in", method="HEAD", data={"username": "ana", "password": PASSWORD})
+    assert reply.status_code == 200 and client.get("/_dash-layout").status_code == 401
+
+
+def test_a_control_character_in_next_is_not_an_error(app):
+    client = app.server.test_client()
+    client.get("/sign-in")
+    data = {"username": "ana", "password": PASSWORD, "csrf_token": csrf_token(client), "next": "/\r\nSet-Cookie: x=1"}
+    reply = client.post("/sign-in", data=data)
+    assert reply.status_code == 302 and reply.headers["Location"] == "/"
+
+
+@pytest.mark.parametrize("path", ["/assets/", "/assets/nothing.css", "/favicon.ico", "/static/x", "/_dash-component-suites/x"])
+def test_anonymous_paths_that_look_static_get_no_page(app, demo, path):
+    reply = client_for(app, None).get(path)
+    assert reply.status_code in (302, 401, 404), reply.status_code
+    assert demo.meta["name"] not in reply.get_data(as_text=True)
+
+
+def test_a_crafted_component_suite_path_is_a_404_not_a_server_error(app):
+    reply = client_for(app, None).get("/_dash-component-suites/dash/../../../app.py")
+    assert reply.status_code == 404 and b"Traceback" not in reply.data
+
+
+def test_throttled_attempts_are_recorded_once_per_window(demo, tmp_path):
+    accounts = Accounts(tmp_path / "accounts.sqlite", create=True)
+    accounts.add("ana", PASSWORD, "analyst", by="test", address="local")
+    client = create_app(demo, accounts=accounts).server.test_client()
+    for _ in range(12):
+        sign_in(client, "ana", "guessing")
+    events = [r["event"] for r in accounts.audit_rows()]
+    assert events.count("sign_in_failed") == 5 and events.count("sign_in_throttled") == 1
+
+
+def test_forms_seen_in_the_table_are_in_the_audit(app, accounts):
+    page = page_for(app, "ana", "?form=voting&region=KZ-KAR")
+    page.fire("table-open", "data", True)
+    last = accounts.audit_rows()[-1]
+    assert last["event"] == "forms_viewed" and last["user"] == "ana" and "region=KZ-KAR" in last["detail"]["view"]
+    assert last["detail"]["rows"] > 0
+
+
+def test_a_viewer_reads_no_small_count_in_the_timeline_the_colours_or_the_n_line(app, demo):
+    from dashboard import theme
+    from tests.conftest import components
+
+    forms = demo.forms
+    per_region = forms[forms["form_type"] == "counting"].groupby("region_code").size()
+    small = per_region[per_region < 10]
+    page = page_for(app, "vera", f"?form=counting&region={small.index[0]}&min_n=1")
+    view = page.log[-1].reply
+    bars = view["timeline"]["figure"]["data"][0]
+    assert all(n is None or n >= 10 for n in plotly_array(bars["y"])), bars["y"]
+    assert "fewer than 10" in json.dumps(view["n-shown"]).lower()
+    # The forms metric colours a region by its count: a small one is "too few", its count in neither colour nor hover.
+    page.fire("url", "search", "?form=counting&metric=forms")
+    operations = {tuple(o["location"]): o["params"]["value"] for o in page.log[-1].reply["region-map"]["figure"]["operations"]}
+    z = dict(zip(demo.region_codes, plotly_array(operations[("data", 0, "z")]), strict=True))
+    assert all(z[code] == theme.TOO_FEW_Z for code in small.index)
+    hovers = dict(zip(demo.region_codes, operations[("data", 0, "customdata")], strict=True))
+    assert all(f"{n} counting forms" not in hovers[code][1] for code, n in small.items())
+    # Nor does the map sent with the page say "4 of 9 counts" anywhere.
+    figure = components(page.client.get("/_dash-layout").json)["region-map"]["props"]["figure"]
+    assert not re.search(r"\b[1-9] of [1-9] ", json.dumps(figure))
