@@ -432,12 +432,7 @@ def load_mission(path: Path | str) -> MissionDataset:
     regions = pd.DataFrame([{"code": f["id"], "name": (f.get("properties") or {}).get("name", f["id"])} for f in geojson["features"]])
     store_version = None
     if live:
-        with Store(path / STORE_FILE) as store:
-            store_version = store.data_version()
-            current = store.current_forms()
-        forms = _typed_forms(current[list(FORM_COLUMNS)])
-        forms["review"] = pd.Categorical(current["review"], categories=REVIEW_STATES)
-        forms["first_data_version"] = current["first_data_version"].astype(int).to_numpy()
+        store_version, forms = _live_forms(path / STORE_FILE)
     else:
         forms = _read_forms(path / FORMS_FILE)
         forms["review"] = pd.Categorical(["pending"] * len(forms), categories=REVIEW_STATES)
@@ -555,13 +550,90 @@ def _read_forms(file: Path) -> pd.DataFrame:
     return _typed_forms(rows[list(FORM_COLUMNS)])
 
 
+# ------------------------------------------------------------------------------- the live forms' snapshot
+# Reading a live store's forms means parsing one JSON record per form and typing every column: about 7 s at
+# 250,000 forms. So the typed forms are also kept, per store, as a columnar snapshot (Parquet, beside the store)
+# labelled with the data version it holds; a start reads it (a fraction of a second) and asks the store only for
+# the forms changed since (an indexed query), which a live server does at every new data version anyway.
+SNAPSHOT_FILE = "forms_snapshot.parquet"
+SNAPSHOT_FORMAT = "obsmap-forms-1"  # changes whenever the snapshot's columns or types change: an old one is rebuilt
+SNAPSHOT_REWRITE_SHARE = 0.02  # rewrite the snapshot once the forms changed since it exceed this share (or 1,000)
+
+
+def _live_forms(store_file: Path) -> tuple[int, pd.DataFrame]:
+    """The store's data version and its current forms, typed, with ``review``, ``first_data_version`` and ``form_key``."""
+    snapshot_file = store_file.resolve().parent / SNAPSHOT_FILE
+    with Store(store_file) as store:
+        version = store.data_version()
+        held = _read_snapshot(snapshot_file)
+        if held is None:
+            forms, changed = _typed_live(store.current_forms()), 0
+        else:
+            forms, since = held
+            delta = store.current_forms(changed_since=since) if since < version else None
+            changed = 0 if delta is None else len(delta)
+            if changed:
+                kept = forms[~forms["form_key"].isin(delta["form_key"])]
+                fresh = _typed_live(delta[~delta["deleted"]].drop(columns="deleted"))
+                forms = pd.concat([kept, fresh], ignore_index=True).sort_values("form_key", kind="stable", ignore_index=True)
+    if held is None or changed > max(1_000, SNAPSHOT_REWRITE_SHARE * len(forms)):
+        _write_snapshot(snapshot_file, forms, version)
+    return version, forms
+
+
+def _typed_live(current: pd.DataFrame) -> pd.DataFrame:
+    forms = _typed_forms(current[list(FORM_COLUMNS)])
+    forms["review"] = pd.Categorical(current["review"].to_numpy(), categories=REVIEW_STATES)
+    forms["first_data_version"] = current["first_data_version"].astype("int64").to_numpy()
+    forms["form_key"] = current["form_key"].astype("string").to_numpy()
+    return forms
+
+
+def _read_snapshot(file: Path) -> tuple[pd.DataFrame, int] | None:
+    """The snapshot's forms and data version, or None when there is none (or it is not one this obsmap wrote)."""
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(file)
+    except (OSError, ValueError):  # none yet, or unreadable (a write cut short cannot be: it is renamed in whole)
+        return None
+    meta = table.schema.metadata or {}
+    if meta.get(b"obsmap_format") != SNAPSHOT_FORMAT.encode():
+        return None
+    forms = table.to_pandas()
+    # Categories as the analysis expects them, whatever Parquet kept of unused ones.
+    forms["form_type"] = pd.Categorical(forms["form_type"], categories=FORM_TYPES)
+    forms["overall"] = pd.Categorical(forms["overall"], categories=OVERALL_LEVELS, ordered=True)
+    forms["review"] = pd.Categorical(forms["review"], categories=REVIEW_STATES)
+    forms["observed_at"] = forms["observed_at"].astype("datetime64[us]")
+    return forms, int(meta[b"obsmap_data_version"])
+
+
+def _write_snapshot(file: Path, forms: pd.DataFrame, version: int) -> None:
+    """Write the snapshot whole (a temporary file renamed over the old one); a folder we cannot write is no error."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tmp = file.with_name(f".{file.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
+    try:
+        table = pa.Table.from_pandas(forms, preserve_index=False)
+        meta = {**(table.schema.metadata or {}), b"obsmap_format": SNAPSHOT_FORMAT.encode(), b"obsmap_data_version": str(version).encode()}
+        pq.write_table(table.replace_schema_metadata(meta), tmp)
+        os.replace(tmp, file)
+    except OSError as exc:
+        log.warning("%s: could not keep the forms' snapshot (%s); the next start reads the store again", file, exc)
+        with suppress(OSError):
+            tmp.unlink()
+
+
 def _typed_forms(forms: pd.DataFrame) -> pd.DataFrame:
     """Canonical text columns -> the types analysis counts with (categories, times, three-valued answers)."""
     forms = forms.copy()
     forms["latitude"] = pd.to_numeric(forms["latitude"], errors="coerce")
     forms["longitude"] = pd.to_numeric(forms["longitude"], errors="coerce")
     forms["form_type"] = pd.Categorical(forms["form_type"], categories=FORM_TYPES)
-    forms["observed_at"] = pd.to_datetime(forms["observed_at"], errors="coerce")
+    # One resolution whatever the text gave (seconds or fractions): microseconds, which Parquet keeps as they are.
+    forms["observed_at"] = pd.to_datetime(forms["observed_at"], errors="coerce").astype("datetime64[us]")
     forms["overall"] = pd.Categorical(forms["overall"], categories=OVERALL_LEVELS, ordered=True)
     # Three-valued: True (yes), False (no), <NA> (not answered).
     for col in PROBLEMS:

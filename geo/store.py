@@ -180,19 +180,26 @@ class Store:
         found = self._db.execute("SELECT value FROM cursors WHERE source = ?", (source,)).fetchone()
         return None if found is None else found[0]
 
-    def current_forms(self) -> pd.DataFrame:
+    def current_forms(self, changed_since: int | None = None) -> pd.DataFrame:
         """The current version of every form not deleted: canonical columns as text, plus ``review``,
-        ``form_key``, ``first_data_version`` (when it first arrived) and ``changed_data_version``."""
+        ``form_key``, ``first_data_version`` (when it first arrived) and ``changed_data_version``.
+
+        ``changed_since``: only the forms changed after that data version, deleted ones included (with
+        ``deleted`` true and no values): what brings a snapshot of that version up to date.
+        """
+        where = "c.deleted = 0" if changed_since is None else "c.changed_data_version > ?"
         rows = self._db.execute(
-            "SELECT c.form_key, c.review, c.first_data_version, c.changed_data_version, v.row_json "
-            "FROM forms_current c JOIN form_versions v ON v.id = c.version WHERE c.deleted = 0 ORDER BY c.form_key"
+            "SELECT c.form_key, c.review, c.first_data_version, c.changed_data_version, c.deleted, v.row_json "  # noqa: S608
+            f"FROM forms_current c JOIN form_versions v ON v.id = c.version WHERE {where} ORDER BY c.form_key",
+            () if changed_since is None else (changed_since,),
         ).fetchall()
-        extra = ("form_key", "review", "first_data_version", "changed_data_version")
-        records = [{**json.loads(r[4]), **dict(zip(extra, r[:4], strict=True))} for r in rows]
+        extra = ("form_key", "review", "first_data_version", "changed_data_version", "deleted")
+        records = [{**({} if r[4] else json.loads(r[5])), **dict(zip(extra, r[:5], strict=True))} for r in rows]
         frame = pd.DataFrame.from_records(records, columns=[*FORM_COLUMNS, *extra])
         for col in FORM_COLUMNS:
             frame[col] = frame[col].astype("string")
-        return frame
+        frame["deleted"] = frame["deleted"].astype(bool)
+        return frame if changed_since is not None else frame.drop(columns="deleted")
 
     def keys_from_source(self, source: str) -> set[str]:
         """The forms (not deleted) whose current version came from ``source``: what a full reconciliation compares."""

@@ -1,0 +1,82 @@
+"""The live forms' columnar snapshot: a start reads it and only the forms changed since; figures never differ."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from geo import mission as mission_module
+from geo.mission import SNAPSHOT_FILE, load_mission
+from geo.store import Store, Submission
+from tests.geo.test_store import EXPORT, _import
+
+
+def fresh_forms(out) -> pd.DataFrame:
+    """The forms as read from the store alone, no snapshot: the reference."""
+    snapshot = (out / "store.sqlite").resolve().parent / SNAPSHOT_FILE
+    snapshot.unlink(missing_ok=True)
+    forms = load_mission(out).forms
+    snapshot.unlink(missing_ok=True)
+    return forms
+
+
+def row(form_id: str, overall: str, region: str = "AA", ps_id: str = "P1") -> dict:
+    return {"form_id": form_id, "form_type": "counting", "region_code": region, "ps_id": ps_id, "overall": overall}
+
+
+def test_a_start_from_the_snapshot_and_the_changes_since_equals_a_read_of_the_whole_store(tmp_path, monkeypatch):
+    out = tmp_path / "mission"
+    _import(tmp_path, EXPORT, out)
+    first = load_mission(out)  # writes the snapshot
+    snapshot = (out / "store.sqlite").resolve().parent / SNAPSHOT_FILE
+    assert snapshot.is_file()
+    pd.testing.assert_frame_equal(load_mission(out).forms, first.forms)  # read back: the same frame, types included
+    with Store(out / "store.sqlite") as store:
+        store.ingest(
+            [
+                Submission("N1", row("N1", "very bad"), "2005-12-04T20:00:00Z"),  # new
+                Submission("N2", row("N2", "good"), "2005-12-04T20:05:00Z"),  # new, in conflict with N1 at P1
+                Submission("F1", None, "2005-12-04T21:00:00Z", review="rejected"),  # reviewed
+                Submission("F2", None, "2005-12-04T21:00:00Z", deleted=True),  # deleted
+            ],
+            "test",
+        )
+    reads = []
+    monkeypatch.setattr(mission_module, "_write_snapshot", lambda *a: reads.append(a))  # few changes: not rewritten
+    updated = load_mission(out)
+    assert reads == []
+    monkeypatch.undo()
+    pd.testing.assert_frame_equal(updated.forms, fresh_forms(out))
+    forms = updated.forms.set_index("form_id")
+    assert "F2" not in forms.index and forms.loc["F1", "review"] == "rejected"
+    assert forms.loc["N1", "conflict"] and forms.loc["N2", "conflict"]
+
+
+def test_many_changes_rewrite_the_snapshot_at_the_new_version(tmp_path, monkeypatch):
+    out = tmp_path / "mission"
+    _import(tmp_path, EXPORT, out)
+    load_mission(out)
+    monkeypatch.setattr(mission_module, "SNAPSHOT_REWRITE_SHARE", 0.0)
+    with Store(out / "store.sqlite") as store:
+        store.ingest([Submission(f"N{i}", row(f"N{i}", "bad", "BB", f"Q{i}"), "2005-12-04T20:00:00Z") for i in range(1_001)], "test")
+        version = store.data_version()
+    load_mission(out)
+    held = mission_module._read_snapshot((out / "store.sqlite").resolve().parent / SNAPSHOT_FILE)
+    assert held is not None and held[1] == version and len(held[0]) == 1_003
+
+
+@pytest.mark.parametrize("content", [b"", b"not parquet at all", None])
+def test_a_broken_or_foreign_snapshot_is_rebuilt_not_an_error(tmp_path, content):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "mission"
+    _import(tmp_path, EXPORT, out)
+    reference = fresh_forms(out)
+    snapshot = (out / "store.sqlite").resolve().parent / SNAPSHOT_FILE
+    if content is None:  # a Parquet file, but not one this obsmap wrote (another format tag)
+        pq.write_table(pa.table({"form_id": ["X"]}), snapshot)
+    else:
+        snapshot.write_bytes(content)
+    pd.testing.assert_frame_equal(load_mission(out).forms, reference)
+    assert mission_module._read_snapshot(snapshot) is not None  # rebuilt
