@@ -18,6 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 from functools import cached_property
 
+import numpy as np
 import pandas as pd
 
 from dashboard.analysis import form_masks
@@ -25,6 +26,8 @@ from dashboard.filters import Filters, work
 from geo.mission import MissionDataset
 
 CACHE_SIZE = 32
+# Columns only the forms table and the CSV show (Selection.rows): the figures never read them.
+ROWS_ONLY = frozenset({"form_id", "observer_org", "district_code", "urban_rural", "evoting", "comments", "form_key", "first_data_version"})
 _cache: OrderedDict[tuple[str, Filters], Selection] = OrderedDict()
 _lock = threading.Lock()
 
@@ -42,11 +45,24 @@ class Selection:
     forms: pd.DataFrame
     masks: dict[str, pd.Series]
 
-    def _take(self, *names: str) -> pd.DataFrame:
+    @cached_property
+    def _counted(self) -> pd.DataFrame:
+        """The columns the figures count with (a view: pandas copies on write only). Taking rows copies each
+        column, so the figures' variants leave out what only the forms table and the CSV show."""
+        return self.forms[[c for c in self.forms.columns if c not in ROWS_ONLY]]
+
+    def _keep(self, *names: str) -> np.ndarray:
         keep = self.masks["base"]
         for name in names:
             keep = keep & self.masks[name]
-        return self.forms[keep.to_numpy()]
+        return keep.to_numpy()
+
+    def _take(self, *names: str) -> pd.DataFrame:
+        return self._counted[self._keep(*names)]
+
+    def rows(self, every_phase: bool = False) -> pd.DataFrame:
+        """The forms of :attr:`phase` (or :attr:`all_phases`) with every column: what the table and the CSV show."""
+        return self.forms[self._keep("overall", "problem") if every_phase else self._keep("phase", "overall", "problem")]
 
     @cached_property
     def phase(self) -> pd.DataFrame:

@@ -23,7 +23,7 @@ def table_rows(mission: MissionDataset, selection: Selection, new_since: int | N
 
     ``new_since``: only forms that first arrived after that data version (the page's "only new").
     """
-    forms = selection.phase
+    forms = selection.rows()
     if new_since is not None and "first_data_version" in forms:
         forms = forms[forms["first_data_version"] > new_since]
     reported = reported_problems(forms).map(", ".join) if len(forms) else pd.Series(dtype="string")
@@ -52,7 +52,7 @@ def table_rows(mission: MissionDataset, selection: Selection, new_since: int | N
 
 def export_frame(selection: Selection, *, every_phase: bool = False) -> pd.DataFrame:
     """Exactly the filtered forms, one row per form, in the canonical columns with the resolved region_code."""
-    forms = selection.all_phases if every_phase else selection.phase
+    forms = selection.rows(every_phase)
     out = forms[list(FORM_COLUMNS)].copy()
     out["observed_at"] = forms["observed_at"].dt.strftime("%Y-%m-%dT%H:%M")
     out["overall"] = forms["overall"].astype("string")
