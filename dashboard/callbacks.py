@@ -104,17 +104,23 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
             out["mode"] = "Exit briefing view" if briefing else "Briefing view"
         if trigger != "data-version":  # new data leaves the controls alone (a slider may be in the user's hand)
             out["controls"] = controls_from_filters(filters)
-        patch, out["map_title"], out["map_caption"], map_notices = views.map_patch(mission, chosen, filters, private)
+
+        # Each part is made once per (forms, view, privacy) and remembered with the view's forms (Selection.remember).
+        def part(name: str, make: Any) -> Any:
+            return chosen.remember((name, filters, private), make)
+
+        patch, out["map_title"], out["map_caption"], map_notices = part("map", lambda: views.map_patch(mission, chosen, filters, private))
         out["map"] = patch
         out["fit"] = views.map_fit(mission, filters)
         out["back"] = None if filters.drill else {"display": "none"}
         out["map_notices"] = _notice(map_notices)
-        out["headlines"] = views.headlines(mission, chosen, filters, bool(as_fraction), private)
-        out["n_shown"] = views.n_shown(mission, chosen, filters, private)
-        out["regions"] = tables.region_table(mission, chosen, filters, private)
+        fraction = bool(as_fraction)
+        out["headlines"] = part(f"headlines-{fraction}", lambda: views.headlines(mission, chosen, filters, fraction, private))
+        out["n_shown"] = part("n_shown", lambda: views.n_shown(mission, chosen, filters, private))
+        out["regions"] = part("regions", lambda: tables.region_table(mission, chosen, filters, private))
         out["regions_title"] = text.region_table_title(filters)
-        out["problems"], out["problems_title"] = views.problems(chosen, filters, private)
-        out["timeline"] = views.timeline(chosen, filters, private)
+        out["problems"], out["problems_title"] = part("problems", lambda: views.problems(chosen, filters, private))
+        out["timeline"] = part("timeline", lambda: views.timeline(chosen, filters, private))
         query = to_query(filters, always_form=True, default_min_n=known.min_n)
         out["csv"] = f"/export.csv{query}" if access.sees_forms else None
         out["brief"] = f"/export/brief.pdf{query}"

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -26,6 +28,8 @@ from dashboard.filters import Filters, work
 from geo.mission import MissionDataset
 
 CACHE_SIZE = 32
+MEMO_SIZE = 64  # figures and tables kept per cached view
+T = TypeVar("T")
 # Columns only the forms table and the CSV show (Selection.rows): the figures never read them.
 ROWS_ONLY = frozenset({"form_id", "observer_org", "district_code", "urban_rural", "evoting", "comments", "form_key", "first_data_version"})
 _cache: OrderedDict[tuple[str, Filters], Selection] = OrderedDict()
@@ -44,6 +48,22 @@ class Selection:
 
     forms: pd.DataFrame
     masks: dict[str, pd.Series]
+    memo: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def remember(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, once per ``key`` for these forms: a figure or a table of a view is made once, whoever
+        asks for it again (another user, the same view after a detour) gets it from here. The key names
+        everything besides the forms that the result depends on (the whole ``Filters`` and the role's
+        privacy, in practice). Results are shared: never change one."""
+        try:
+            return self.memo[key]
+        except KeyError:
+            pass
+        value = compute()
+        if len(self.memo) >= MEMO_SIZE:
+            self.memo.clear()
+        self.memo[key] = value
+        return value
 
     @cached_property
     def _counted(self) -> pd.DataFrame:

@@ -75,6 +75,22 @@ def test_the_same_view_again_filters_nothing(page):
     assert selection.work["rows_filtered"] == 1 and selection.work["cache_hits"] == 1
 
 
+def test_a_view_seen_before_is_not_drawn_again_and_reads_the_same(page, monkeypatch):
+    from dashboard import views
+
+    page.fire("phase", "value", "opening")
+    first = page.log[-1].reply
+    drawn = []
+    real = views.map_patch
+    monkeypatch.setattr(views, "map_patch", lambda *a, **k: drawn.append(a) or real(*a, **k))
+    page.fire("phase", "value", "voting")
+    page.fire("phase", "value", "opening")
+    assert len(drawn) == 1  # voting drawn; opening remembered
+    again = page.log[-1].reply
+    for part in ("region-map", "headlines", "region-table", "problem-chart", "timeline", "n-shown", "map-caption"):
+        assert again[part] == first[part], part
+
+
 def test_every_callback_answers(page):
     page.fire("phase", "value", "tabulation")
     page.fire("as-fraction", "value", True)
