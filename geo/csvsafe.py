@@ -24,6 +24,7 @@ import pandas as pd
 # What a spreadsheet may read as the start of a formula (OWASP), plus the apostrophe itself (for restore).
 DANGEROUS_START = frozenset("=+-@\t\r")
 _ESCAPED_START = DANGEROUS_START | {"'"}
+_ANY_START = _ESCAPED_START  # a cell neutralise or restore can change begins with one of these
 # A plain number: optional sign, digits, optional decimal part (ASCII digits only). "-2+3" is not one.
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
@@ -65,7 +66,12 @@ def _map_text(frame: pd.DataFrame, fn: Any) -> pd.DataFrame:
             if all(isinstance(c, str) for c in series.cat.categories):  # fn is one-to-one: categories stay distinct
                 out.isetitem(i, series.cat.rename_categories([fn(c) for c in series.cat.categories]))
         elif _text_column(series):
-            out.isetitem(i, series.map(lambda v: fn(v) if isinstance(v, str) else v).astype(series.dtype))
+            # Only cells that begin with one of the characters concerned can change: find them in one pass.
+            starts = series.astype("string").str.slice(0, 1).isin(list(_ANY_START)).fillna(False).to_numpy(dtype=bool)
+            if starts.any():
+                column = series.copy()
+                column[starts] = [fn(v) if isinstance(v, str) else v for v in series[starts]]
+                out.isetitem(i, column.astype(series.dtype))
     out.columns = [fn(c) if isinstance(c, str) else c for c in frame.columns]
     return out
 

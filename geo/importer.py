@@ -493,7 +493,7 @@ def _import_locked(boundaries, forms, out, *, layer, code_column, name_column, d
         mission_meta.update(election_date=f"{window.election_date:%Y-%m-%d}", window_hours=list(window.hours), time_window=window.report())
     check_before_replacing(out, rows, accepted, regions, force)
     progress(f"writing {out}")
-    mission = build_mission(
+    build_mission(  # read back once, below, with the live store filled
         Path(out),
         regions,
         accepted[list(FORM_COLUMNS)],
@@ -505,6 +505,7 @@ def _import_locked(boundaries, forms, out, *, layer, code_column, name_column, d
         join=False,
         web=web,
         symlink=True,
+        load=False,
     )
     # The live store: the forms join those already there (earlier imports, a sync); the same export twice changes nothing.
     from geo.sync import file_deliveries  # what each tool says of its rows: the logical form, the version's time, review

@@ -101,8 +101,12 @@ def build_mission(
     join: bool = True,
     web: WebLayers | None = None,
     symlink: bool = False,
-) -> MissionDataset:
+    load: bool = True,
+) -> MissionDataset | None:
     """Join forms to regions and write a mission folder, swapped in so that a crash loses nothing.
+
+    Returns the folder as :func:`load_mission` reads it (``load`` False: nothing, for a caller that goes on
+    to fill the folder's live store and reads it then).
 
     ``boundaries`` needs ``code`` and ``name`` columns. With ``join`` (the default), forms with
     coordinates get their ``region_code`` from a spatial join on the full-detail boundaries and
@@ -172,7 +176,7 @@ def build_mission(
             with suppress(OSError):
                 _remove(tmp)
         raise
-    return load_mission(out_dir)
+    return load_mission(out_dir) if load else None
 
 
 def _carry_over(old: Path, new: Path, written: set[str]) -> None:

@@ -83,8 +83,11 @@ def map_values(raw: pd.Series, table: dict[str, str]) -> tuple[pd.Series, pd.Ser
     Returns ``(values, invalid)``: canonical values (``<NA>`` for blanks and for unknown values) and
     a boolean mask of the non-blank values that are not in the table.
     """
-    blank = raw.isna() | (raw.astype("string").str.strip() == "")
-    keys = raw.astype("string").map(normalise_token, na_action="ignore")
-    values = keys.map(table).astype("string")
+    text = raw.astype("string")
+    blank = raw.isna() | (text.str.strip() == "")
+    # Each distinct value is normalised once (a million forms hold a handful of spellings of "yes").
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    canonical = pd.array([table.get(normalise_token(u)) for u in uniques], dtype="string")
+    values = pd.Series(canonical.take(codes, allow_fill=True), index=raw.index, dtype="string")
     invalid = ~blank & values.isna()
     return values.where(~blank), invalid.astype(bool)
