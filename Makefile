@@ -2,6 +2,7 @@
 #   make run        create .venv, install, serve the demo mission at http://127.0.0.1:8050
 #   make test       install test needs (Debian chromium + chromium-driver when missing), run every test
 #   make test-fast  lint and the tests that need no chromium and build no wheel (not browser, export or install)
+#   make load       USERS simulated people (100) for RUNTIME (2m) against `obsmap serve --workers 4`, on 127.0.0.1
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -9,7 +10,7 @@ PORT   ?= 8050
 HOST   ?= 127.0.0.1
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-fast chromium lint format demo sources bench clean
+.PHONY: run test test-fast chromium lint format demo sources bench load clean
 
 PIP    := $(BIN)/python -m pip install --quiet -c constraints.txt
 
@@ -63,5 +64,22 @@ sources: $(VENV)/.installed
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m scripts.benchmark
 
+# The load generator (locust) has a venv of its own: it needs urllib3 2, which the test extra's selenium forbids in .venv
+# (constraints.txt pins urllib3 1.26 for it). Its other versions come from constraints.txt. The server runs from .venv.
+LOAD_VENV := .venv-load
+USERS     ?= 100
+RUNTIME   ?= 2m
+LOAD_ARGS ?=
+
+$(LOAD_VENV)/.installed: constraints.txt
+	@$(PYTHON) -m venv $(LOAD_VENV)
+	@echo '*' > $(LOAD_VENV)/.gitignore  # git leaves the whole venv alone (as Python 3.13's venv does by itself)
+	grep -v '^urllib3==' constraints.txt > $(LOAD_VENV)/constraints.txt
+	$(LOAD_VENV)/bin/python -m pip install --quiet -c $(LOAD_VENV)/constraints.txt locust psutil 'urllib3>=2'
+	touch $@
+
+load: $(VENV)/.installed $(LOAD_VENV)/.installed
+	$(LOAD_VENV)/bin/python -m scripts.load --users $(USERS) --runtime $(RUNTIME) --server-python $(BIN)/python $(LOAD_ARGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info build dist
+	rm -rf $(VENV) $(LOAD_VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info build dist

@@ -23,11 +23,25 @@ def _serve(args: argparse.Namespace) -> int:
     if args.debug and args.host not in LOOPBACK:
         print("obsmap: --debug shows the server's internals in the browser: use it on 127.0.0.1 only.", file=sys.stderr)
         return 2
-    accounts = accounts_to_serve(folder, args.host, args.accounts)
+    accounts = accounts_to_serve(folder, args.host, args.accounts)  # decided before anything starts
+    if not args.debug:  # gunicorn (dashboard/serving.py)
+        from dashboard import serving
+
+        if not all(1 <= n <= 64 for n in (args.workers or 1, args.threads)):
+            print("obsmap: --workers and --threads take a whole number from 1 to 64.", file=sys.stderr)
+            return 2
+
+        def factory():
+            return create_app(folder, min_n=args.min_n, accounts=accounts)
+
+        workers = args.workers or serving.default_workers()
+        return serving.serve(
+            factory, folder=folder, host=args.host, port=args.port, accounts=accounts, workers=workers, threads=args.threads
+        )
     app = create_app(folder, min_n=args.min_n, accounts=accounts)
-    print(f"obsmap: serving {folder} at http://{args.host}:{args.port}/  (Ctrl+C to stop)", flush=True)
+    print(f"obsmap: serving {folder} at http://{args.host}:{args.port}/ with Flask's development server (Ctrl+C to stop)", flush=True)
     print(f"obsmap: {NO_SIGN_IN_NOTE}" if accounts is None else f"obsmap: sign-in required (accounts in {accounts.path})", flush=True)
-    app.run(host=args.host, port=args.port, debug=args.debug)
+    app.run(host=args.host, port=args.port, debug=True)
     return 0
 
 
@@ -164,7 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data", help="mission folder (default: $OBSMAP_DATA, else the demo mission)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8050, help="port (default 8050)")
-    serve.add_argument("--debug", action="store_true", help="Dash debug mode (reloader and dev tools; 127.0.0.1 only)")
+    serve.add_argument(
+        "--debug", action="store_true", help="Flask's development server in Dash debug mode (reloader and dev tools; 127.0.0.1 only)"
+    )
+    serve.add_argument("--workers", type=int, metavar="N", help="gunicorn worker processes, 1-64 (default: two per core, at most 8)")
+    serve.add_argument("--threads", type=int, default=1, metavar="N", help="threads per worker, 1-64 (default 1; more: gthread workers)")
     serve.add_argument("--accounts", help="accounts file (default: $OBSMAP_ACCOUNTS, else beside the mission's store)")
     serve.add_argument("--min-n", type=parse_min_n, default=DEFAULT_MIN_N, help=MIN_N_HELP)
     serve.set_defaults(func=_serve)
