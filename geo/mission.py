@@ -568,8 +568,8 @@ def _live_forms(store_file: Path) -> tuple[int, pd.DataFrame]:
     """The store's data version and its current forms, typed, with ``review``, ``first_data_version`` and ``form_key``."""
     snapshot_file = store_file.resolve().parent / SNAPSHOT_FILE
     with Store(store_file) as store:
-        version = store.data_version()
-        held = _read_snapshot(snapshot_file)
+        version, store_id = store.data_version(), store.store_id()
+        held = _read_snapshot(snapshot_file, store_id, version)
         if held is None:
             forms, changed = _typed_live(store.current_forms()), 0
         else:
@@ -581,7 +581,7 @@ def _live_forms(store_file: Path) -> tuple[int, pd.DataFrame]:
                 fresh = _typed_live(delta[~delta["deleted"]].drop(columns="deleted"))
                 forms = pd.concat([kept, fresh], ignore_index=True).sort_values("form_key", kind="stable", ignore_index=True)
     if held is None or changed > max(1_000, SNAPSHOT_REWRITE_SHARE * len(forms)):
-        _write_snapshot(snapshot_file, forms, version)
+        _write_snapshot(snapshot_file, forms, version, store_id)
     return version, forms
 
 
@@ -593,8 +593,9 @@ def _typed_live(current: pd.DataFrame) -> pd.DataFrame:
     return forms
 
 
-def _read_snapshot(file: Path) -> tuple[pd.DataFrame, int] | None:
-    """The snapshot's forms and data version, or None when there is none (or it is not one this obsmap wrote)."""
+def _read_snapshot(file: Path, store_id: str, version: int) -> tuple[pd.DataFrame, int] | None:
+    """The snapshot's forms and data version, or None when there is none, it is not one this obsmap wrote, or it
+    was made from another store (one made again, its versions counting from 1) or from a later version."""
     import pyarrow.parquet as pq
 
     try:
@@ -602,7 +603,10 @@ def _read_snapshot(file: Path) -> tuple[pd.DataFrame, int] | None:
     except (OSError, ValueError):  # none yet, or unreadable (a write cut short cannot be: it is renamed in whole)
         return None
     meta = table.schema.metadata or {}
-    if meta.get(b"obsmap_format") != SNAPSHOT_FORMAT.encode():
+    if meta.get(b"obsmap_format") != SNAPSHOT_FORMAT.encode() or meta.get(b"obsmap_store_id") != store_id.encode():
+        return None
+    held = int(meta[b"obsmap_data_version"])
+    if held > version:
         return None
     forms = table.to_pandas()
     # Categories as the analysis expects them, whatever Parquet kept of unused ones.
@@ -610,10 +614,10 @@ def _read_snapshot(file: Path) -> tuple[pd.DataFrame, int] | None:
     forms["overall"] = pd.Categorical(forms["overall"], categories=OVERALL_LEVELS, ordered=True)
     forms["review"] = pd.Categorical(forms["review"], categories=REVIEW_STATES)
     forms["observed_at"] = forms["observed_at"].astype("datetime64[us]")
-    return forms, int(meta[b"obsmap_data_version"])
+    return forms, held
 
 
-def _write_snapshot(file: Path, forms: pd.DataFrame, version: int) -> None:
+def _write_snapshot(file: Path, forms: pd.DataFrame, version: int, store_id: str) -> None:
     """Write the snapshot whole (a temporary file renamed over the old one); a folder we cannot write is no error."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -621,7 +625,12 @@ def _write_snapshot(file: Path, forms: pd.DataFrame, version: int) -> None:
     tmp = file.with_name(f".{file.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
     try:
         table = pa.Table.from_pandas(forms, preserve_index=False)
-        meta = {**(table.schema.metadata or {}), b"obsmap_format": SNAPSHOT_FORMAT.encode(), b"obsmap_data_version": str(version).encode()}
+        meta = {
+            **(table.schema.metadata or {}),
+            b"obsmap_format": SNAPSHOT_FORMAT.encode(),
+            b"obsmap_data_version": str(version).encode(),
+            b"obsmap_store_id": store_id.encode(),
+        }
         pq.write_table(table.replace_schema_metadata(meta), tmp)
         os.replace(tmp, file)
     except OSError as exc:

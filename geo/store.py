@@ -22,6 +22,7 @@ import json
 import os
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -155,6 +156,8 @@ class Store:
                 self._db.execute("INSERT OR IGNORE INTO store_meta VALUES ('data_version', '0')")
             elif int(found) != SCHEMA_VERSION:
                 raise MissionDataError(f"{self.path}: store schema {found}, this obsmap reads schema {SCHEMA_VERSION}.")
+            if self._meta("store_id") is None:  # names this store, so nothing made from another one is taken for it
+                self._db.execute("INSERT OR IGNORE INTO store_meta VALUES ('store_id', ?)", (uuid.uuid4().hex,))
         except sqlite3.DatabaseError as exc:
             raise MissionDataError(f"{self.path}: expected obsmap's SQLite store, found a file SQLite cannot use ({exc}).") from exc
 
@@ -171,6 +174,10 @@ class Store:
     def _meta(self, key: str) -> str | None:
         found = self._db.execute("SELECT value FROM store_meta WHERE key = ?", (key,)).fetchone()
         return None if found is None else found[0]
+
+    def store_id(self) -> str:
+        """A random name given to the store when it was made: a store made again (with its versions from 1) has another."""
+        return self._meta("store_id") or ""
 
     def data_version(self) -> int:
         """The number that changes whenever a figure could change: one indexed read, cheap to poll."""

@@ -61,7 +61,9 @@ def test_many_changes_rewrite_the_snapshot_at_the_new_version(tmp_path, monkeypa
         store.ingest([Submission(f"N{i}", row(f"N{i}", "bad", "BB", f"Q{i}"), "2005-12-04T20:00:00Z") for i in range(1_001)], "test")
         version = store.data_version()
     load_mission(out)
-    held = mission_module._read_snapshot((out / "store.sqlite").resolve().parent / SNAPSHOT_FILE)
+    with Store(out / "store.sqlite") as store:
+        store_id = store.store_id()
+    held = mission_module._read_snapshot((out / "store.sqlite").resolve().parent / SNAPSHOT_FILE, store_id, version)
     assert held is not None and held[1] == version and len(held[0]) == 1_003
 
 
@@ -79,4 +81,29 @@ def test_a_broken_or_foreign_snapshot_is_rebuilt_not_an_error(tmp_path, content)
     else:
         snapshot.write_bytes(content)
     pd.testing.assert_frame_equal(load_mission(out).forms, reference)
-    assert mission_module._read_snapshot(snapshot) is not None  # rebuilt
+    with Store(out / "store.sqlite") as store:
+        assert mission_module._read_snapshot(snapshot, store.store_id(), store.data_version()) is not None  # rebuilt
+
+
+def test_a_snapshot_of_another_store_is_never_taken_for_this_one(tmp_path):
+    """A store made again (deleted, then a new import) counts its versions from 1 again: the old snapshot, of a
+    later version of another store, must not stand in for it."""
+    import shutil
+
+    out = tmp_path / "mission"
+    _import(tmp_path, EXPORT, out)
+    with Store(out / "store.sqlite") as store:
+        store.ingest([Submission(f"N{i}", row(f"N{i}", "bad"), "2005-12-04T20:00:00Z") for i in range(3)], "test")
+    home = (out / "store.sqlite").resolve().parent
+    (home / SNAPSHOT_FILE).unlink()
+    load_mission(out)  # a snapshot at version 2, with N0-N2
+    snapshot = (home / SNAPSHOT_FILE).read_bytes()
+    shutil.rmtree(home)
+    (out / "store.sqlite").unlink()
+    _import(tmp_path, EXPORT, out)  # a new store, version 1 ...
+    with Store(out / "store.sqlite") as store:
+        store.ingest([Submission("Z1", row("Z1", "good"), "2005-12-04T20:00:00Z")], "test")  # ... then 2, as the old one was
+        assert store.data_version() == 2
+    home = (out / "store.sqlite").resolve().parent
+    (home / SNAPSHOT_FILE).write_bytes(snapshot)
+    assert sorted(load_mission(out).forms["form_id"]) == ["F1", "F2", "Z1"]
