@@ -5,14 +5,16 @@ from __future__ import annotations
 import io
 import logging
 import re
+import unicodedata
 from html import escape
 from pathlib import Path
+from urllib.parse import quote
 
 from dash import Dash, html
 from flask import Response, abort, has_request_context, request, send_file
 from flask_wtf.csrf import generate_csrf
 
-from dashboard import auth
+from dashboard import auth, tables
 from dashboard.access import OPEN, Access, NotSignedIn, current_access
 from dashboard.accounts import Accounts
 from dashboard.callbacks import register_callbacks
@@ -22,9 +24,7 @@ from dashboard.layout import page
 from dashboard.live import POLL_SECONDS, LiveMission
 from dashboard.paths import resolve_data_dir
 from dashboard.selection import select
-from dashboard.tables import export_frame
 from dashboard.views import initial_map
-from geo.csvsafe import to_safe_csv
 from geo.mission import MissionDataset
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -101,6 +101,17 @@ def download_name(filters: Filters, what: str, fmt: str) -> str:
     return re.sub(r"[\x00-\x1f\x7f/\\]", "_", f"obsmap-{what}-{where}.{fmt}")
 
 
+def _name_the_file(reply: Response, name: str, *, attachment: bool) -> None:
+    """Content-Disposition as :func:`flask.send_file` writes it: ``filename*`` (RFC 6266) when the name is not ASCII."""
+    try:
+        name.encode("ascii")
+        names = {"filename": name}
+    except UnicodeEncodeError:
+        simple = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+        names = {"filename": simple, "filename*": "UTF-8''" + quote(name, safe="!#$&+^`|~")}
+    reply.headers.set("Content-Disposition", "attachment" if attachment else "inline", **names)
+
+
 def _download(body: bytes, name: str, fmt: str, *, attachment: bool, headers: dict[str, str] | None = None) -> Response:
     """A reply with the file name in Content-Disposition (``filename*`` per RFC 6266 when it is not ASCII)."""
     reply = send_file(io.BytesIO(body), mimetype=MIMETYPES[fmt], as_attachment=attachment, download_name=name, max_age=0)
@@ -139,14 +150,15 @@ def register_downloads(app: Dash, live: LiveMission, accounts: Accounts | None =
                 "This account sees aggregates only: the CSV of forms is for analysts and coordinators.\n", 403, mimetype="text/plain"
             )
         every_phase = "form" not in request.args  # the page's link always sets it
-        body = to_safe_csv(export_frame(select(mission, filters), every_phase=every_phase))
         what = "all-phases" if every_phase else filters.form_type
         audit(access, "export", "export.csv")
-        headers = {}
+        # Streamed, a slice of forms at a time: a million forms never sit in memory as one CSV text.
+        reply = Response(tables.export_csv(select(mission, filters), every_phase=every_phase), mimetype=MIMETYPES["csv"])
+        _name_the_file(reply, download_name(filters, what, "csv"), attachment=True)
         if notices:
             # Header values must be one printable ASCII line: anything else from the URL becomes "?".
-            headers["X-Obsmap-Notices"] = "".join(ch if " " <= ch <= "~" else "?" for ch in " ".join(notices))[:1000]
-        return _download(body.encode("utf-8"), download_name(filters, what, "csv"), "csv", attachment=True, headers=headers)
+            reply.headers["X-Obsmap-Notices"] = "".join(ch if " " <= ch <= "~" else "?" for ch in " ".join(notices))[:1000]
+        return reply
 
     @app.server.route("/export/<name>.<fmt>")
     def export_image(name: str, fmt: str) -> Response:

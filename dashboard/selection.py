@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TypeVar
@@ -79,6 +79,13 @@ class Selection:
 
     def _take(self, *names: str) -> pd.DataFrame:
         return self._counted[self._keep(*names)]
+
+    def row_chunks(self, every_phase: bool = False, size: int = 50_000) -> Iterator[pd.DataFrame]:
+        """:meth:`rows` a slice at a time: what a streamed CSV writes, in memory bounded by ``size`` rows."""
+        keep = self._keep("overall", "problem") if every_phase else self._keep("phase", "overall", "problem")
+        positions = np.flatnonzero(keep)
+        for start in range(0, len(positions), size):
+            yield self.forms.iloc[positions[start : start + size]]
 
     def rows(self, every_phase: bool = False) -> pd.DataFrame:
         """The forms of :attr:`phase` (or :attr:`all_phases`) with every column: what the table and the CSV show."""

@@ -7,6 +7,7 @@ rows or a DataFrame out.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
@@ -14,6 +15,7 @@ import pandas as pd
 from dashboard.analysis import interval_percent, negative_share_by_region, reported_problems, whole_percent
 from dashboard.filters import Filters
 from dashboard.selection import Selection
+from geo.csvsafe import to_safe_csv
 from geo.mission import MissionDataset
 from geo.schema import FORM_COLUMNS, PROBLEMS
 
@@ -50,9 +52,20 @@ def table_rows(mission: MissionDataset, selection: Selection, new_since: int | N
     ]
 
 
-def export_frame(selection: Selection, *, every_phase: bool = False) -> pd.DataFrame:
-    """Exactly the filtered forms, one row per form, in the canonical columns with the resolved region_code."""
-    forms = selection.rows(every_phase)
+def export_csv(selection: Selection, *, every_phase: bool = False) -> Iterator[str]:
+    """Exactly the filtered forms, one row per form, in the canonical columns with the resolved region_code, as CSV
+    text (cells a spreadsheet could run neutralised), a slice of forms at a time: a million forms stream in the
+    memory of one slice."""
+    header = True
+    for chunk in selection.row_chunks(every_phase):
+        yield to_safe_csv(export_rows(chunk), header=header)
+        header = False
+    if header:  # no form: the header alone
+        yield to_safe_csv(export_rows(selection.rows(every_phase).iloc[:0]))
+
+
+def export_rows(forms: pd.DataFrame) -> pd.DataFrame:
+    """Forms (typed, as the mission holds them) -> the export's columns, as text."""
     out = forms[list(FORM_COLUMNS)].copy()
     out["observed_at"] = forms["observed_at"].dt.strftime("%Y-%m-%dT%H:%M")
     out["overall"] = forms["overall"].astype("string")
