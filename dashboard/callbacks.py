@@ -11,6 +11,7 @@ change's reply.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import dash
@@ -55,7 +56,6 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         "rows": Output("forms-table", "rowData", allow_duplicate=True),
         "live": Output("live-status", "children"),
         "org_options": Output("orgs", "options"),
-        "team_options": Output("teams", "options"),
     }
     inputs = {
         "search": Input("url", "search"),
@@ -92,8 +92,7 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
             out["url"] = to_query(filters, default_min_n=known.min_n)
         out["live"] = text.live_status(mission, opened)
         if trigger == "data-version":  # organisations and teams that arrived since the page was built become choosable
-            out["org_options"] = sorted(mission.forms["observer_org"].dropna().unique())
-            out["team_options"] = sorted(mission.forms["team_id"].dropna().unique()) if access.sees_forms else []
+            out["org_options"] = sorted(mission.forms["observer_org"].dropna().unique())  # teams: found as one types
         out["store"] = filters.to_dict()
         out["notices"] = _notice(notices)
         if more_filters_active(filters) and trigger != "data-version":
@@ -220,6 +219,18 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         prevent_initial_call=True,
     )
 
+    @app.callback(Output("teams", "options"), Input("teams", "search_value"), State("teams", "value"), prevent_initial_call=True)
+    def find_teams(typed, chosen):
+        """Letters typed in the team filter -> the first teams whose id holds them (and those chosen): a national network
+        has tens of thousands of teams, too many to send with the page (83,000 made the page 1 MB)."""
+        access, mission = _reader(live)
+        chosen = [t for t in (chosen or []) if isinstance(t, str)]
+        if not access.sees_forms:
+            return []
+        if not typed:
+            return chosen
+        return chosen + [t for t in _teams(mission) if typed.lower() in t.lower() and t not in chosen][:TEAM_OPTIONS]
+
     @app.callback(Output("more", "is_open"), Input("more-toggle", "n_clicks"), State("more", "is_open"), prevent_initial_call=True)
     def toggle_more(_clicks, is_open):
         """More filters button -> show or hide the second row of filters."""
@@ -244,6 +255,15 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         patch = Patch()
         patch["quickFilterText"] = text_ or ""
         return patch
+
+
+TEAM_OPTIONS = 50  # teams offered for what was typed
+
+
+@lru_cache(maxsize=16)
+def _teams(mission: Any) -> tuple[str, ...]:
+    """The mission's team ids, sorted (once per mission, scoped or not)."""
+    return tuple(sorted(mission.forms["team_id"].dropna().unique()))
 
 
 def _reader(live: LiveMission) -> tuple[Access, Any]:

@@ -108,7 +108,7 @@ def filter_bar(mission: MissionDataset, filters: Filters, access: Access = OPEN)
     if access.regions is not None:  # a coordinator chooses among their regions
         region_options = [o for o in region_options if o["value"] in access.regions]
     orgs = sorted(forms["observer_org"].dropna().unique())
-    teams = sorted(forms["team_id"].dropna().unique()) if access.sees_forms else []
+    teams = list(c["teams"]) if access.sees_forms else []  # the chosen ones; others are found as one types (find_teams)
     metric_options = [(m, METRIC_SHORT[m]) for m in METRICS if m != "coverage" or mission.stations is not None]
     hidden = {"display": "none"}
     main = dbc.Row(
@@ -159,7 +159,7 @@ def filter_bar(mission: MissionDataset, filters: Filters, access: Access = OPEN)
             ),
             _field(dcc.Dropdown(id="orgs", options=orgs, value=c["orgs"], multi=True, placeholder="All"), "orgs", xs=6, lg=2),
             _field(
-                dcc.Dropdown(id="teams", options=teams, value=c["teams"], multi=True, placeholder="All"),
+                dcc.Dropdown(id="teams", options=teams, value=c["teams"], multi=True, placeholder="All (type to find a team)"),
                 "teams",
                 xs=6,
                 lg=3,
