@@ -27,6 +27,7 @@ ACTIONS = [
     ("table-toggle", "n_clicks", 1),
     ("table-search", "value", "F0"),
     ("more-toggle", "n_clicks", 1),
+    ("teams", "search_value", "T"),
     ("hours", "value", [8, 20]),
     ("hours", "value", [0, 30]),
     ("overall", "value", ["bad", "very bad"]),
