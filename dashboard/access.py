@@ -26,7 +26,6 @@ import pandas as pd
 from dashboard.filters import Filters
 from geo.mission import MissionDataset
 
-ROLE_LABELS = {"admin": "admin", "analyst": "analyst", "coordinator": "coordinator", "viewer": "viewer"}
 VIEWER_NOTICE = "Polling-station detail and team filters are for analysts and coordinators; this account sees aggregates."
 
 
@@ -85,7 +84,7 @@ class Access:
         if self.open:
             return "No sign-in"
         where = f" ({', '.join(sorted(self.regions))})" if self.regions is not None else ""
-        return f"{self.user} · {ROLE_LABELS.get(self.role, self.role)}{where}"
+        return f"{self.user} · {self.role}{where}"
 
 
 OPEN = Access(user=None, role="analyst", open=True)

@@ -137,7 +137,7 @@ def register_downloads(app: Dash, live: LiveMission, accounts: Accounts | None =
         filters, withheld = access.restrict(filters, live.min_n)
         return access, mission, filters, [*notices, *withheld]
 
-    def audit(_access: Access, event: str, what: str) -> None:
+    def audit(event: str, what: str) -> None:
         auth.audit(event, {"what": what, "view": request.query_string.decode("utf-8", "replace")[:2000]})
 
     @app.server.route("/export.csv")
@@ -145,13 +145,13 @@ def register_downloads(app: Dash, live: LiveMission, accounts: Accounts | None =
         """Exactly the forms the page shows, canonical columns; without ``form=``, every phase."""
         access, mission, filters, notices = reader()
         if not access.sees_forms:
-            audit(access, "denied", "export.csv")
+            audit("denied", "export.csv")
             return Response(
                 "This account sees aggregates only: the CSV of forms is for analysts and coordinators.\n", 403, mimetype="text/plain"
             )
         every_phase = "form" not in request.args  # the page's link always sets it
         what = "all-phases" if every_phase else filters.form_type
-        audit(access, "export", "export.csv")
+        audit("export", "export.csv")
         # Streamed, a slice of forms at a time: a million forms never sit in memory as one CSV text.
         reply = Response(tables.export_csv(select(mission, filters), every_phase=every_phase), mimetype=MIMETYPES["csv"])
         _name_the_file(reply, download_name(filters, what, "csv"), attachment=True)
@@ -175,5 +175,5 @@ def register_downloads(app: Dash, live: LiveMission, accounts: Accounts | None =
                 body = exports.brief(mission, filters, fmt, private)
         except ExportUnavailable as exc:
             return Response(f"{exc}\n", 503, mimetype="text/plain")
-        audit(access, "brief" if name == "brief" else "export", f"{name}.{fmt}")
+        audit("brief" if name == "brief" else "export", f"{name}.{fmt}")
         return _download(body, download_name(filters, f"{name}-{filters.form_type}", fmt), fmt, attachment=fmt == "pdf")
