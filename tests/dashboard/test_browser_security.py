@@ -156,8 +156,10 @@ def test_no_script_runs_from_a_hostile_missions_strings(dash_duo, tmp_path):
     _map_ready(dash_duo)
     assert PAYLOADS["region"] in dash_duo.find_element("#map-title").text
     _check_clean(dash_duo, "drill-down")
+    dash_duo._wait_for_callbacks()  # the view settled, then the table opened
     driver.execute_script("document.getElementById('table-toggle').click();")
-    _wait(lambda: PAYLOADS["comment"] in driver.find_element(By.ID, "forms-table").text, message="the forms in the table")
+    grid_text = "return document.getElementById('forms-table').textContent;"  # every rendered cell, scrolled into view or not
+    _wait(lambda: PAYLOADS["comment"] in (driver.execute_script(grid_text) or ""), 40, "the forms in the table")
     _check_clean(dash_duo, "table")
     driver.get(dash_duo.server_url + "/?form=voting&mode=briefing")
     _map_ready(dash_duo)
