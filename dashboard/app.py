@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 import unicodedata
@@ -11,7 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from dash import Dash, html
-from flask import Response, abort, has_request_context, request, send_file
+from flask import Response, abort, has_request_context, request
 from flask_wtf.csrf import generate_csrf
 
 from dashboard import auth, tables
@@ -112,10 +111,10 @@ def _name_the_file(reply: Response, name: str, *, attachment: bool) -> None:
     reply.headers.set("Content-Disposition", "attachment" if attachment else "inline", **names)
 
 
-def _download(body: bytes, name: str, fmt: str, *, attachment: bool, headers: dict[str, str] | None = None) -> Response:
+def _download(body: bytes, name: str, fmt: str, *, attachment: bool) -> Response:
     """A reply with the file name in Content-Disposition (``filename*`` per RFC 6266 when it is not ASCII)."""
-    reply = send_file(io.BytesIO(body), mimetype=MIMETYPES[fmt], as_attachment=attachment, download_name=name, max_age=0)
-    reply.headers.update(headers or {})
+    reply = Response(body, mimetype=MIMETYPES[fmt])
+    _name_the_file(reply, name, attachment=attachment)
     return reply
 
 

@@ -82,14 +82,16 @@ class Selection:
 
     def row_chunks(self, every_phase: bool = False, size: int = 50_000) -> Iterator[pd.DataFrame]:
         """:meth:`rows` a slice at a time: what a streamed CSV writes, in memory bounded by ``size`` rows."""
-        keep = self._keep("overall", "problem") if every_phase else self._keep("phase", "overall", "problem")
-        positions = np.flatnonzero(keep)
+        positions = np.flatnonzero(self._row_keep(every_phase))
         for start in range(0, len(positions), size):
             yield self.forms.iloc[positions[start : start + size]]
 
     def rows(self, every_phase: bool = False) -> pd.DataFrame:
         """The forms of :attr:`phase` (or :attr:`all_phases`) with every column: what the table and the CSV show."""
-        return self.forms[self._keep("overall", "problem") if every_phase else self._keep("phase", "overall", "problem")]
+        return self.forms[self._row_keep(every_phase)]
+
+    def _row_keep(self, every_phase: bool) -> np.ndarray:
+        return self._keep("overall", "problem") if every_phase else self._keep("phase", "overall", "problem")
 
     @cached_property
     def phase(self) -> pd.DataFrame:

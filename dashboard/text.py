@@ -50,12 +50,10 @@ def region_hover(metric: MetricTable, row: Any, form_type: str) -> str:
     )
 
 
-def region_hovers(metric: MetricTable, form_type: str, private_min_n: int | None = None) -> list[str]:
-    """Each region's hover; with ``private_min_n`` (aggregates-only accounts), a region behind fewer forms says so, without counts."""
-    if private_min_n is None:
-        return [region_hover(metric, row, form_type) for row in metric.table.itertuples()]
+def region_hovers(metric: MetricTable, form_type: str, private: bool = False) -> list[str]:
+    """Each region's hover; ``private`` (aggregates-only accounts): a region marked too few says so, without counts."""
     return [
-        too_few_words(private_min_n) if row.too_few or 0 < int(row.n) < private_min_n else region_hover(metric, row, form_type)
+        too_few_words(metric.legend.min_n or 0) if private and row.too_few else region_hover(metric, row, form_type)
         for row in metric.table.itertuples()
     ]
 

@@ -56,12 +56,12 @@ def known_values(mission: MissionDataset, min_n: int = DEFAULT_MIN_N) -> Known:
 # ---------------------------------------------------------------------------------------- the map
 def region_values(mission: MissionDataset, metric: MetricTable, filters: Filters, private: bool = False) -> dict[str, Any]:
     """The map's per-region values (z, hover, legend) for ``filters``; ``private``: no count behind fewer than ``min_n`` forms."""
-    hovers = text.region_hovers(metric, filters.form_type, filters.min_n if private else None)
-    table, legend = metric.table, metric.legend
     if private:  # every metric: a region behind fewer than min_n forms is "too few", its value not even in the colour
+        table = metric.table
         table = table.assign(too_few=table["too_few"] | ((table["n"] > 0) & (table["n"] < filters.min_n)))
-        legend = replace(legend, min_n=filters.min_n)
-    return region_map_values(table, mission.region_names, legend, hovers, selected=filters.regions)
+        metric = replace(metric, table=table, legend=replace(metric.legend, min_n=filters.min_n))
+    hovers = text.region_hovers(metric, filters.form_type, private)
+    return region_map_values(metric.table, mission.region_names, metric.legend, hovers, selected=filters.regions)
 
 
 def initial_map(mission: MissionDataset, filters: Filters, private: bool = False) -> go.Figure:
