@@ -20,10 +20,11 @@ from dashboard.analysis import (
     problem_share_by_region,
     whole_percent,
 )
+from dashboard.counting import Counted
 from dashboard.filters import Filters
 from dashboard.selection import Selection
 from geo.mission import MissionDataset
-from geo.schema import PHASE_CHECKLIST, PHASE_LABELS, PROBLEMS
+from geo.schema import FORM_TYPES, PHASE_CHECKLIST, PHASE_LABELS, PROBLEMS
 
 
 @dataclass(frozen=True)
@@ -94,12 +95,12 @@ def metric_table(mission: MissionDataset, selection: Selection, filters: Filters
         return MetricTable("coverage", t, legend, None, notices)
 
     if metric == "forms":
-        t = pd.DataFrame({"n": selection.phase.groupby("region_code").size()}).reindex(codes).fillna(0).astype(int)
+        t = selection.phase.by_region(codes)
         t["part"] = t["whole"] = t["n"]
         t["value"] = t["n"].astype(float)
         t["too_few"] = False
         # Breaks from the whole phase, unfiltered, so the colours stay put while filtering.
-        largest = _largest_phase_count(mission, filters.form_type)
+        largest = _largest_phase_count(selection, filters.form_type)
         return MetricTable("forms", t, MetricView("forms", f"{phase} forms per region", theme.nice_breaks(float(largest))), None, notices)
 
     t = negative_share_by_region(selection.phase, codes).rename(columns={"negative": "part", "assessed": "whole"})
@@ -109,10 +110,11 @@ def metric_table(mission: MissionDataset, selection: Selection, filters: Filters
     return MetricTable("negative", t[["n", "part", "whole", "share", "value", "too_few"]], legend, None, notices)
 
 
-def _largest_phase_count(mission: MissionDataset, form_type: str) -> int:
-    forms = mission.forms
-    counts = forms.loc[forms["form_type"] == form_type, "region_code"].value_counts()
-    return int(counts.max()) if len(counts) else 1
+def _largest_phase_count(selection: Selection, form_type: str) -> int:
+    """The most forms of ``form_type`` in one region, over all the mission's forms (none filtered)."""
+    codes = selection.codes
+    counts = Counted(codes).bincount(codes.region, len(codes.regions), codes.phase == FORM_TYPES.index(form_type))
+    return int(counts.max()) if len(counts) and counts.max() > 0 else 1
 
 
 def selected_totals(metric: MetricTable, filters: Filters) -> tuple[int, int, int]:

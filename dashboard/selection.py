@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard.analysis import form_masks
+from dashboard.counting import Codes, Counted, codes_for
 from dashboard.filters import Filters, work
 from geo.mission import MissionDataset
 
@@ -38,16 +39,21 @@ _lock = threading.Lock()
 
 @dataclass(frozen=True)
 class Selection:
-    """A view's forms, in the variants the page needs; every frame is read-only (copy before changing).
+    """A view's forms, in the variants the page needs, as rows to count (:class:`~dashboard.counting.Counted`:
+    a mask over the mission's coded columns, nothing copied):
 
     - :attr:`phase`: the chosen phase, every filter applied (what the map and the table count);
     - :attr:`all_phases`: every phase, every other filter applied (the findings by phase);
     - :attr:`phase_any_problem`: the phase without the problem filter (a problem's own rate);
     - :attr:`present`: the phase without the assessment and problem filters (was a station observed at all).
+
+    :attr:`phase_forms` is :attr:`phase` as a table (the drill-down's stations); :meth:`rows` and
+    :meth:`row_chunks` give every column (the forms table, the CSV). Every frame is read-only.
     """
 
     forms: pd.DataFrame
-    masks: dict[str, pd.Series]
+    masks: dict[str, np.ndarray]
+    codes: Codes
     memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     def remember(self, key: Hashable, compute: Callable[[], T]) -> T:
@@ -75,10 +81,10 @@ class Selection:
         keep = self.masks["base"]
         for name in names:
             keep = keep & self.masks[name]
-        return keep.to_numpy()
+        return keep
 
-    def _take(self, *names: str) -> pd.DataFrame:
-        return self._counted[self._keep(*names)]
+    def _count(self, *names: str) -> Counted:
+        return Counted(self.codes, self._keep(*names))
 
     def row_chunks(self, every_phase: bool = False, size: int = 50_000) -> Iterator[pd.DataFrame]:
         """:meth:`rows` a slice at a time: what a streamed CSV writes, in memory bounded by ``size`` rows."""
@@ -94,20 +100,25 @@ class Selection:
         return self._keep("overall", "problem") if every_phase else self._keep("phase", "overall", "problem")
 
     @cached_property
-    def phase(self) -> pd.DataFrame:
-        return self._take("phase", "overall", "problem")
+    def phase(self) -> Counted:
+        return self._count("phase", "overall", "problem")
 
     @cached_property
-    def all_phases(self) -> pd.DataFrame:
-        return self._take("overall", "problem")
+    def all_phases(self) -> Counted:
+        return self._count("overall", "problem")
 
     @cached_property
-    def phase_any_problem(self) -> pd.DataFrame:
-        return self._take("phase", "overall")
+    def phase_any_problem(self) -> Counted:
+        return self._count("phase", "overall")
 
     @cached_property
-    def present(self) -> pd.DataFrame:
-        return self._take("phase")
+    def present(self) -> Counted:
+        return self._count("phase")
+
+    @cached_property
+    def phase_forms(self) -> pd.DataFrame:
+        """:attr:`phase` as a table of the columns the figures read (a copy of those rows)."""
+        return self._counted[self.phase.keep]
 
 
 def forms_key(filters: Filters) -> Filters:
@@ -137,7 +148,8 @@ def select(mission: MissionDataset, filters: Filters) -> Selection:
             work["cache_hits"] += 1
             return hit
     work["rows_filtered"] += 1
-    chosen = Selection(mission.forms, form_masks(mission.forms, key[1]))
+    masks = {name: mask.to_numpy(dtype=bool) for name, mask in form_masks(mission.forms, key[1]).items()}
+    chosen = Selection(mission.forms, masks, codes_for(mission, mission.forms, mission.region_codes))
     with _lock:
         _cache[key] = chosen
         while len(_cache) > CACHE_SIZE:

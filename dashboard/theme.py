@@ -92,3 +92,4 @@ TEMPLATE = go.layout.Template(
     )
 )
 pio.templates["obsmap"] = TEMPLATE
+TEMPLATE_JSON = TEMPLATE.to_plotly_json()  # the same, as plain data (dashboard.figures.figure)

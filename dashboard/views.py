@@ -79,13 +79,13 @@ def drill_layers(mission: MissionDataset, selection: Selection, filters: Filters
         layers: dict[str, dict[str, Any]] = {name: {**empty, "visible": False} for name in (UNOBSERVED, *STATIONS)}
         layers[DISTRICTS] = {"locations": [], "z": [], "visible": False}
         return layers
-    visits = station_visits(selection.phase)
+    visits = station_visits(selection.phase_forms)
     visits = visits[visits["latitude"].notna() & visits["longitude"].notna()]
     unobserved = pd.DataFrame(columns=["ps_id", "latitude", "longitude"])
     if mission.stations is not None:
         # "Not observed" means no visit at all in this phase and selection, whatever its assessment or
         # problems: a station visited but filtered out by assessment or problem is simply not drawn.
-        observed = set(selection.present["ps_id"].dropna())
+        observed = selection.present.stations_seen()
         registry = filter_stations(mission.stations, filters)
         unobserved = registry[~registry["ps_id"].isin(observed) & registry["latitude"].notna()]
     layers = {name: {**values, "visible": True} for name, values in station_values(visits, unobserved).items()}
@@ -180,7 +180,7 @@ def n_shown(mission: MissionDataset, selection: Selection, filters: Filters, pri
     ``private`` (aggregates-only accounts): fewer than ``min_n`` forms are not counted out.
     """
     here, every = selection.phase, selection.all_phases
-    teams = every["team_id"].nunique()
+    teams = every.teams()
     if private and (0 < len(here) < filters.min_n or 0 < len(every) < filters.min_n):
         return [
             html.Strong(f"Fewer than {filters.min_n} {PHASE_LABELS[filters.form_type].lower()} forms", id="n-phase-forms"),
