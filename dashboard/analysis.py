@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+import numpy as np
 import pandas as pd
 
 from dashboard.counting import Counted
@@ -260,25 +261,48 @@ def station_visits(forms: pd.DataFrame) -> pd.DataFrame:
     """One row per observed station (ps_id): visits, worst assessment, phases, times, problems reported.
 
     ``worst`` is the worst overall assessment among its forms (``<NA>`` when none was assessed);
-    ``latitude``/``longitude`` are the mean of the forms' coordinates.
+    ``phases`` and ``problems`` name each once, in the order the forms give them; ``times`` are the forms'
+    times (HH:MM) in order; ``latitude``/``longitude`` are the mean of the forms' coordinates. Counted by
+    column, not per station (a drill-down into a region of 20,000 forms took 1.3 s station by station).
     """
     located = forms[forms["ps_id"].notna()]
     if located.empty:
         return pd.DataFrame(columns=["ps_id", "visits", "worst", "phases", "times", "problems", "latitude", "longitude", "region_code"])
-    g = located.assign(_reported=reported_problems(located)).groupby("ps_id", sort=True)
+    ps = located["ps_id"].to_numpy(dtype=object)
+    g = located.groupby("ps_id", sort=True)
     out = pd.DataFrame(
         {
             "visits": g.size(),
             "worst": g["overall"].max(),
-            "phases": g["form_type"].agg(lambda s: ", ".join(dict.fromkeys(str(v) for v in s))),
-            "times": g["observed_at"].agg(lambda s: ", ".join(t.strftime("%H:%M") for t in s.dropna().sort_values())),
-            "problems": g["_reported"].agg(lambda lists: ", ".join(dict.fromkeys(p for lst in lists for p in lst))),
             "latitude": g["latitude"].mean(),
             "longitude": g["longitude"].mean(),
             "region_code": g["region_code"].first(),
         }
     )
-    return out.reset_index()
+
+    def joined(items: pd.DataFrame) -> pd.Series:
+        """``items`` (ps_id, text), in order -> per station, its texts joined by commas ("" for none)."""
+        items = items.sort_values("ps_id", kind="stable")
+        keys, starts = np.unique(items["ps_id"].to_numpy(dtype=object), return_index=True)
+        texts = items["text"].tolist()
+        ends = [*starts[1:], len(texts)][: len(starts)]
+        return pd.Series([", ".join(texts[a:b]) for a, b in zip(starts, ends, strict=True)], index=keys, dtype=object).reindex(
+            out.index, fill_value=""
+        )
+
+    phases = pd.DataFrame({"ps_id": ps, "text": located["form_type"].astype(str).to_numpy(dtype=object)}).drop_duplicates()
+    timed = located[located["observed_at"].notna()].sort_values("observed_at", kind="stable")
+    times = pd.DataFrame(
+        {"ps_id": timed["ps_id"].to_numpy(dtype=object), "text": timed["observed_at"].dt.strftime("%H:%M").to_numpy(dtype=object)}
+    )
+    said = []  # (form's position, question's position, station, label) of every "yes"
+    for j, (col, label) in enumerate(PROBLEMS.items()):
+        rows = np.flatnonzero(located[col].fillna(False).to_numpy(dtype=bool))
+        said.append(pd.DataFrame({"form": rows, "question": j, "ps_id": ps[rows], "text": label}))
+    problems = pd.concat(said).sort_values(["form", "question"]).drop_duplicates(["ps_id", "text"])
+    out["phases"], out["times"], out["problems"] = joined(phases), joined(times), joined(problems)
+    columns = ["visits", "worst", "phases", "times", "problems", "latitude", "longitude", "region_code"]
+    return out[columns].rename_axis("ps_id").reset_index()
 
 
 def tally_by_hour(forms: pd.DataFrame | Counted) -> pd.DataFrame:

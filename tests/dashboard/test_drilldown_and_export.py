@@ -241,3 +241,34 @@ def test_a_click_on_a_real_bar_selects_its_problem(demo):
         known=Known(regions=frozenset(demo.regions.code)),
     )
     assert f.problem == "protocol_tampering"
+
+
+def _station_visits_one_by_one(forms):
+    """The plain reading of station_visits' docstring, station by station (its first, slow implementation)."""
+    from dashboard.analysis import reported_problems
+
+    located = forms[forms["ps_id"].notna()]
+    g = located.assign(_reported=reported_problems(located)).groupby("ps_id", sort=True)
+    out = pd.DataFrame(
+        {
+            "visits": g.size(),
+            "worst": g["overall"].max(),
+            "phases": g["form_type"].agg(lambda s: ", ".join(dict.fromkeys(str(v) for v in s))),
+            "times": g["observed_at"].agg(lambda s: ", ".join(t.strftime("%H:%M") for t in s.dropna().sort_values())),
+            "problems": g["_reported"].agg(lambda lists: ", ".join(dict.fromkeys(p for lst in lists for p in lst))),
+            "latitude": g["latitude"].mean(),
+            "longitude": g["longitude"].mean(),
+            "region_code": g["region_code"].first(),
+        }
+    )
+    return out.reset_index()
+
+
+@pytest.mark.parametrize("region", [None, "KZ-YUZ", "KZ-AST"])
+def test_station_visits_agree_with_counting_station_by_station(demo, region):
+    forms = demo.forms if region is None else demo.forms[demo.forms["region_code"] == region]
+    forms = forms.copy()
+    forms.loc[forms.index[::7], "observed_at"] = pd.NaT  # some forms without a time
+    got, expected = station_visits(forms), _station_visits_one_by_one(forms)
+    assert len(got) > 10
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), expected[got.columns], check_dtype=False)
