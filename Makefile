@@ -1,6 +1,6 @@
 # obsmap: two commands on a fresh machine.
 #   make run        create .venv, install, serve the demo mission at http://127.0.0.1:8050
-#   make test       install test needs (Debian chromium + chromium-driver when missing), run every test
+#   make test       install test needs (Debian chromium + chromium-driver, redis-server, postgresql when missing), run every test
 #   make test-fast  lint and the tests that need no chromium and build no wheel (not browser, export or install)
 #   make load       USERS simulated people (100) for RUNTIME (2m) against `obsmap serve --workers 4`, on 127.0.0.1
 PYTHON ?= python3
@@ -10,7 +10,7 @@ PORT   ?= 8050
 HOST   ?= 127.0.0.1
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-fast chromium lint format demo sources bench load clean
+.PHONY: run test test-fast chromium redis postgresql lint format demo sources bench load clean
 
 PIP    := $(BIN)/python -m pip install --quiet -c constraints.txt
 
@@ -37,11 +37,26 @@ chromium:
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	fi
 
-test: $(VENV)/.installed-test chromium
+# The shared-cache tests start a throwaway Debian redis-server of their own (tests/dashboard/test_cache.py).
+redis:
+	@if ! command -v redis-server >/dev/null; then \
+		echo "installing Debian redis-server"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	fi
+
+# The PostgreSQL store's tests start a throwaway server of their own from Debian's postgresql (tests/pg.py); its
+# binaries are in /usr/lib/postgresql/*/bin, which Debian does not put on PATH.
+postgresql:
+	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "installing Debian postgresql"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
+test: $(VENV)/.installed-test chromium redis postgresql
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-test-fast: $(VENV)/.installed-test
+test-fast: $(VENV)/.installed-test redis postgresql
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -m "not browser and not export and not install and not slow"
 

@@ -4,7 +4,8 @@ Accounts live in one SQLite file, ``accounts.sqlite``, beside the mission's live
 the mission folder (the folder :func:`geo.store.open_store` makes), not in the mission folder itself. ``obsmap import``
 replaces the mission folder on every re-import and carries the store link over, so accounts, sessions and the audit
 outlive re-imports just as the forms do. ``$OBSMAP_ACCOUNTS`` names another file (one set of accounts for several
-missions, or a protected volume).
+missions, or a protected volume). When the mission's store is PostgreSQL (``--store``), its accounts are in that
+database (:mod:`dashboard.pgaccounts`), so every server of the mission shares them.
 
 The ``audit`` table is obsmap's own record of who signed in, who failed to, who changed an account, and what the web
 layer reports (exports, briefs, refusals), like ODK Central's ``/v1/audits``. It is append-only: triggers refuse any
@@ -136,6 +137,10 @@ def accounts_path(folder: Path | str) -> Path:
     if os.environ.get("OBSMAP_ACCOUNTS"):
         return Path(os.environ["OBSMAP_ACCOUNTS"])
     folder = Path(folder)  # not resolved: the folder is often a link that re-imports switch; the store's home stays
+    from geo.pgstore import LOCATION_FILE, store_location
+
+    if store_location(folder):  # the store is PostgreSQL: the accounts are in it too (dashboard/pgaccounts.py)
+        return folder / LOCATION_FILE
     store = folder / STORE_FILE
     if store.exists():
         return Path(os.path.realpath(store)).parent / ACCOUNTS_FILE
@@ -194,6 +199,13 @@ def _regions(regions: Any) -> tuple[str, ...]:
 
 class Accounts:
     """The accounts file of a mission; see the module's docstring. Safe to share between threads and processes."""
+
+    def __new__(cls, path: Path | str, *, create: bool = False) -> Accounts:
+        if cls is Accounts and Path(path).name == "store.toml":  # the folder's store is PostgreSQL: so are its accounts
+            from dashboard.pgaccounts import PgAccounts
+
+            return super().__new__(PgAccounts)
+        return super().__new__(cls)
 
     def __init__(self, path: Path | str, *, create: bool = False) -> None:
         self.path = Path(path)

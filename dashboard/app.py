@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 import unicodedata
@@ -13,7 +15,8 @@ from dash import Dash, html
 from flask import Response, abort, has_request_context, request
 from flask_wtf.csrf import generate_csrf
 
-from dashboard import auth, tables
+from dashboard import auth, compression, table_pages, tables
+from dashboard import cache as shared_cache
 from dashboard.access import OPEN, Access, NotSignedIn, current_access
 from dashboard.accounts import Accounts
 from dashboard.callbacks import register_callbacks
@@ -37,6 +40,7 @@ def create_app(
     min_n: int = DEFAULT_MIN_N,
     poll_seconds: float = POLL_SECONDS,
     accounts: Accounts | None = None,
+    cache: str | None = None,
 ) -> Dash:
     """Build the dashboard for a mission folder (or an already loaded mission).
 
@@ -44,6 +48,8 @@ def create_app(
     except for aggregates-only accounts). ``poll_seconds``: how often an open page asks whether a folder's
     live store has new data. ``accounts``: who may sign in; ``None`` opens the page to anyone who reaches it
     (the commands allow that only for the demo on this machine: see :func:`dashboard.auth.accounts_to_serve`).
+    ``cache``: where the view's parts are shared (``simple``, ``none`` or ``redis://host:port/db``; default
+    ``$OBSMAP_CACHE``, else in this process: see :mod:`dashboard.cache`).
     """
     live = LiveMission(data if isinstance(data, MissionDataset) else resolve_data_dir(data), min_n)
     mission = live.current()
@@ -71,7 +77,7 @@ def create_app(
         poll = poll_seconds if live.is_live else None
         return page(
             now,
-            initial_map(now, filters, access.aggregates_only),
+            initial_map(now, filters, access.aggregates_only, geometry_urls(now)),
             filters,
             data_version=live.store_version(),
             poll_seconds=poll,
@@ -80,11 +86,65 @@ def create_app(
         )
 
     app.layout = layout
+    shared_cache.install(app.server, cache)
+    compression.install(app.server)
     register_callbacks(app, live)
+    register_geometry(app, live)
     register_downloads(app, live, accounts)
     auth.install(app, accounts)  # last: its CSP hashes the inline scripts the callbacks added
     log.info("obsmap: %s forms from %s", len(mission.forms), mission.path)
     return app
+
+
+GEOMETRY_LAYERS = ("regions", "districts")
+
+
+def _geometry(mission: MissionDataset, layer: str) -> dict | None:
+    return mission.geojson if layer == "regions" else mission.districts
+
+
+_geometry_files: dict[int, tuple[dict, str, bytes]] = {}  # id of a geometry -> (it, its digest, its JSON)
+
+
+def _geometry_file(mission: MissionDataset, layer: str) -> tuple[str, bytes]:
+    """A layer's web geometry as JSON bytes, and a digest of them that names it in its URL; made once per geometry
+    (a role's scoped copy of the mission shares its geometry)."""
+    shapes = _geometry(mission, layer)
+    found = _geometry_files.get(id(shapes))
+    if found is None or found[0] is not shapes:
+        body = json.dumps(shapes, separators=(",", ":"), ensure_ascii=False).encode()
+        found = (shapes, hashlib.blake2b(body, digest_size=12).hexdigest(), body)
+        if len(_geometry_files) >= 8:
+            _geometry_files.clear()
+        _geometry_files[id(shapes)] = found
+    return found[1], found[2]
+
+
+def geometry_urls(mission: MissionDataset) -> dict[str, str]:
+    """Where the page's map reads each geometry layer from: a URL named by the geometry's digest, so the browser keeps
+    it (immutable) and fetches it again only when an import changed the boundaries."""
+    return {layer: f"/geometry/{_geometry_file(mission, layer)[0]}/{layer}.json" for layer in GEOMETRY_LAYERS if _geometry(mission, layer)}
+
+
+def register_geometry(app: Dash, live: LiveMission) -> None:
+    """``/geometry/<digest>/<regions|districts>.json``: the map's shapes, sent once and cached by the browser, not
+    inlined in the page (a filter change sends values only; a reload of the page sends no shape again)."""
+
+    @app.server.route("/geometry/<digest>/<layer>.json")
+    def geometry(digest: str, layer: str) -> Response:
+        try:
+            current_access()  # signed in (the gate said so already: every route checks who is asking)
+        except NotSignedIn:
+            abort(401)
+        if layer not in GEOMETRY_LAYERS or _geometry(live.current(), layer) is None:
+            abort(404)
+        found, body = _geometry_file(live.current(), layer)
+        if digest != found:
+            abort(404)  # boundaries of another import: the page that asks is older than the data and reloads
+        reply = Response(body, mimetype="application/json")
+        reply.headers["Cache-Control"] = "private, max-age=31536000, immutable"
+        reply.set_etag(found)
+        return reply.make_conditional(request)
 
 
 def download_name(filters: Filters, what: str, fmt: str) -> str:
@@ -126,13 +186,14 @@ def register_downloads(app: Dash, live: LiveMission, accounts: Accounts | None =
     """
     from dashboard import exports
 
-    def reader() -> tuple[Access, MissionDataset, Filters, list[str]]:
+    def reader(query: str | None = None) -> tuple[Access, MissionDataset, Filters, list[str]]:
         try:
             access = current_access()
         except NotSignedIn:
             abort(401)
         mission = access.scope(live.current())
-        filters, notices = parse_query(request.query_string.decode("utf-8", "replace"), live.known(mission))
+        asked = request.query_string.decode("utf-8", "replace") if query is None else query
+        filters, notices = parse_query(asked, live.known(mission))
         filters, withheld = access.restrict(filters, live.min_n)
         return access, mission, filters, [*notices, *withheld]
 
@@ -142,7 +203,9 @@ def register_downloads(app: Dash, live: LiveMission, accounts: Accounts | None =
     @app.server.route("/export.csv")
     def export_csv() -> Response:
         """Exactly the forms the page shows, canonical columns; without ``form=``, every phase."""
-        access, mission, filters, notices = reader()
+        # The forms table's search, column filters, sort and "only new" (table_pages.to_params): the CSV of the table.
+        view_query, table = table_pages.split_query(request.query_string.decode("utf-8", "replace"))
+        access, mission, filters, notices = reader(view_query)
         if not access.sees_forms:
             audit("denied", "export.csv")
             return Response(
@@ -152,7 +215,9 @@ def register_downloads(app: Dash, live: LiveMission, accounts: Accounts | None =
         what = "all-phases" if every_phase else filters.form_type
         audit("export", "export.csv")
         # Streamed, a slice of forms at a time: a million forms never sit in memory as one CSV text.
-        reply = Response(tables.export_csv(select(mission, filters), every_phase=every_phase), mimetype=MIMETYPES["csv"])
+        chosen = select(mission, filters)
+        listed = table_pages.positions(mission, chosen, table, every_phase) if table else None
+        reply = Response(tables.export_csv(chosen, every_phase=every_phase, positions=listed), mimetype=MIMETYPES["csv"])
         _name_the_file(reply, download_name(filters, what, "csv"), attachment=True)
         if notices:
             # Header values must be one printable ASCII line: anything else from the URL becomes "?".
@@ -172,7 +237,8 @@ def register_downloads(app: Dash, live: LiveMission, accounts: Accounts | None =
                 body = exports.render(exports.figure_for(mission, filters, name, private=private), fmt)
             else:
                 body = exports.brief(mission, filters, fmt, private)
-        except ExportUnavailable as exc:
-            return Response(f"{exc}\n", 503, mimetype="text/plain")
+        except ExportUnavailable as exc:  # busy (a full line: exports.MAX_JOBS), or chromium failed or missing
+            retry = {"Retry-After": str(exc.retry_after)} if isinstance(exc, exports.ExportBusy) else {}
+            return Response(f"{exc}\n", 503, mimetype="text/plain", headers=retry)
         audit("brief" if name == "brief" else "export", f"{name}.{fmt}")
         return _download(body, download_name(filters, f"{name}-{filters.form_type}", fmt), fmt, attachment=fmt == "pdf")

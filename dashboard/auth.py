@@ -116,8 +116,8 @@ def security_headers(reply: Response, script_hashes: list[str]) -> Response:
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     if request.is_secure:
         headers["Strict-Transport-Security"] = "max-age=31536000"
-    if not request.path.startswith(STATIC_PREFIXES):
-        headers["Cache-Control"] = "no-store"
+    if not request.path.startswith(STATIC_PREFIXES) and "immutable" not in headers.get("Cache-Control", ""):
+        headers["Cache-Control"] = "no-store"  # data is never kept, but for a reply that says it is immutable (the map's shapes)
     return reply
 
 

@@ -15,14 +15,14 @@ from functools import lru_cache
 from typing import Any
 
 import dash
-from dash import Dash, Input, Output, Patch, State, ctx, html
+from dash import Dash, Input, Output, State, ctx, html
 
-from dashboard import auth, tables, text, views
+from dashboard import auth, cache, table_pages, tables, text, views
 from dashboard.access import Access, NotSignedIn, current_access
 from dashboard.figures import FIT_JS
-from dashboard.filters import CONTROLS, controls_from_filters, from_dict, more_filters_active, to_query
+from dashboard.filters import CONTROLS, Filters, controls_from_filters, from_dict, more_filters_active, to_query
 from dashboard.live import LiveMission
-from dashboard.selection import select
+from dashboard.selection import FORM_FIELDS, select
 from dashboard.state import next_view
 
 IMAGE_LINKS = tuple(f"{figure}-{fmt}" for figure in ("map", "problems", "timeline") for fmt in ("png", "svg"))
@@ -53,7 +53,7 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         "csv": Output("export-link", "href"),
         "brief": Output("brief-link", "href"),
         "images": {link: Output(link, "href") for link in IMAGE_LINKS},
-        "rows": Output("forms-table", "rowData", allow_duplicate=True),
+        "rows": Output("table-view", "data"),
         "live": Output("live-status", "children"),
         "org_options": Output("orgs", "options"),
     }
@@ -66,13 +66,11 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         "data_version": Input("data-version", "data"),
         "opened": State("opened-version", "data"),
         "as_fraction": State("as-fraction", "value"),
-        "table_open": State("table-open", "data"),
-        "new_only": State("new-only", "value"),
         "current": State("filters", "data"),
     }
 
     @app.callback(output=outputs, inputs=inputs, prevent_initial_call="initial_duplicate")
-    def update_view(search, controls, map_click, bar_click, clicks, data_version, opened, as_fraction, table_open, new_only, current):
+    def update_view(search, controls, map_click, bar_click, clicks, data_version, opened, as_fraction, current):
         """Any user action, or new data -> the view (URL, store, controls agree) and every part of the page that shows it."""
         trigger = ctx.triggered_id
         if trigger == "data-version" and data_version == opened:
@@ -93,7 +91,7 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         out["live"] = text.live_status(mission, opened)
         if trigger == "data-version":  # organisations and teams that arrived since the page was built become choosable
             out["org_options"] = sorted(mission.forms["observer_org"].dropna().unique())  # teams: found as one types
-        out["store"] = filters.to_dict()
+        out["store"] = {**filters.to_dict(), SHOWN: mission.version}  # the data the page's figures were made from
         out["notices"] = _notice(notices)
         if more_filters_active(filters) and trigger != "data-version":
             out["more"] = True
@@ -102,31 +100,43 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
             out["page"] = "obs-page obs-briefing" if briefing else "obs-page"
             out["mode"] = "Exit briefing view" if briefing else "Briefing view"
         if trigger != "data-version":  # new data leaves the controls alone (a slider may be in the user's hand)
-            out["controls"] = controls_from_filters(filters)
+            # Only the controls that show something else than the view: the others are not sent, nor redrawn.
+            wanted = controls_from_filters(filters)
+            out["controls"] = {c: dash.no_update if controls.get(c) == v else v for c, v in wanted.items()}
 
-        # Each part is made once per (forms, view, privacy) and remembered with the view's forms (Selection.remember).
+        # Each part is made once per (forms, view, privacy) and remembered with the view's forms (Selection.remember),
+        # and shared with the other workers through the app's cache (dashboard.cache: Redis with --cache).
         def part(name: str, make: Any) -> Any:
-            return chosen.remember((name, filters, private), make)
+            key = (name, filters, private)
+            return chosen.remember(key, lambda: cache.remember(mission.version, key, make))
 
-        patch, out["map_title"], out["map_caption"], map_notices = part("map", lambda: views.map_patch(mission, chosen, filters, private))
+        # The drill-down's layers go when the map is or was drilled into; a country map keeps its empty layers as they are.
+        layers = bool(filters.drill) or not isinstance(current, dict) or bool(current.get("drill")) or trigger in (None, "url")
+        patch, out["map_title"], out["map_caption"], map_notices = part(
+            f"map-{layers}", lambda: views.map_patch(mission, chosen, filters, private, layers)
+        )
         out["map"] = patch
         out["fit"] = views.map_fit(mission, filters)
         out["back"] = None if filters.drill else {"display": "none"}
         out["map_notices"] = _notice(map_notices)
-        fraction = bool(as_fraction)
-        out["headlines"] = part(f"headlines-{fraction}", lambda: views.headlines(mission, chosen, filters, fraction, private))
-        out["n_shown"] = part("n_shown", lambda: views.n_shown(mission, chosen, filters, private))
-        out["regions"] = part("regions", lambda: tables.region_table(mission, chosen, filters, private))
-        out["regions_title"] = text.region_table_title(filters)
-        out["problems"], out["problems_title"] = part("problems", lambda: views.problems(chosen, filters, private))
-        out["timeline"] = part("timeline", lambda: views.timeline(chosen, filters, private))
+        # The findings, the N, the region table, the problem chart and the timeline depend on the forms, the problem, the
+        # threshold and the privacy only: when a click changed none of these (the metric, the mode, a drill into a region
+        # already alone in the selection), the browser keeps what it shows and redraws nothing.
+        if not _same_findings(trigger, current, filters, mission.version):
+            fraction = bool(as_fraction)
+            out["headlines"] = part(f"headlines-{fraction}", lambda: views.headlines(mission, chosen, filters, fraction, private))
+            out["n_shown"] = part("n_shown", lambda: views.n_shown(mission, chosen, filters, private))
+            out["regions"] = part("regions", lambda: tables.region_table(mission, chosen, filters, private))
+            out["regions_title"] = text.region_table_title(filters)
+            out["problems"], out["problems_title"] = part("problems", lambda: views.problems(chosen, filters, private))
+            out["timeline"] = part("timeline", lambda: views.timeline(chosen, filters, private))
         query = to_query(filters, always_form=True, default_min_n=known.min_n)
         out["csv"] = f"/export.csv{query}" if access.sees_forms else None
         out["brief"] = f"/export/brief.pdf{query}"
         out["images"] = {link: "/export/{}.{}{}".format(*link.split("-"), query) for link in IMAGE_LINKS}
-        if table_open and access.sees_forms:
-            out["rows"] = tables.table_rows(mission, chosen, opened if new_only else None)
-            auth.audit("forms_viewed", {"view": query, "rows": len(out["rows"])})
+        # The table's rows are asked for by the grid itself, a block at a time (show_rows); this names the forms it
+        # lists, so that an open table starts again from its first row when they change, and only then.
+        out["rows"] = table_pages.view_key(mission, filters) if access.sees_forms else None
         return out
 
     @app.callback(
@@ -142,22 +152,86 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         return views.headlines(mission, select(mission, filters), filters, bool(as_fraction), access.aggregates_only)
 
     @app.callback(
-        Output("forms-table", "rowData", allow_duplicate=True),
-        Input("table-open", "data"),
-        Input("new-only", "value"),
+        Output("forms-table", "getRowsResponse", allow_duplicate=True),
+        Output("export-link", "href", allow_duplicate=True),
+        Output("table-status", "children", allow_duplicate=True),
+        Input("table-ask", "data"),
         State("filters", "data"),
+        State("table-search", "value"),
+        State("new-only", "value"),
         State("opened-version", "data"),
         prevent_initial_call=True,
     )
-    def show_rows(table_open, new_only, current, opened):
-        """The table shown (all forms, or only those new since the page opened) -> the view's forms in it; hidden -> no rows."""
+    def show_rows(ask, current, search, new_only, opened):
+        """The open grid asks for a block of rows (scrolled, sorted, filtered by column, searched, a new view) -> that
+        block from the server, with how many forms the table lists; on a first block, the CSV link of exactly those.
+
+        Audited once per list shown (each first block: a view, a search, a sort or a column filter), not per scroll.
+        """
         access, mission = _reader(live)
-        if not table_open or not access.sees_forms:
-            return []
-        filters, _ = access.restrict(from_dict(current, live.known(mission)), live.min_n)
-        rows = tables.table_rows(mission, select(mission, filters), opened if new_only else None)
-        auth.audit("forms_viewed", {"view": to_query(filters, always_form=True, default_min_n=live.min_n), "rows": len(rows)})
-        return rows
+        if not access.sees_forms:  # a crafted request from an aggregates-only account: no form, not even a count
+            return {"rowData": [], "rowCount": 0}, dash.no_update, dash.no_update
+        known = live.known(mission)
+        filters, _ = access.restrict(from_dict(current, known), live.min_n)
+        query = table_pages.query_from_grid(ask, search, opened if new_only else None)
+        start, end = table_pages.block(ask)
+        rows, count = table_pages.page(mission, select(mission, filters), query, start, end)
+        reply = {"rowData": rows, "rowCount": count}
+        if start:
+            return reply, dash.no_update, dash.no_update
+        view = to_query(filters, always_form=True, default_min_n=known.min_n)
+        detail = {"view": view, "rows": count} | ({"search": query.search} if query.search else {})
+        auth.audit("forms_viewed", detail | ({"columns": [c[0] for c in query.columns]} if query.columns else {}))
+        return reply, f"/export.csv{view}{table_pages.to_params(query)}", table_pages.describe(query, count)
+
+    # The grid's request, passed on to the server only while the table is open (a closed table is told "no rows" here,
+    # in the browser), and only its block, sort and filter (the request also holds the grid's API object).
+    app.clientside_callback(
+        """
+        function(request, open) {
+            var no = window.dash_clientside.no_update;
+            if (!request) { return [no, no]; }
+            if (!open) { return [no, {rowData: [], rowCount: 0}]; }
+            window.obsmapAsked = (window.obsmapAsked || 0) + 1;  // a new value each time, so the server is always asked
+            return [{startRow: request.startRow, endRow: request.endRow, sortModel: request.sortModel || [],
+                     filterModel: request.filterModel || {}, asked: window.obsmapAsked}, no];
+        }
+        """,
+        Output("table-ask", "data"),
+        Output("forms-table", "getRowsResponse", allow_duplicate=True),
+        Input("forms-table", "getRowsRequest"),
+        State("table-open", "data"),
+        prevent_initial_call=True,
+    )
+    # A new list (another view or data version, the search, "only new", the table opened): the grid starts again from
+    # its first row. A new datasource object resets AG Grid's infinite cache (scroll, row count, blocks) and asks for
+    # block 0 at once, with the grid's own sort and column filters: no request besides that block's. A sort or a
+    # column filter changed in the grid resets it by itself. The wrapper has no destroy(): dash-ag-grid's would drop
+    # the request still waiting for its answer, and AG Grid would then wait for it for ever.
+    app.clientside_callback(
+        """
+        function(view, search, newOnly, open) {
+            var no = window.dash_clientside.no_update;
+            var grid = document.getElementById("forms-table");
+            if (!grid) { return no; }
+            if (!open) { delete grid.dataset.obsmapList; return no; }
+            var list = JSON.stringify([view, search || "", !!newOnly]);
+            if (grid.dataset.obsmapList === list) { return no; }
+            grid.dataset.obsmapList = list;
+            window.dash_ag_grid.getApiAsync("forms-table").then(function(api) {
+                var source = api.getGridOption("datasource");
+                if (source) { api.setGridOption("datasource", {getRows: source.getRows}); }
+            });
+            return "Finding the forms…";
+        }
+        """,
+        Output("table-status", "children", allow_duplicate=True),
+        Input("table-view", "data"),
+        Input("table-search", "value"),
+        Input("new-only", "value"),
+        Input("table-open", "data"),
+        prevent_initial_call=True,
+    )
 
     @app.callback(Output("data-version", "data"), Input("poll", "n_intervals"), State("data-version", "data"), prevent_initial_call=True)
     def check_data(_ticks, seen):
@@ -239,22 +313,27 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
     @app.callback(
         Output("table-open", "data"),
         Output("table-toggle", "children"),
-        Output("forms-table", "style"),
+        Output("table-body", "style"),
+        Output("table-hint", "style"),
+        Output("export-link", "href", allow_duplicate=True),
         Input("table-toggle", "n_clicks"),
         State("table-open", "data"),
+        State("filters", "data"),
         prevent_initial_call=True,
     )
-    def toggle_table(_clicks, is_open):
-        """Show/Hide button -> the table of forms opens (tall, with rows) or closes (short, empty)."""
+    def toggle_table(_clicks, is_open, current):
+        """Show/Hide button -> the table opens (the grid then asks for its rows) or closes (the CSV link is again every
+        form of the view, as the hint under the button says)."""
         opening = not is_open
-        return opening, "Hide the forms" if opening else "Show the forms", {"height": "480px" if opening else "150px"}
-
-    @app.callback(Output("forms-table", "dashGridOptions"), Input("table-search", "value"), prevent_initial_call=True)
-    def search_table(text_):
-        """Search box -> the grid's quick filter (runs in the browser)."""
-        patch = Patch()
-        patch["quickFilterText"] = text_ or ""
-        return patch
+        shown, hidden = None, {"display": "none"}
+        href = dash.no_update
+        if not opening:
+            access, mission = _reader(live)
+            known = live.known(mission)
+            filters, _ = access.restrict(from_dict(current, known), live.min_n)
+            href = f"/export.csv{to_query(filters, always_form=True, default_min_n=known.min_n)}" if access.sees_forms else None
+        label = "Hide the forms" if opening else "Show the forms"
+        return opening, label, shown if opening else hidden, hidden if opening else shown, href
 
 
 TEAM_OPTIONS = 50  # teams offered for what was typed
@@ -264,6 +343,26 @@ TEAM_OPTIONS = 50  # teams offered for what was typed
 def _teams(mission: Any) -> tuple[str, ...]:
     """The mission's team ids, sorted (once per mission, scoped or not)."""
     return tuple(sorted(mission.forms["team_id"].dropna().unique()))
+
+
+SHOWN = "shown"  # in the filter store: the data version (and scope) of what the page shows; not a filter
+
+
+def _findings_key(view: dict) -> tuple:
+    """What the findings, the N, the region table, the problem chart and the timeline are made from, besides the data:
+    the fields that choose the forms (:func:`dashboard.selection.forms_key`), the problem and the threshold, read from
+    the filter store's JSON (the server wrote it, after the role's restrictions)."""
+    by_problem = view.get("problem") is not None and view.get("metric") != "problem"
+    return (*(repr(view.get(name)) for name in FORM_FIELDS), repr(view.get("problem")), by_problem, repr(view.get("min_n")))
+
+
+def _same_findings(trigger: Any, current: dict | None, filters: Filters, version: str) -> bool:
+    """Whether this user action leaves the findings as the page shows them: a control or a click (not the page's first
+    view, the URL, new data or a reset, which may meet a page showing something else) on the same data, whose view
+    has the same key. A crafted store can only withhold the findings from its own page."""
+    if not isinstance(current, dict) or trigger in (None, "url", "data-version", "reset") or current.get(SHOWN) != version:
+        return False
+    return _findings_key(current) == _findings_key(filters.to_dict())
 
 
 def _reader(live: LiveMission) -> tuple[Access, Any]:

@@ -17,6 +17,7 @@ from geo.mission import load_mission
 def _serve(args: argparse.Namespace) -> int:
     from dashboard.app import create_app
     from dashboard.auth import LOOPBACK, NO_SIGN_IN_NOTE, accounts_to_serve
+    from dashboard.cache import cache_config
     from dashboard.paths import resolve_data_dir
 
     folder = resolve_data_dir(args.data)
@@ -24,6 +25,7 @@ def _serve(args: argparse.Namespace) -> int:
         print("obsmap: --debug shows the server's internals in the browser: use it on 127.0.0.1 only.", file=sys.stderr)
         return 2
     accounts = accounts_to_serve(folder, args.host, args.accounts)  # decided before anything starts
+    cache_config(args.cache)  # a bad --cache (or one holding a password) stops here, in one sentence
     if not args.debug:  # gunicorn (dashboard/serving.py)
         from dashboard import serving
 
@@ -32,13 +34,13 @@ def _serve(args: argparse.Namespace) -> int:
             return 2
 
         def factory():
-            return create_app(folder, min_n=args.min_n, accounts=accounts)
+            return create_app(folder, min_n=args.min_n, accounts=accounts, cache=args.cache)
 
         workers = args.workers or serving.default_workers()
         return serving.serve(
             factory, folder=folder, host=args.host, port=args.port, accounts=accounts, workers=workers, threads=args.threads
         )
-    app = create_app(folder, min_n=args.min_n, accounts=accounts)
+    app = create_app(folder, min_n=args.min_n, accounts=accounts, cache=args.cache)
     print(f"obsmap: serving {folder} at http://{args.host}:{args.port}/ with Flask's development server (Ctrl+C to stop)", flush=True)
     print(f"obsmap: {NO_SIGN_IN_NOTE}" if accounts is None else f"obsmap: sign-in required (accounts in {accounts.path})", flush=True)
     app.run(host=args.host, port=args.port, debug=True)
@@ -150,6 +152,30 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+STORE_HELP = (
+    "the live store: postgresql://user@host:5432/database (no password: PostgreSQL's client reads ~/.pgpass); "
+    "default $OBSMAP_STORE, else the one the folder records (store.toml), else SQLite beside the folder"
+)
+
+
+def _use_store(args: argparse.Namespace) -> None:
+    """``--store``: the live store of this command and of the processes it starts ($OBSMAP_STORE), refused with a password
+    in it; the folder given records it (store.toml), so later commands on that folder need no flag."""
+    import os
+
+    from geo.pgstore import ENV, check_location, record_location, store_location
+
+    if getattr(args, "store", None):
+        os.environ[ENV] = check_location(args.store)
+    elif os.environ.get(ENV):
+        check_location(os.environ[ENV], f"${ENV}")  # refused before any work, as the flag is
+    folder = getattr(args, "data", None) or getattr(args, "out", None) or (os.environ.get("OBSMAP_DATA") if "data" in args else None)
+    if os.environ.get(ENV) and not folder and args.func is _serve:  # the demo has no store: its page opens without sign-in
+        raise ObsmapError("--store: give the mission folder whose forms the store holds with --data.")
+    if os.environ.get(ENV) and folder and (Path(folder) / "mission.json").is_file():
+        record_location(folder, store_location(folder))  # a folder holding another store is refused here, before any work
+
+
 def _seconds(value: str) -> float:
     try:
         seconds = float(value)
@@ -185,6 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--threads", type=int, default=1, metavar="N", help="threads per worker, 1-64 (default 1; more: gthread workers)")
     serve.add_argument("--accounts", help="accounts file (default: $OBSMAP_ACCOUNTS, else beside the mission's store)")
     serve.add_argument("--min-n", type=parse_min_n, default=DEFAULT_MIN_N, help=MIN_N_HELP)
+    serve.add_argument("--store", metavar="URL", help=STORE_HELP)
+    serve.add_argument(
+        "--cache",
+        metavar="URL",
+        help="where the workers share the view's figures: simple (each process its own; the default, or $OBSMAP_CACHE), none, "
+        "or redis://host:port/db (its password, if any, in the file $OBSMAP_CACHE_PASSWORD_FILE names: never in the URL)",
+    )
     serve.set_defaults(func=_serve)
 
     summary = sub.add_parser("summary", help="print the mission's figures")
@@ -217,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     syn.add_argument("--once", action="store_true", help="one round, then exit (exit code 1 if a source failed)")
     syn.add_argument("--every", type=_seconds, default=60.0, help="seconds between rounds when looping (default 60; at least 5)")
     syn.add_argument("--json", action="store_true", help="print what each source did as JSON at the end")
+    syn.add_argument("--store", metavar="URL", help=STORE_HELP)
     syn.set_defaults(func=_sync)
 
     rep = sub.add_parser(
@@ -228,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", required=True, help="mission folder to create (or continue)")
     rep.add_argument("--speed", type=float, default=60.0, help="how much faster than real time (default 60: the day in ~26 minutes)")
     rep.add_argument("--seed", type=int, default=20051204, help="which edits, late forms and rejections (same seed, same day)")
+    rep.add_argument("--store", metavar="URL", help=STORE_HELP)
     rep.set_defaults(func=_replay)
 
     imp = sub.add_parser(
@@ -252,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--mission", help="mission line under the name (e.g. the observing organisation)")
     imp.add_argument("--out", required=True, help="mission folder to write (replaced only when the import succeeds)")
     imp.add_argument("--report", help="also write the import report (JSON) here")
+    imp.add_argument("--store", metavar="URL", help=STORE_HELP)
     imp.add_argument(
         "--force",
         action="store_true",
@@ -267,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
+        _use_store(args)
         return args.func(args)
     except ObsmapError as exc:
         print(f"obsmap: {exc}", file=sys.stderr)

@@ -1,7 +1,9 @@
 """Pictures and briefs of the current view, made offline: figures with their caption and legend inside.
 
 Images are rendered by kaleido with the system chromium (plotly.js from the plotly package, no
-MathJax, no CDN); the brief is an HTML page printed to PDF by the same chromium.
+MathJax, no CDN); the brief is an HTML page printed to PDF by the same chromium: one long-lived
+browser per process, a bounded line of jobs in front of it (:class:`Renderer`), and what it made kept
+by what it was made from (:func:`_made_once`).
 """
 
 from __future__ import annotations
@@ -10,14 +12,17 @@ import asyncio
 import atexit
 import base64
 import contextlib
+import hashlib
+import json
 import logging
-import os
+import math
 import shutil
-import signal
-import subprocess
 import tempfile
 import textwrap
 import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +30,7 @@ import kaleido
 import plotly.graph_objects as go
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from dashboard import cache as shared_cache
 from dashboard import text, theme
 from dashboard.analysis import problem_rates, tally_by_phase
 from dashboard.errors import ExportUnavailable
@@ -45,7 +51,8 @@ KALEIDO_OPTIONS = {"mathjax": False, "enable_extensions": False, "proxy_server":
 
 
 FIGURES = ("map", "problems", "timeline")
-RENDER_TIMEOUT_S = 60  # a picture takes about 1 s warm, a brief 5-8 s; a stuck chromium is given up on
+RENDER_TIMEOUT_S = 60  # a map picture is 1.5-2 s of chromium's CPU warm, a brief's printing under 1 s; a stuck one is given up on
+MAX_JOBS = 16  # pictures and briefs admitted per process at once (one drawn, the rest in line); more: 503 + Retry-After
 TEMPLATES = Environment(loader=PackageLoader("dashboard", "templates"), autoescape=select_autoescape(["html"]), trim_blocks=True)
 
 
@@ -123,20 +130,74 @@ def figure_for(
     return chart_figure(mission, filters, which, *size, private=private)
 
 
-class Renderer:
-    """One long-lived kaleido (a chromium tab) for the process, started on first use.
+class ExportBusy(ExportUnavailable):
+    """Too many pictures and briefs in hand on this process: come back in ``retry_after`` seconds (a 503 with Retry-After)."""
 
-    Starting chromium costs seconds; a picture in a warm tab well under one. Calls are serialised
-    (one tab; a briefing server gets a few requests a minute, not a farm) and bounded in time; a
-    failed start or render closes the browser, so the next call starts a fresh one.
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class _Kaleido(kaleido.Kaleido):
+    """kaleido's browser, whose tab is made clean again (kaleido reloads it) after a picture is handed over, not before:
+    the reload (0.2-0.3 s) overlaps the reply instead of delaying it; the next picture waits for the tab if it must."""
+
+    _returning: set[asyncio.Task] | None = None
+
+    async def _return_kaleido_tab(self, tab: Any) -> None:
+        if self._returning is None:
+            self._returning = set()
+        task = asyncio.create_task(super()._return_kaleido_tab(tab))
+        self._returning.add(task)  # held, so the task is not collected half-way
+        task.add_done_callback(self._returned)
+
+    def _returned(self, task: asyncio.Task) -> None:
+        if self._returning is not None:
+            self._returning.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # the browser closed meanwhile: the next step starts anew
+            log.debug("kaleido's tab was not made ready again: %r", task.exception())
+
+
+class Renderer:
+    """One long-lived chromium for the process (kaleido's), started on first use, drawing pictures and printing briefs.
+
+    Starting chromium costs seconds and a few hundred MB; a picture in a warm tab about one second of CPU, a brief's
+    printing a fraction of one. So each process keeps one browser, and everything goes through it one step at a time
+    (a lock, waited for at most :data:`RENDER_TIMEOUT_S`): ten briefs asked for at once are ten jobs in line, not ten
+    browsers. At most :data:`MAX_JOBS` jobs (a picture, or a brief with its two pictures) are admitted per process;
+    beyond that the request is told at once to come back (:class:`ExportBusy`: a 503 with Retry-After) instead of
+    holding a thread for minutes. A failed start or step closes the browser, so the next one starts a fresh one.
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the browser: one step at a time
+        self._admitting = threading.Lock()
+        self._jobs = 0
+        self._step_s = 1.5  # a step's usual length (moving average), for Retry-After
+        self._in_job = threading.local()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._kaleido: Any = None
         atexit.register(self.stop)  # no chromium left behind by a server, a worker or `obsmap brief`
+
+    @contextlib.contextmanager
+    def job(self) -> Iterator[None]:
+        """A picture or a brief (its pictures are part of it): admitted while fewer than MAX_JOBS are in hand."""
+        if getattr(self._in_job, "active", False):
+            yield
+            return
+        with self._admitting:
+            if self._jobs >= MAX_JOBS:
+                wait = max(2, math.ceil(self._jobs * self._step_s))
+                raise ExportBusy(f"{self._jobs} pictures and briefs are being made on this server; try again in {wait} s.", wait)
+            self._jobs += 1
+        self._in_job.active = True
+        try:
+            yield
+        finally:
+            self._in_job.active = False
+            with self._admitting:
+                self._jobs -= 1
 
     def _run(self, coroutine: Any, timeout: float) -> Any:
         if self._loop is None:
@@ -148,7 +209,7 @@ class Renderer:
         self._thread = threading.Thread(target=self._loop.run_forever, name="obsmap-kaleido", daemon=True)
         self._thread.start()
         # Kept before it opens, so a start that times out still has its chromium closed by stop().
-        self._kaleido = kaleido.Kaleido(path=chromium(), **KALEIDO_OPTIONS)
+        self._kaleido = _Kaleido(path=chromium(), **KALEIDO_OPTIONS)
         self._run(self._kaleido.open(), RENDER_TIMEOUT_S)
 
     def stop(self) -> None:
@@ -166,31 +227,111 @@ class Renderer:
             if not self._thread.is_alive():
                 loop.close()  # its sockets with it
 
-    def render(self, fig: go.Figure, opts: dict[str, Any]) -> bytes:
+    def _step(self, work: Callable[[Any], Any], what: str) -> Any:
+        """``work(browser)`` (a coroutine) in the browser, once it is free; bounded in waiting and in time."""
         # Waiting in line is bounded too: a request never hangs behind a stuck picture.
         if not self._lock.acquire(timeout=RENDER_TIMEOUT_S):
-            raise ExportUnavailable(f"the picture renderer is busy for more than {RENDER_TIMEOUT_S} s; try again.")
+            raise ExportBusy(f"the picture renderer is busy for more than {RENDER_TIMEOUT_S} s; try again.", RENDER_TIMEOUT_S)
         try:
             if self._kaleido is not None and not (self._thread and self._thread.is_alive()):
                 self.stop()  # its event loop's thread is gone (killed from outside): start afresh rather than wait
             if self._kaleido is None:
                 self._start()
-            return self._run(self._kaleido.calc_fig(fig, opts=opts), RENDER_TIMEOUT_S)
+            started = time.monotonic()
+            result = self._run(work(self._kaleido), RENDER_TIMEOUT_S)
+            self._step_s = 0.8 * self._step_s + 0.2 * (time.monotonic() - started)
+            return result
         except Exception as exc:
-            log.warning("chromium failed to draw a picture: %r", exc)
+            log.warning("chromium failed to %s: %r", what, exc)
             self.stop()
-            raise ExportUnavailable("chromium could not draw the picture; try again (the server log has the detail).") from exc
+            raise ExportUnavailable(f"chromium could not {what}; try again (the server log has the detail).") from exc
         finally:
             self._lock.release()
 
+    def render(self, fig: go.Figure, opts: dict[str, Any]) -> bytes:
+        with self.job():
+            return self._step(lambda browser: browser.calc_fig(fig, opts=opts), "draw the picture")
+
+    def print_pdf(self, html: str) -> bytes:
+        """``html`` printed to PDF by the same browser, in a tab of its own that runs no script and is closed after."""
+        with self.job(), tempfile.TemporaryDirectory(prefix="obsmap-brief-") as tmp:
+            page = Path(tmp) / "brief.html"
+            page.write_text(html, encoding="utf-8")
+            return self._step(lambda browser: _print(browser, page.as_uri()), "print the brief")
+
+
+async def _print(browser: Any, url: str) -> bytes:
+    """Open ``url`` in a new tab of ``browser`` (scripts off), wait for it to load (its images too), print it, close it."""
+    tab = await browser.create_tab("")
+    try:
+        _answer(await tab.send_command("Emulation.setScriptExecutionDisabled", params={"value": True}))
+        _answer(await tab.send_command("Page.enable"))
+        loaded = tab.subscribe_once("Page.loadEventFired")
+        while loaded.done():  # an event of the blank page, from before: not this one
+            loaded = tab.subscribe_once("Page.loadEventFired")
+        navigated = _answer(await tab.send_command("Page.navigate", params={"url": url}))
+        if navigated.get("errorText"):
+            raise RuntimeError(f"chromium could not open the brief: {navigated['errorText']}")
+        await loaded
+        # The page's own @page rule (A4 landscape, margins) decides the paper; no header or footer, as --no-pdf-header-footer.
+        printed = _answer(
+            await tab.send_command(
+                "Page.printToPDF", params={"printBackground": True, "preferCSSPageSize": True, "displayHeaderFooter": False}
+            )
+        )
+        return base64.b64decode(printed["data"])
+    finally:
+        with contextlib.suppress(Exception):
+            await browser.close_tab(tab.target_id)
+
+
+def _answer(response: dict[str, Any]) -> dict[str, Any]:
+    if "error" in response:
+        raise RuntimeError(f"chromium answered {response['error']}")
+    return response.get("result", {})
+
 
 _renderer = Renderer()  # a resource like a connection pool, not state: every call gives the same bytes
+_making: dict[str, Future] = {}  # what is being made now, by the digest of what it is made from
+_making_lock = threading.Lock()
+
+
+def _made_once(kind: str, source: str, make: Callable[[], bytes]) -> bytes:
+    """Bytes made from ``source`` alone (a figure's JSON, a page's HTML): made once, whoever asks.
+
+    The same source gives the same bytes, so they are kept in the app's shared cache (:func:`dashboard.cache.remember_made`:
+    every worker, and every server on the same Redis), and requests for the same bytes while they are being made wait
+    for them instead of making them again: ten people downloading the brief a briefing is looking at cost one brief.
+    """
+    digest = hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+    def once() -> bytes:
+        with _making_lock:
+            pending = _making.get(digest)
+            mine = pending is None
+            if mine:
+                pending = _making[digest] = Future()
+        if not mine:
+            return pending.result(timeout=3 * RENDER_TIMEOUT_S)
+        try:
+            made = make()
+            pending.set_result(made)
+            return made
+        except BaseException as exc:
+            pending.set_exception(exc)
+            raise
+        finally:
+            with _making_lock:
+                _making.pop(digest, None)
+
+    return shared_cache.remember_made(kind, digest, once)
 
 
 def render(fig: go.Figure, fmt: str) -> bytes:
     """PNG or SVG bytes, offline (local plotly.js, no MathJax), with the system chromium kept open between calls."""
     chromium()  # kaleido would otherwise offer to download a browser, which an offline mission cannot
-    return _renderer.render(fig, {"format": fmt, "width": fig.layout.width, "height": fig.layout.height})
+    opts = {"format": fmt, "width": fig.layout.width, "height": fig.layout.height}
+    return _made_once(fmt, fig.to_json() + json.dumps(opts, sort_keys=True), lambda: _renderer.render(fig, opts))
 
 
 # --------------------------------------------------------------------------------------------- brief
@@ -256,41 +397,14 @@ def chromium() -> str:
 
 
 def html_to_pdf(html: str) -> bytes:
-    """Print an HTML page to PDF with headless chromium, offline (no host but this machine resolves)."""
-    with tempfile.TemporaryDirectory(prefix="obsmap-brief-") as tmp:
-        page, pdf = Path(tmp) / "brief.html", Path(tmp) / "brief.pdf"
-        page.write_text(html, encoding="utf-8")
-        cmd = [
-            chromium(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--host-resolver-rules=MAP * ~NOTFOUND",
-            f"--user-data-dir={Path(tmp) / 'profile'}",
-            "--no-pdf-header-footer",
-            f"--print-to-pdf={pdf}",
-            page.as_uri(),
-        ]
-        # Its own process group, so a timeout ends chromium's helpers too, not only the main process.
-        with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True) as proc:
-            try:
-                _, stderr = proc.communicate(timeout=RENDER_TIMEOUT_S)
-            except subprocess.TimeoutExpired as exc:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.communicate()
-                raise ExportUnavailable(f"chromium did not print the brief within {RENDER_TIMEOUT_S} s; try again.") from exc
-        if proc.returncode != 0:
-            log.warning("chromium printing the brief exited %s: %s", proc.returncode, stderr.decode("utf-8", "replace")[-2000:])
-            raise ExportUnavailable(f"chromium could not print the brief (exit code {proc.returncode}); the server log has the detail.")
-        if not pdf.is_file():
-            raise ExportUnavailable("chromium exited without writing the brief's PDF.")
-        return pdf.read_bytes()
+    """Print an HTML page to PDF with the process's chromium (:class:`Renderer`), offline (http and https go nowhere)."""
+    chromium()
+    return _made_once("pdf", html, lambda: _renderer.print_pdf(html))
 
 
 def brief(mission: MissionDataset, filters: Filters, fmt: str, private: bool = False) -> bytes:
-    html = brief_html(mission, filters, private)
-    return html.encode("utf-8") if fmt == "html" else html_to_pdf(html)
+    """The brief of a view as PDF or HTML: one job in the renderer's line (its two pictures and its printing)."""
+    if fmt == "html":
+        return brief_html(mission, filters, private).encode("utf-8")
+    with _renderer.job():
+        return html_to_pdf(brief_html(mission, filters, private))

@@ -27,6 +27,19 @@ def plotly_text(value: object) -> str:
     return escape(str(value), quote=False)
 
 
+_escaped: dict[int, tuple[dict[str, str], dict[str, str]]] = {}
+
+
+def _escaped_names(names: dict[str, str]) -> dict[str, str]:
+    """``names`` (a mission's region names: read-only) escaped for Plotly, once per mission."""
+    found = _escaped.get(id(names))
+    if found is None or found[0] is not names:
+        if len(_escaped) >= 16:
+            _escaped.clear()
+        found = _escaped[id(names)] = (names, {code: plotly_text(name) for code, name in names.items()})
+    return found[1]
+
+
 MAP_HOVER = "<b>%{customdata[0]}</b><br>%{customdata[1]}<extra></extra>"
 STATION_HOVER = "%{customdata}<extra></extra>"
 
@@ -63,23 +76,26 @@ def region_map_values(
     value are light grey; regions with too few observations mid grey, never coloured as if known.
     """
     z, text = [], []
-    for r, hover in zip(table.itertuples(), hovers, strict=True):
-        if selected and r.Index not in selected:
+    chosen = set(selected)
+    rows = zip(table.index, table["value"].tolist(), table["too_few"].tolist(), hovers, strict=True)
+    for code, value, too_few, hover in rows:
+        if chosen and code not in chosen:
             z.append(theme.NO_DATA_Z)
             text.append("Not in the selected regions")
-        elif pd.isna(r.value):
+        elif value is None or math.isnan(value):
             z.append(theme.NO_DATA_Z)
             text.append(hover)
-        elif r.too_few:
+        elif too_few:
             z.append(theme.TOO_FEW_Z)
             text.append(f"Too few observations to colour (fewer than {legend.min_n})<br>{hover}")
         else:
-            z.append(theme.value_to_z(float(r.value), legend.breaks))
+            z.append(theme.value_to_z(float(value), legend.breaks))
             text.append(hover)
+    shown = _escaped_names(names)
     return {
         "z": z,
         # Region names come from the boundary file: escaped before they meet the hover's HTML.
-        "customdata": [[plotly_text(names.get(code, code)), t] for code, t in zip(table.index, text, strict=True)],
+        "customdata": [[shown.get(code) or plotly_text(code), t] for code, t in zip(table.index, text, strict=True)],
         "colorbar.title.text": legend.title,
         "colorbar.ticktext": theme.class_labels(legend.breaks, legend.min_n),
     }
@@ -156,18 +172,21 @@ def make_region_map(
     view: dict[str, Any],
     districts: dict[str, Any] | None = None,
     height: int | None = MAP_HEIGHT,
+    urls: dict[str, str] | None = None,
 ) -> go.Figure:
     """Choropleth on a MapLibre ``white-bg`` map (renders with no network), plus drill-down layers.
 
     "Regions" colours every region (``names``' order, which is ``values``' order); "District borders"
     outlines districts; "Not observed" and "Observed: <class>" are registry and observed stations, empty
     until a region is drilled into.
-    All geometry is sent with this figure once; filter changes patch values only. Traces are named
-    :data:`MAP_TRACES`; patches find them by name.
+    All geometry is sent with this figure, or named by ``urls`` (``regions``, ``districts``: where the browser
+    fetches it, once); filter changes patch values only. Traces are named :data:`MAP_TRACES`; patches find
+    them by name.
     """
+    urls = urls or {}
     edges = theme.class_edges()
     regions = go.Choroplethmap(
-        geojson=geojson,
+        geojson=urls.get("regions", geojson),
         locations=list(names),
         z=values["z"],
         customdata=values["customdata"],
@@ -196,7 +215,7 @@ def make_region_map(
     )
     district_codes = [f["id"] for f in (districts or {}).get("features", [])]
     district_layer = go.Choroplethmap(
-        geojson=districts or {"type": "FeatureCollection", "features": []},
+        geojson=urls.get("districts") or districts or {"type": "FeatureCollection", "features": []},
         locations=district_codes,
         z=[0] * len(district_codes),
         colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]],

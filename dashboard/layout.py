@@ -9,6 +9,7 @@ from dash import dcc, html
 from dashboard import text
 from dashboard.access import OPEN, Access
 from dashboard.filters import ALL, BY_CONTROL, HOURS_RANGE, METRICS, Filters, controls_from_filters, format_hour, more_filters_active
+from dashboard.table_pages import BLOCK, TEXT_OPS
 from geo.mission import MissionDataset
 from geo.schema import FORM_TYPES, OVERALL_LEVELS, PHASE_LABELS, PROBLEMS
 
@@ -286,7 +287,7 @@ def timeline_card() -> dbc.Card:
 TABLE_COLUMN_DEFS = [
     {"field": "form_id", "headerName": "Form", "width": 100, "pinned": "left"},
     {"field": "form_type", "headerName": "Phase", "width": 100},
-    {"field": "observed_at", "headerName": "Time", "width": 140, "sort": "asc"},
+    {"field": "observed_at", "headerName": "Time", "width": 140, "sort": "asc", "filter": False},
     {"field": "region", "headerName": "Region", "width": 150},
     {"field": "ps_id", "headerName": "Station", "width": 105},
     {"field": "team_id", "headerName": "Team", "width": 80},
@@ -296,7 +297,15 @@ TABLE_COLUMN_DEFS = [
     {"field": "overall", "headerName": "Overall", "width": 100},
     {"field": "review", "headerName": "Review", "width": 100},
     {"field": "conflict", "headerName": "Station", "width": 95, "headerTooltip": "Another form of this station and phase disagrees"},
-    {"field": "problems", "headerName": "Problems reported", "flex": 2, "minWidth": 200, "tooltipField": "problems"},
+    {
+        "field": "problems",
+        "headerName": "Problems reported",
+        "flex": 2,
+        "minWidth": 200,
+        "tooltipField": "problems",
+        "filter": False,  # the page's problem filter does it
+        "headerTooltip": "Sorted by how many problems were reported",
+    },
     # Plain text: AG Grid's default renderer writes text, never HTML.
     {"field": "comments", "headerName": "Comments", "flex": 3, "minWidth": 240, "tooltipField": "comments"},
 ]
@@ -336,23 +345,34 @@ def region_table_card() -> dbc.Card:
 def table_card(live: bool = False, shown: bool = True) -> dbc.Card:
     """The forms behind the figures; a live mission's table can show only the forms new since the page opened.
 
+    The grid is AG Grid's infinite row model: it asks the server for a block of rows at a time, sorted, filtered and
+    searched there (dashboard.table_pages, callbacks.show_rows), and nothing while the table is closed.
     ``shown`` False (aggregates-only accounts): the card is not displayed, and the server sends it no row.
     """
     grid = dag.AgGrid(
         id="forms-table",
         columnDefs=TABLE_COLUMN_DEFS,
-        getRowId="params.data.form_id",  # rows keep their identity when new data arrives: scroll and selection stay
-        rowData=[],
-        defaultColDef={"sortable": True, "resizable": True, "filter": True},
+        getRowId="params.data.form_id",
+        rowModelType="infinite",
+        defaultColDef={
+            "sortable": True,
+            "resizable": True,
+            "filter": "agTextColumnFilter",
+            # The operations the server does (dashboard.table_pages.TEXT_OPS), case-insensitive as it does them.
+            "filterParams": {"filterOptions": list(TEXT_OPS), "maxNumConditions": 2, "buttons": ["reset"]},
+        },
         dashGridOptions={
-            "pagination": True,
-            "paginationPageSize": 20,
+            "cacheBlockSize": BLOCK,
+            "maxConcurrentDatasourceRequests": 1,  # dash-ag-grid answers the latest request only: one at a time
+            "blockLoadDebounceMillis": 150,  # a scroll bar dragged far asks for where it stops, not every block passed
+            "maxBlocksInCache": 30,  # the browser keeps at most 3,000 rows
+            "infiniteInitialRowCount": 1,
             "animateRows": False,
             "tooltipShowDelay": 300,
             "suppressColumnVirtualisation": True,  # a dozen columns: render them all
-            "localeText": {"noRowsToShow": "Press “Show the forms” to list the forms behind the figures."},
+            "localeText": {"noRowsToShow": "No form of this view matches."},
         },
-        style={"height": "150px"},  # grows when the forms are shown
+        style={"height": "480px"},
     )
     return dbc.Card(
         [
@@ -383,12 +403,35 @@ def table_card(live: bool = False, shown: bool = True) -> dbc.Card:
                     className="obs-card-head",
                 )
             ),
-            # Rows are sent only while the table is shown: a filter change stays a few KB otherwise.
+            # Rows are sent only while the table is shown, a block at a time: a filter change stays a few KB otherwise.
             dbc.CardBody(
-                [dbc.Input(id="table-search", type="search", placeholder="Search these forms", className="obs-search mb-2"), grid],
+                [
+                    html.P(
+                        "Press “Show the forms” to list the forms behind the figures; the CSV holds every form of this view.",
+                        id="table-hint",
+                        className="text-muted small mb-0",
+                    ),
+                    html.Div(
+                        [
+                            dbc.Input(
+                                id="table-search",
+                                type="search",
+                                placeholder="Search these forms (any text column)",
+                                debounce=400,  # one search when typing pauses, not one per letter
+                                className="obs-search mb-2",
+                            ),
+                            html.Div(id="table-status", className="text-muted small mb-1", role="status"),
+                            grid,
+                        ],
+                        id="table-body",
+                        style={"display": "none"},
+                    ),
+                ],
                 className="p-2",
             ),
             dcc.Store(id="table-open", data=False),
+            dcc.Store(id="table-view"),  # names the forms the view lists: the table starts again when it changes
+            dcc.Store(id="table-ask"),  # the block the grid asks for, passed on only while the table is open
         ],
         className="obs-card",
         style=None if shown else {"display": "none"},

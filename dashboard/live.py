@@ -15,7 +15,7 @@ from pathlib import Path
 from dashboard.filters import DEFAULT_MIN_N, Known
 from dashboard.selection import forget_other_versions
 from geo.mission import MISSION_FILE, MissionDataset, load_mission
-from geo.store import STORE_FILE, Store
+from geo.store import Store, connect_store, store_of
 
 POLL_SECONDS = 30  # how often an open page asks whether the data changed (NEMO polls every 30 s)
 
@@ -45,11 +45,12 @@ class LiveMission:
         if self._path is None:
             return None
         if self._store is None:
-            if not (self._path / STORE_FILE).exists():
+            location = store_of(self._path)  # store.sqlite, or PostgreSQL ($OBSMAP_STORE, the folder's store.toml)
+            if location is None:
                 return None
             with self._lock:
                 if self._store is None:
-                    self._store = Store(self._path / STORE_FILE)
+                    self._store = connect_store(location)
         return self._store.data_version()
 
     def _stamp(self) -> tuple[int | None, float | None]:

@@ -88,15 +88,16 @@ class Selection:
 
     def row_chunks(self, every_phase: bool = False, size: int = 50_000) -> Iterator[pd.DataFrame]:
         """:meth:`rows` a slice at a time: what a streamed CSV writes, in memory bounded by ``size`` rows."""
-        positions = np.flatnonzero(self._row_keep(every_phase))
+        positions = np.flatnonzero(self.row_mask(every_phase))
         for start in range(0, len(positions), size):
             yield self.forms.iloc[positions[start : start + size]]
 
     def rows(self, every_phase: bool = False) -> pd.DataFrame:
         """The forms of :attr:`phase` (or :attr:`all_phases`) with every column: what the table and the CSV show."""
-        return self.forms[self._row_keep(every_phase)]
+        return self.forms[self.row_mask(every_phase)]
 
-    def _row_keep(self, every_phase: bool) -> np.ndarray:
+    def row_mask(self, every_phase: bool = False) -> np.ndarray:
+        """Which of the mission's forms :meth:`rows` lists (the forms table and the CSV), as a boolean array."""
         return self._keep("overall", "problem") if every_phase else self._keep("phase", "overall", "problem")
 
     @cached_property
@@ -124,10 +125,10 @@ class Selection:
 def forms_key(filters: Filters) -> Filters:
     """The part of the filters that decides which forms are in: metric, mode, min_n and drill do not."""
     problem = filters.problem if filters.filters_by_problem else None
-    return replace(Filters(), **{k: getattr(filters, k) for k in _FORM_FIELDS}, problem=problem)
+    return replace(Filters(), **{k: getattr(filters, k) for k in FORM_FIELDS}, problem=problem)
 
 
-_FORM_FIELDS = ("form_type", "regions", "setting", "evoting", "orgs", "teams", "overall", "hours", "review", "conflict")
+FORM_FIELDS = ("form_type", "regions", "setting", "evoting", "orgs", "teams", "overall", "hours", "review", "conflict")
 
 
 def forget_other_versions(version: str) -> None:

@@ -36,7 +36,9 @@ mission and ``make load`` (100 simulated people, 2 minutes; the README's "Measur
   (A ``LiveMission`` that could close its store before the fork would let these folders be preloaded too.)
 
 Workers share nothing but files: the live store, and the accounts file, which holds the sessions, so a sign-in made
-on one worker is good on all (Flask's session key is the accounts' ``secret_key`` file).
+on one worker is good on all (Flask's session key is the accounts' ``secret_key`` file); and, with ``--cache
+redis://...``, the view's parts and pictures (:mod:`dashboard.cache`: without it each worker keeps its own). Each
+worker draws pictures and prints briefs with one chromium of its own, started on its first (:class:`dashboard.exports.Renderer`).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from dashboard.analysis import interval_percent, negative_share_by_region, reported_problems, whole_percent
@@ -19,15 +20,19 @@ from geo.csvsafe import to_safe_csv
 from geo.mission import MissionDataset
 from geo.schema import FORM_COLUMNS, PROBLEMS
 
+CSV_SLICE = 50_000  # forms per slice of a streamed CSV
 
-def table_rows(mission: MissionDataset, selection: Selection, new_since: int | None = None) -> list[dict[str, Any]]:
-    """The filtered forms, key columns, for the grid. Comments are plain strings (the grid shows text).
 
-    ``new_since``: only forms that first arrived after that data version (the page's "only new").
-    """
-    forms = selection.rows()
-    if new_since is not None and "first_data_version" in forms:
-        forms = forms[forms["first_data_version"] > new_since]
+# The forms' columns the table shows (dashboard.table_pages takes only these for a page of rows).
+TABLE_SOURCE_COLUMNS = (
+    "form_id", "form_type", "observed_at", "region_code", "ps_id", "team_id", "observer_org", "urban_rural", "evoting",
+    "overall", "review", "conflict", *PROBLEMS, "comments",
+)  # fmt: skip
+
+
+def table_rows(mission: MissionDataset, forms: pd.DataFrame) -> list[dict[str, Any]]:
+    """Forms (typed, as the mission holds them; a page of them) -> the grid's rows. Comments are plain strings (the
+    grid shows text). Only the rows asked for are formatted: dashboard.table_pages picks them."""
     reported = reported_problems(forms).map(", ".join) if len(forms) else pd.Series(dtype="string")
     out = pd.DataFrame(
         {
@@ -52,12 +57,20 @@ def table_rows(mission: MissionDataset, selection: Selection, new_since: int | N
     ]
 
 
-def export_csv(selection: Selection, *, every_phase: bool = False) -> Iterator[str]:
+def export_csv(selection: Selection, *, every_phase: bool = False, positions: np.ndarray | None = None) -> Iterator[str]:
     """Exactly the filtered forms, one row per form, in the canonical columns with the resolved region_code, as CSV
     text (cells a spreadsheet could run neutralised), a slice of forms at a time: a million forms stream in the
-    memory of one slice."""
+    memory of one slice.
+
+    ``positions``: the forms the table lists, in its order (:func:`dashboard.table_pages.positions`: its search,
+    column filters, sort, "only new"), instead of every form of the view.
+    """
     header = True
-    for chunk in selection.row_chunks(every_phase):
+    if positions is None:
+        chunks = selection.row_chunks(every_phase)
+    else:
+        chunks = (selection.forms.iloc[positions[start : start + CSV_SLICE]] for start in range(0, len(positions), CSV_SLICE))
+    for chunk in chunks:
         yield to_safe_csv(export_rows(chunk), header=header)
         header = False
     if header:  # no form: the header alone
@@ -83,8 +96,8 @@ def region_table(mission: MissionDataset, selection: Selection, filters: Filters
     codes = list(filters.regions) if filters.regions else list(mission.region_codes)
     names = mission.region_names
     rows = []
-    for code, r in negative_share_by_region(selection.phase, codes).iterrows():
-        n, assessed, negative = int(r.n), int(r.assessed), int(r.negative)
+    t = negative_share_by_region(selection.phase, codes)
+    for code, n, assessed, negative in zip(t.index, t["n"].tolist(), t["assessed"].tolist(), t["negative"].tolist(), strict=True):
         ci = interval_percent(negative, assessed)
         rows.append(
             {

@@ -40,6 +40,9 @@ from geo.schema import PHASE_LABELS
 
 DEFAULT_MAP_SIZE = (820, MAP_HEIGHT)  # until the browser has measured the map's element
 DRILLED_OPACITY = 0.45  # the regions' fill under a drilled region's stations
+# A station layer with this many points is drawn in clusters (MapLibre's, in the browser) below CLUSTER_MAXZOOM: at a
+# region's zoom, tens of thousands of markers cover one another and take seconds to draw; a few thousand do not.
+CLUSTER_FROM, CLUSTER_MAXZOOM = 5_000, 10
 
 
 def known_values(mission: MissionDataset, min_n: int = DEFAULT_MIN_N) -> Known:
@@ -64,12 +67,13 @@ def region_values(mission: MissionDataset, metric: MetricTable, filters: Filters
     return region_map_values(metric.table, mission.region_names, metric.legend, hovers, selected=filters.regions)
 
 
-def initial_map(mission: MissionDataset, filters: Filters, private: bool = False) -> go.Figure:
-    """The full map, geometry included (regions and districts): sent once, with the page; CSS sizes it."""
+def initial_map(mission: MissionDataset, filters: Filters, private: bool = False, urls: dict[str, str] | None = None) -> go.Figure:
+    """The full map, with the page; CSS sizes it. Its geometry (regions and districts) is inlined, or, with ``urls``
+    (layer -> URL), read by the browser from there, once, and kept in its cache."""
     metric = metric_table(mission, select(mission, filters), filters)
     view = view_of(mission, filters.drill, DEFAULT_MAP_SIZE)
     values = region_values(mission, metric, filters, private)
-    return make_region_map(mission.geojson, mission.region_names, values, view, mission.districts, height=None)
+    return make_region_map(mission.geojson, mission.region_names, values, view, mission.districts, height=None, urls=urls)
 
 
 def drill_layers(mission: MissionDataset, selection: Selection, filters: Filters) -> dict[str, dict[str, Any]]:
@@ -101,11 +105,15 @@ def view_of(mission: MissionDataset, drill: str | None, size: tuple[int, int] | 
     return map_view(mission.bounds.get(drill or "*", mission.bounds["*"]), width_px=width, height_px=height)
 
 
-def map_patch(mission: MissionDataset, selection: Selection, filters: Filters, private: bool = False) -> tuple[Patch, str, list, list[str]]:
+def map_patch(
+    mission: MissionDataset, selection: Selection, filters: Filters, private: bool = False, layers: bool = True
+) -> tuple[Patch, str, list, list[str]]:
     """Map values as a Patch (the geometry stays in the browser), its title, caption and notices.
 
     Centre and zoom are not in it: the browser fits them to the map's measured size (see :func:`map_fit`).
-    ``private`` (aggregates-only accounts): no count behind fewer than ``min_n`` forms.
+    ``private`` (aggregates-only accounts): no count behind fewer than ``min_n`` forms. ``layers=False``
+    leaves the drill-down's layers out: at country level, on a map whose layers are already empty and hidden,
+    resending them would only make the browser redraw six traces instead of one.
     """
     metric = metric_table(mission, selection, filters)
     values = region_values(mission, metric, filters, private)
@@ -116,7 +124,9 @@ def map_patch(mission: MissionDataset, selection: Selection, filters: Filters, p
     regions["colorbar"]["title"]["text"] = values["colorbar.title.text"]
     regions["colorbar"]["ticktext"] = values["colorbar.ticktext"]
     regions["marker"]["opacity"] = DRILLED_OPACITY if filters.drill else 1
-    for name, layer in drill_layers(mission, selection, filters).items():
+    for name, layer in (drill_layers(mission, selection, filters) if layers or filters.drill else {}).items():
+        if name != DISTRICTS:  # thousands of stations of one class are drawn in clusters until one zooms in
+            layer = {**layer, "cluster": {"enabled": len(layer["lat"]) >= CLUSTER_FROM, "maxzoom": CLUSTER_MAXZOOM}}
         for key, value in layer.items():
             patch["data"][trace_index(name)][key] = value
     briefing = filters.mode == "briefing"

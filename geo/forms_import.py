@@ -12,10 +12,12 @@ import json
 import re
 import tomllib
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from geo.errors import InputError
@@ -26,6 +28,7 @@ from geo.values import (
     OVERALL_VALUES,
     URBAN_RURAL_VALUES,
     YES_NO_VALUES,
+    map_distinct,
     map_values,
     normalise_token,
 )
@@ -194,16 +197,20 @@ def local_times(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     offset times mix freely. ``has_time`` is False for a value that parses but names no time
     ("2005-12-04"). Unparsed values are ``NaT``.
     """
-    text = values.astype("string").str.strip()
-    local = text.str.replace(_LOCAL_TIME, r"\g<date>T\g<time>", regex=True)
+    # Each distinct value once (a million forms hold a few thousand distinct times), then spread back.
+    codes, uniques = pd.factorize(values.astype("string").str.strip(), use_na_sentinel=True)
+    local = pd.Series(uniques, dtype="string").str.replace(_LOCAL_TIME, r"\g<date>T\g<time>", regex=True)
     try:
         when = pd.to_datetime(local, errors="coerce", format="ISO8601")
         if getattr(when.dt, "tz", None) is not None:
             when = when.dt.tz_localize(None)
     except (ValueError, OverflowError, TypeError):  # e.g. an offset the pattern does not know, among naive times
-        when = pd.Series([_parse_one(v) if pd.notna(v) else pd.NaT for v in local], index=values.index, dtype="datetime64[us]")
+        when = pd.Series([_parse_one(v) if pd.notna(v) else pd.NaT for v in local], dtype="datetime64[us]")
     has_time = local.str.contains("T", regex=False).fillna(False).astype(bool)
-    return when, has_time
+    # Code -1 (a blank cell) takes the value appended last: no time.
+    spread_when = np.append(when.to_numpy(), np.array(["NaT"], dtype=when.dtype))[codes]
+    spread_time = np.append(has_time.to_numpy(), False)[codes]
+    return pd.Series(spread_when, index=values.index, dtype=when.dtype), pd.Series(spread_time, index=values.index, dtype=bool)
 
 
 _GPS_KOBO = re.compile(r"^_(?P<q>.+)_(?P<axis>latitude|longitude)$", re.IGNORECASE)
@@ -503,6 +510,152 @@ def _xlsx_records(path: Path, notes: list[str]) -> tuple[list[str], list[tuple[i
     return header or [], records
 
 
+def _column_names(path: Path, header: list[Any], blank_column: Any, notes: list[str]) -> tuple[list[str], set[int]]:
+    """The table's column names and the header positions left out (``blank_column(i)``: no value in column ``i``)."""
+    # Header: trimmed, blank ones named as pandas names them, and no name twice.
+    names = [_CONTROL.sub("", _BAD_BYTE.sub("\ufffd", str(c))).strip().lstrip("\ufeff") for c in header]
+    names = [n or f"Unnamed: {i}" for i, n in enumerate(names)]
+    # A column without a header and without a value (a spreadsheet's formatted margin) is not a column.
+    empty = {i for i, n in enumerate(names) if n.startswith("Unnamed: ") and blank_column(i)}
+    letters = [_column_letter(i) for i in range(len(names)) if i not in empty]  # as the file names its columns
+    if empty:
+        names = [n for i, n in enumerate(names) if i not in empty]
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name not in seen:
+            seen[name] = i
+            continue
+        first = letters[seen[name]]
+        if _canonical_name(name) in _UNIQUE_COLUMNS or name.lower() in _UNIQUE_COLUMNS:
+            # Two answers to one question: either could be the right one, so neither is guessed (pandas would read
+            # the second as "overall.1", which feeds nothing, without a word). Refused, naming both columns.
+            raise InputError(
+                f"{path}: columns {first} and {letters[i]} are both named {name!r}; delete or rename one of them and import again."
+            )
+        names[i] = f"{name} ({letters[i]})"
+        notes.append(f"{path}: column {letters[i]} repeats the header {name!r} of column {first}; read as {names[i]!r}.")
+    return names, empty
+
+
+# Control characters (as _CONTROL) and a carriage return in a value, for pyarrow: a file holding one is read the careful
+# way, which removes and counts them.
+_CONTROL_RE2 = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\r]"
+FAST_CHECK_LINES = 50_000  # lines with quotes compared with Python's csv module at a time
+
+
+def _fast_csv(path: Path, data: bytes) -> pd.DataFrame | None:
+    """The table :func:`read_table` makes of a plain UTF-8 CSV, read by pyarrow (seconds and a few hundred MB for a
+    million forms, not a minute and gigabytes); None for any file this path cannot vouch for, which the careful
+    path then reads: not UTF-8, a control character, a bare carriage return, a blank line, a line with more or fewer
+    values than the header, a value over several lines, or any line with a quote that Python's csv module (the
+    careful path's reader) splits otherwise. Every line is one record, so its index is its line number minus 2."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None
+    if not data.strip():
+        return None
+    end = data.find(b"\n")
+    try:
+        first = (data if end < 0 else data[:end]).decode("utf-8").removesuffix("\r")
+    except UnicodeDecodeError:
+        return None
+    if first.splitlines() != [first] or _CONTROL.search(first) or first.count('"') % 2:
+        return None
+    try:
+        sep = csv.Sniffer().sniff(first, delimiters=",;\t").delimiter
+    except csv.Error:
+        sep = ","
+    header = next(csv.reader([first], delimiter=sep), [])
+    if not any(v.strip() for v in header):
+        return None
+    ncols = len(header)
+    body = b"" if end < 0 else data[end + 1 :]
+    lines = body.count(b"\n") + (0 if not body or body.endswith(b"\n") else 1)
+    try:
+        read = pacsv.read_csv(
+            pa.py_buffer(body),
+            read_options=pacsv.ReadOptions(column_names=[f"c{i}" for i in range(ncols)], block_size=16 << 20),
+            parse_options=pacsv.ParseOptions(
+                delimiter=sep, quote_char='"', double_quote=True, escape_char=False, newlines_in_values=False, ignore_empty_lines=False
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys([f"c{i}" for i in range(ncols)], pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+                check_utf8=True,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError):
+        return None
+    if read.num_rows != lines:
+        return None
+    # Lines with a quote: the careful path's reader must split them the same way (a quote left open, text after a
+    # closing quote, a quote inside a value that is not quoted...): compared, a chunk at a time.
+    quoted: list[tuple[int, bytes]] = []
+    at = line_no = 0
+    pos = body.find(b'"')
+    try:
+        while pos >= 0:
+            start = body.rfind(b"\n", 0, pos) + 1
+            stop = body.find(b"\n", pos)
+            stop = len(body) if stop < 0 else stop
+            line_no += body.count(b"\n", at, start)
+            at = start
+            quoted.append((line_no, body[start:stop]))
+            if len(quoted) >= FAST_CHECK_LINES:
+                if not _same_split(read, quoted, sep):
+                    return None
+                quoted = []
+            pos = body.find(b'"', stop)
+        if quoted and not _same_split(read, quoted, sep):
+            return None
+    except csv.Error:  # e.g. a value longer than the csv module reads: the careful path says so
+        return None
+    columns, blank_all = [], None
+    for i in range(ncols):
+        cells = read.column(i)
+        limit = csv.field_size_limit()
+        if len(cells) and (pc.max(pc.binary_length(cells)).as_py() or 0) > limit and (pc.max(pc.utf8_length(cells)).as_py() or 0) > limit:
+            return None  # the careful path refuses a value that long, naming its line
+        if pc.any(pc.match_substring_regex(cells, _CONTROL_RE2)).as_py():
+            return None  # control characters (or a carriage return alone): the careful path removes and counts them
+        # Blank: nothing but white space (as str.strip() finds it) or nothing at all.
+        blank = pc.or_(pc.equal(pc.binary_length(cells), 0), pc.utf8_is_space(cells))
+        blank_all = blank if blank_all is None else pc.and_(blank_all, blank)
+        columns.append((cells, blank))
+    if blank_all is not None and pc.any(blank_all).as_py():
+        return None  # a line of blank values is not a record: the careful path skips it and counts lines
+    notes: list[str] = []
+    no_value = [pc.all(blank).as_py() is not False for _, blank in columns]
+    names, empty = _column_names(path, header, lambda i: no_value[i], notes)
+    kept = [pc.if_else(blank, pa.scalar(None, pa.string()), cells) for i, (cells, blank) in enumerate(columns) if i not in empty]
+    del read, columns
+    table = pd.DataFrame(
+        {j: pd.Series(pd.arrays.ArrowStringArray(col), dtype="string") for j, col in enumerate(kept)},
+        index=pd.Index(np.arange(lines, dtype="int64")),
+    )
+    table.columns = names
+    table.attrs["warnings"] = notes
+    return table
+
+
+def _same_split(read: Any, quoted: list[tuple[int, bytes]], sep: str) -> bool:
+    """Whether Python's csv module splits these lines (line number in the body, text) as pyarrow did."""
+    import pyarrow as pa
+
+    rows = read.take(pa.array([n for n, _ in quoted], type=pa.int64())).to_pylist()
+    for (_, raw), row in zip(quoted, rows, strict=True):
+        values = next(csv.reader([raw.decode("utf-8").removesuffix("\r")], delimiter=sep), [])
+        if values != list(row.values()):
+            return False
+    return True
+
+
 def read_table(path: Path | str) -> pd.DataFrame:
     """All cells as strings (blank = ``<NA>``), header names trimmed; raises InputError naming the file.
 
@@ -520,7 +673,12 @@ def read_table(path: Path | str) -> pd.DataFrame:
         if suffix in (".xlsx", ".xlsm"):
             header, records = _xlsx_records(path, notes)
         elif suffix in (".csv", ".txt", ".tsv"):
-            text = _decode(path, path.read_bytes(), notes)
+            data = path.read_bytes()
+            fast = _fast_csv(path, data)
+            if fast is not None:
+                return fast
+            text = _decode(path, data, notes)
+            del data
             if not text.strip():
                 raise InputError(f"{path}: expected a header row and forms, found an empty file.")
             header, records = _csv_records(path, text)
@@ -542,29 +700,9 @@ def read_table(path: Path | str) -> pd.DataFrame:
             cells = cells[:ncols]
         rows.append(cells + [""] * (ncols - len(cells)))
 
-    # Header: trimmed, blank ones named as pandas names them, and no name twice.
-    names = [_CONTROL.sub("", _BAD_BYTE.sub("\ufffd", str(c))).strip().lstrip("\ufeff") for c in header]
-    names = [n or f"Unnamed: {i}" for i, n in enumerate(names)]
-    # A column without a header and without a value (a spreadsheet's formatted margin) is not a column.
-    empty = {i for i, n in enumerate(names) if n.startswith("Unnamed: ") and not any(row[i].strip() for row in rows)}
-    letters = [_column_letter(i) for i in range(len(names)) if i not in empty]  # as the file names its columns
+    names, empty = _column_names(path, header, lambda i: not any(row[i].strip() for row in rows), notes)
     if empty:
-        names = [n for i, n in enumerate(names) if i not in empty]
         rows = [[v for i, v in enumerate(row) if i not in empty] for row in rows]
-    seen: dict[str, int] = {}
-    for i, name in enumerate(names):
-        if name not in seen:
-            seen[name] = i
-            continue
-        first = letters[seen[name]]
-        if _canonical_name(name) in _UNIQUE_COLUMNS or name.lower() in _UNIQUE_COLUMNS:
-            # Two answers to one question: either could be the right one, so neither is guessed (pandas would read
-            # the second as "overall.1", which feeds nothing, without a word). Refused, naming both columns.
-            raise InputError(
-                f"{path}: columns {first} and {letters[i]} are both named {name!r}; delete or rename one of them and import again."
-            )
-        names[i] = f"{name} ({letters[i]})"
-        notes.append(f"{path}: column {letters[i]} repeats the header {name!r} of column {first}; read as {names[i]!r}.")
 
     # Cells: bytes that are not UTF-8 shown as U+FFFD and named; control characters (NUL, ...) removed and counted.
     bad_lines: dict[int, set[str]] = {}
@@ -710,7 +848,18 @@ def canonical_columns(columns: list[str], mapping: Mapping, path: Path) -> tuple
 
 
 # ---------------------------------------------------------------------------------------- values
-def read_forms(path: Path | str, mapping: Mapping | None = None) -> FormsRead:
+def original_values(table: pd.DataFrame, labels: Any) -> pd.Series:
+    """The original values of the rows of ``table`` at index ``labels`` (each a JSON object of its non-blank cells,
+    tool columns naming the submitter left out): what a row set aside keeps."""
+    keep = [c for c in table.columns if c.split("/")[-1].lower() not in PERSONAL_METADATA]
+    part = table.loc[labels, keep]
+    texts = [
+        json.dumps({k: v for k, v in row.items() if pd.notna(v)}, ensure_ascii=False, sort_keys=True) for row in part.to_dict("records")
+    ]
+    return pd.Series(texts, index=part.index, dtype="string")
+
+
+def read_forms(path: Path | str, mapping: Mapping | None = None, *, originals: bool = True) -> FormsRead:
     """Read one export; every row comes back, canonicalised, with ``_reason`` blank when usable.
 
     Reasons found here: missing form_id, unknown form_type, invalid overall or yes/no answer,
@@ -722,20 +871,23 @@ def read_forms(path: Path | str, mapping: Mapping | None = None) -> FormsRead:
     # Columns that look personal never reach canonicalise: not in forms.csv, set_aside.csv or the store.
     named = set((mapping or Mapping()).columns)
     table, personal = drop_personal(table, path, keep=named)
-    read = canonicalise(table, path, mapping)
+    read = canonicalise(table, path, mapping, originals=originals)
     read.ignored_columns += [c for c in table.attrs.get("personal", []) if c not in read.ignored_columns]
     read.warnings[:0] = table_warnings(table) + personal
     read.table = table
     return read
 
 
-def canonicalise(table: pd.DataFrame, path: Path | str, mapping: Mapping | None = None, window: ElectionWindow | None = None) -> FormsRead:
+def canonicalise(
+    table: pd.DataFrame, path: Path | str, mapping: Mapping | None = None, window: ElectionWindow | None = None, *, originals: bool = True
+) -> FormsRead:
     """Canonical columns and row checks for a table of text cells (``<NA>`` = blank): a file's, or the
     records an ODK Central or KoboToolbox API returned, flattened as the tools' own exports name them.
 
     ``path`` names the source in reasons and errors (a file, or e.g. ``odk:https://host/...``).
     ``window``: rows observed outside this election window are set aside (the import, which infers
-    the window from all its files, applies :func:`set_aside_outside` itself).
+    the window from all its files, applies :func:`set_aside_outside` itself). ``originals`` False leaves
+    ``_original`` blank, for the caller to fill for the rows it sets aside (:func:`original_values`).
     """
     mapping = mapping or Mapping()
     sources, id_fallback, ignored = canonical_columns(list(table.columns), mapping, Path(str(path)))
@@ -745,62 +897,66 @@ def canonicalise(table: pd.DataFrame, path: Path | str, mapping: Mapping | None 
         src = sources.get(col) or id_fallback.get(col)
         raw = table[src] if src else pd.Series(pd.NA, index=table.index, dtype="string")
         if col in mapping.values:
-            translated = raw.map(lambda v, m=mapping.values[col]: m.get(v, v) if pd.notna(v) else v, na_action="ignore")
-            raw = translated.astype("string")
+            raw = map_distinct(raw, lambda v, m=mapping.values[col]: m.get(v, v))
         out[col] = raw.str.strip()
     out["_source"] = str(path)
     out["_row"] = table.index + 2  # the header is row 1, as in a spreadsheet
-    keep = [c for c in table.columns if c.split("/")[-1].lower() not in PERSONAL_METADATA]
-    out["_original"] = [
-        json.dumps({k: v for k, v in row.items() if pd.notna(v)}, ensure_ascii=False, sort_keys=True)
-        for row in table[keep].to_dict("records")
-    ]
+    # A row's original values are kept only if it is set aside: a caller that sets rows aside later (duplicates,
+    # location) passes originals=False and fills them then for those rows alone (original_values).
+    out["_original"] = original_values(table, table.index) if originals else pd.Series(pd.NA, index=table.index, dtype="string")
     reason = pd.Series(pd.NA, index=table.index, dtype="string")
     detail = pd.Series(pd.NA, index=table.index, dtype="string")
 
-    def flag(mask: pd.Series, key: str, text: pd.Series | str | None = None) -> None:
+    def flag(mask: pd.Series, key: str, text: Callable[[pd.Series], pd.Series] | str | None = None) -> None:
+        """Set aside the rows of ``mask`` not set aside yet; ``text(rows)`` gives their detail (made for those rows only)."""
         new = mask & reason.isna()
+        if not new.any():
+            return
         reason[new] = REASONS[key]
         if text is not None:
-            detail[new] = text[new] if isinstance(text, pd.Series) else text
+            detail[new] = text(new) if callable(text) else text
 
     flag(out["form_id"].isna(), "missing_form_id")
     form_type, bad = map_values(out["form_type"], FORM_TYPE_VALUES)
-    flag(bad | form_type.isna(), "form_type", "form_type = " + out["form_type"].fillna("(blank)"))
+    flag(bad | form_type.isna(), "form_type", lambda m: "form_type = " + out.loc[m, "form_type"].fillna("(blank)"))
     out["form_type"] = form_type
     overall, bad = map_values(out["overall"], OVERALL_VALUES)
-    flag(bad, "overall", "overall = " + out["overall"].fillna(""))
+    flag(bad, "overall", lambda m: "overall = " + out.loc[m, "overall"].fillna(""))
     out["overall"] = overall
     for col in (*PROBLEMS, "evoting"):
         values, bad = map_values(out[col], YES_NO_VALUES)
-        flag(bad, "answer", f"{col} = " + out[col].fillna(""))
+        flag(bad, "answer", lambda m, c=col: f"{c} = " + out.loc[m, c].fillna(""))
         out[col] = values
     setting, bad = map_values(out["urban_rural"], URBAN_RURAL_VALUES)
     warnings = []
     if bad.any():
         warnings.append(f"{path}: {int(bad.sum())} row(s) with urban_rural not urban or rural; left blank.")
     out["urban_rural"] = setting
-    org_keys = out["observer_org"].map(normalise_token, na_action="ignore")
-    out["observer_org"] = org_keys.map(ORGANISATION_VALUES).astype("string").fillna(out["observer_org"])
+    organisation = map_distinct(out["observer_org"], lambda v: ORGANISATION_VALUES.get(normalise_token(v)))
+    out["observer_org"] = organisation.fillna(out["observer_org"])
     lat = pd.to_numeric(out["latitude"], errors="coerce")
     lon = pd.to_numeric(out["longitude"], errors="coerce")
     given = out["latitude"].notna() | out["longitude"].notna()
     flag(
         given & (lat.isna() | lon.isna()),
         "coordinates",
-        "latitude, longitude = " + out["latitude"].fillna("") + ", " + out["longitude"].fillna(""),
+        lambda m: "latitude, longitude = " + out.loc[m, "latitude"].fillna("") + ", " + out.loc[m, "longitude"].fillna(""),
     )
+
     out["latitude"], out["longitude"] = lat, lon
     # Local time as the observer saw it: a tool's UTC offset and fractions of a second dropped (see local_times).
     when, has_time = local_times(out["observed_at"])
     unparsed = out["observed_at"].notna() & when.isna()
     if unparsed.any():
         warnings.append(f"{path}: {int(unparsed.sum())} row(s) with observed_at not an ISO 8601 date-time; kept, time unknown.")
-    flag(when.notna() & ~has_time, "no_time", "observed_at = " + out["observed_at"].fillna(""))
-    out["observed_at"] = when.where(has_time).dt.strftime(_TIME_FORMAT).astype("string")
+    flag(when.notna() & ~has_time, "no_time", lambda m: "observed_at = " + out.loc[m, "observed_at"].fillna(""))
+    # Written as text once per distinct time (a million forms hold a few thousand), then spread back.
+    codes, uniques = pd.factorize(when.where(has_time), use_na_sentinel=True)
+    texts = pd.array(list(pd.DatetimeIndex(uniques).strftime(_TIME_FORMAT)), dtype="string")
+    out["observed_at"] = pd.Series(texts.take(codes, allow_fill=True), index=out.index, dtype="string")
     if window is not None:
-        shown = "observed_at = " + out["observed_at"].fillna("") + f"; window {window.describe()}"
-        flag(_outside(out["observed_at"], window), "window", shown)
+        shown = f"; window {window.describe()}"
+        flag(_outside(out["observed_at"], window), "window", lambda m: "observed_at = " + out.loc[m, "observed_at"].fillna("") + shown)
     out["_reason"] = reason
     out["_detail"] = detail
     if len(out) != n:  # every row read comes back: a broken invariant is a bug, not the user's file

@@ -29,9 +29,12 @@ from geo.errors import InputError
 from geo.forms_import import (
     REASONS,
     ElectionWindow,
+    FormsRead,
     Mapping,
+    canonical_columns,
     drop_personal,
     infer_window,
+    original_values,
     read_forms,
     read_table,
     set_aside_outside,
@@ -39,10 +42,10 @@ from geo.forms_import import (
 )
 from geo.ingest import ingest_checked_rows
 from geo.join import join_points_to_regions
-from geo.mission import MissionDataset, build_mission, check_out_dir, load_mission
+from geo.mission import MissionDataset, build_mission, check_out_dir, load_mission, write_snapshot_of
 from geo.schema import FORM_COLUMNS, STATION_COLUMNS
-from geo.store import open_store
-from geo.values import URBAN_RURAL_VALUES, YES_NO_VALUES, fold, map_values
+from geo.store import REVIEW_STATES, open_store
+from geo.values import URBAN_RURAL_VALUES, YES_NO_VALUES, fold, map_distinct, map_values
 from geo.webgeom import web_layers
 
 SET_ASIDE_FILE = "set_aside.csv"
@@ -65,7 +68,7 @@ def _region_lookup(regions: gpd.GeoDataFrame) -> dict[str, str]:
 def resolve_region_codes(values: pd.Series, regions: gpd.GeoDataFrame) -> pd.Series:
     """Region codes or names as written in a file -> codes of the boundary file (``<NA>`` if unknown)."""
     lookup = _region_lookup(regions)
-    return values.map(lambda v: lookup.get(fold(v)), na_action="ignore").astype("string")
+    return map_distinct(values, lambda v: lookup.get(fold(v)))
 
 
 def _override_mask(located: pd.Series, given: pd.Series, resolved: pd.Series) -> pd.Series:
@@ -148,10 +151,17 @@ def locate_forms(forms: pd.DataFrame, regions: gpd.GeoDataFrame, registry: pd.Da
     detail = forms["_detail"].copy()
     outside = open_ & has_xy & by_xy.isna()
     reason[outside] = REASONS["outside"]
-    detail[outside] = "latitude, longitude = " + forms["latitude"].astype("string") + ", " + forms["longitude"].astype("string")
+    if outside.any():  # the detail made for those rows only
+        detail[outside] = (
+            "latitude, longitude = "
+            + forms.loc[outside, "latitude"].astype("string")
+            + ", "
+            + forms.loc[outside, "longitude"].astype("string")
+        )
     unknown = open_ & ~has_xy & by_ps.isna() & given_code & by_code.isna()
     reason[unknown] = REASONS["region_code"]
-    detail[unknown] = "region_code = " + forms["region_code"]
+    if unknown.any():
+        detail[unknown] = "region_code = " + forms.loc[unknown, "region_code"]
     nowhere = open_ & ~has_xy & by_ps.isna() & ~given_code
     reason[nowhere] = REASONS["no_location"]
     forms["region_code"] = region
@@ -164,13 +174,50 @@ def mark_duplicates(forms: pd.DataFrame) -> pd.DataFrame:
     """Set aside every repeat of a form_id (the first row read is kept)."""
     forms = forms.copy()
     repeat = forms["form_id"].notna() & forms["form_id"].duplicated(keep="first")
-    first_at = forms.drop_duplicates("form_id").set_index("form_id")
-    where = forms["form_id"].map(first_at["_source"].astype(str) + " row " + first_at["_row"].astype(str))
     new = repeat & forms["_reason"].isna()
+    if not new.any():
+        return forms
+    first_at = forms[forms["form_id"].isin(forms.loc[new, "form_id"])].drop_duplicates("form_id").set_index("form_id")
+    where = forms.loc[new, "form_id"].map(first_at["_source"].astype(str) + " row " + first_at["_row"].astype(str))
     forms.loc[new, "_reason"] = REASONS["duplicate_form_id"]
-    forms.loc[new, "_detail"] = "first seen in " + where[new]
+    forms.loc[new, "_detail"] = "first seen in " + where
     # A repeat already set aside for another reason keeps that reason; it is still not accepted.
     return forms
+
+
+def fill_originals(rows: pd.DataFrame, reads: list[FormsRead], sizes: list[int]) -> None:
+    """Fill ``_original`` of the rows set aside (``rows``: the reads' rows, ``sizes`` of each, concatenated in order)
+    from each file's table."""
+    start = 0
+    aside = rows["_reason"].notna().to_numpy()
+    for r, size in zip(reads, sizes, strict=True):
+        stop = start + size
+        here = aside[start:stop].nonzero()[0]
+        if len(here) and r.table is not None:
+            texts = original_values(r.table, (rows["_row"].iloc[start + here] - 2).to_numpy())
+            rows.iloc[start + here, rows.columns.get_loc("_original")] = texts.to_numpy()
+        start = stop
+
+
+def _modified(path: Path | str) -> str:
+    """A file's modification time, as a version's time (UTC, microseconds)."""
+    return datetime.fromtimestamp(Path(path).stat().st_mtime, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _deliveries_of(table: pd.DataFrame, path: Path, written: str, mapping: Mapping) -> pd.DataFrame:
+    """What the tool says of each row of a forms file (:func:`geo.sync.file_deliveries`), as columns ``form_key``,
+    ``submitted_at``, ``version_id``, ``previous_id``, ``review``; a canonical file's a column at a time."""
+    lower = {c.lower() for c in table.columns}
+    if "key" in lower or "_uuid" in lower:  # ODK Central's, KoboToolbox's: the tools' own rules, row by row
+        from geo.sync import file_deliveries
+
+        listed = file_deliveries(table, path, written, mapping)
+        fields = ("form_key", "submitted_at", "version_id", "previous_id", "review")
+        return pd.DataFrame({f: [getattr(d, f) for d in listed] for f in fields}, columns=list(fields))
+    sources, fallback, _ = canonical_columns(list(table.columns), mapping, path)
+    ids = table[sources.get("form_id") or fallback["form_id"]].astype(object).tolist()
+    keys = [("" if v is None or v is pd.NA else str(v)).strip() for v in ids]  # as file_deliveries: the form_id, trimmed
+    return pd.DataFrame({"form_key": pd.array(keys, dtype="string"), "submitted_at": written}, index=range(len(keys)))
 
 
 def _boundary_report(b: Boundaries) -> dict[str, Any]:
@@ -395,10 +442,14 @@ def _import_locked(boundaries, forms, out, *, layer, code_column, name_column, d
     for path in forms:
         progress(f"reading forms {path}")
         check_form_file_size(path)
-        r = read_forms(path, mapping_)
+        r = read_forms(path, mapping_, originals=False)  # original values: only for the rows set aside, below
         progress(f"  {len(r.rows):,} rows")
         reads.append(r)
     rows = pd.concat([r.rows for r in reads], ignore_index=True)
+    sizes = [len(r.rows) for r in reads]
+    sources = [r.rows["_source"].iloc[0] if len(r.rows) else None for r in reads]
+    for r in reads:
+        r.rows = r.rows.iloc[:0]  # its rows live on in `rows`: not held twice
     window = election_window(out, meta, rows, warnings)
     rows = set_aside_outside(rows, window)
     progress(f"checking and locating {len(rows):,} forms")
@@ -437,7 +488,8 @@ def _import_locked(boundaries, forms, out, *, layer, code_column, name_column, d
                 f"{rows.at[i, '_row']}); the district is left blank."
             )
 
-    accepted = rows[rows["_reason"].isna()]
+    fill_originals(rows, reads, sizes)
+    accepted = rows.loc[rows["_reason"].isna(), list(FORM_COLUMNS)]
     set_aside = rows[rows["_reason"].notna()]
     set_aside_out = pd.DataFrame(
         {
@@ -449,8 +501,7 @@ def _import_locked(boundaries, forms, out, *, layer, code_column, name_column, d
             "original_values": set_aside["_original"],
         }
     )
-    for r in reads:
-        src = r.rows["_source"].iloc[0] if len(r.rows) else None
+    for r, src in zip(reads, sources, strict=True):
         here = rows[rows["_source"] == src]
         files.append(
             {
@@ -492,6 +543,15 @@ def _import_locked(boundaries, forms, out, *, layer, code_column, name_column, d
     if window is not None:  # the dashboard's election day, and the window a later sync or watch folder checks against
         mission_meta.update(election_date=f"{window.election_date:%Y-%m-%d}", window_hours=list(window.hours), time_window=window.report())
     check_before_replacing(out, rows, accepted, regions, force)
+    # What each tool says of its rows (the logical form, the version's time, review), for the live store below.
+    delivered = [
+        _deliveries_of(r.table, Path(path), _modified(path), mapping_) for path, r in zip(forms, reads, strict=True) if r.table is not None
+    ]
+    every = pd.concat(delivered, ignore_index=True) if delivered else None
+    keyed = every.iloc[accepted.index.to_numpy()].reset_index(drop=True) if every is not None and len(every) == len(rows) else None
+    del rows, delivered, every  # a million forms' cells: only the accepted rows and those set aside go on
+    for r in reads:
+        r.table = None
     progress(f"writing {out}")
     build_mission(  # read back once, below, with the live store filled
         Path(out),
@@ -508,21 +568,34 @@ def _import_locked(boundaries, forms, out, *, layer, code_column, name_column, d
         load=False,
     )
     # The live store: the forms join those already there (earlier imports, a sync); the same export twice changes nothing.
-    from geo.sync import file_deliveries  # what each tool says of its rows: the logical form, the version's time, review
-
-    delivered = []
-    for path, r in zip(forms, reads, strict=True):
-        written = datetime.fromtimestamp(Path(path).stat().st_mtime, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        delivered += file_deliveries(r.table, Path(path), written, mapping_) if r.table is not None else []
-    keyed = [delivered[i] for i in accepted.index] if len(delivered) == len(rows) else None
     if keyed is not None:
-        keys = [d.form_key for d in keyed]
-        if any(not k for k in keys) or len(set(keys)) != len(keys):
+        keys = keyed["form_key"]
+        if (keys.isna() | (keys == "")).any() or keys.duplicated().any():
             keyed = None  # the tool's ids are blank or repeated here: each accepted row is the form of its own form_id
     with open_store(out) as store:
         stored = ingest_checked_rows(store, accepted, set_aside, "import:" + ", ".join(Path(p).name for p in forms), keyed)
-        report["store"] = {"new": stored.new, "updated": stored.updated, "unchanged": stored.unchanged, **store.counts()}
+        counts = store.counts()
+        report["store"] = {"new": stored.new, "updated": stored.updated, "unchanged": stored.unchanged, **counts}
+        made_all = counts["forms"] + counts["deleted"] == stored.new == len(accepted) > 0
+        if made_all and store.path is not None and store.data_version() == stored.data_version:  # SQLite: snapshot beside it
+            # Every form of the store is one this import just made: its snapshot is written from the rows in memory
+            # (what reading them back would give), not by reading a million rows back from the store.
+            # Text as the store keeps it; the coordinates stay numbers (text that reads back as the same floats).
+            current = pd.DataFrame(
+                {
+                    col: accepted[col].reset_index(drop=True).astype("Float64" if col in ("latitude", "longitude") else "string")
+                    for col in FORM_COLUMNS
+                }
+            )
+            current["form_key"] = keyed["form_key"].astype("string") if keyed is not None else current["form_id"]
+            current["form_id"] = current["form_key"]
+            review = keyed["review"] if keyed is not None and "review" in keyed else pd.Series(None, index=current.index, dtype=object)
+            current["review"] = review.where(review.isin(REVIEW_STATES), "pending").to_numpy(dtype=object)
+            current["first_data_version"] = stored.data_version
+            current = current.sort_values("form_key", kind="stable", ignore_index=True)
+            write_snapshot_of(store.path, current, stored.data_version, store.store_id())
     (Path(out) / REPORT_FILE).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    del accepted, set_aside, set_aside_out, reads, keyed  # a million forms' frames: freed before the read-back
     mission = load_mission(out)
     if report_path is not None:
         Path(report_path).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -184,20 +184,61 @@ def _original(row: pd.Series) -> str:
 
 
 def ingest_checked_rows(
-    store: Store, accepted: pd.DataFrame, set_aside: pd.DataFrame, source: str, deliveries: list[Delivery] | None = None
+    store: Store,
+    accepted: pd.DataFrame,
+    set_aside: pd.DataFrame,
+    source: str,
+    deliveries: list[Delivery] | pd.DataFrame | None = None,
 ) -> IngestResult:
     """Rows the import has already checked and located (``accepted``) and those it set aside, into ``store``.
 
     ``deliveries`` (one per accepted row) say what the tool said of each: the logical form (ODK's
     ``KEY``, Kobo's root uuid), the version's own time, its review. So an export and a live sync of the
     same forms agree on which form is which, and an older export never overrides newer versions.
-    Without them, each row is the form of its ``form_id``, stamped now. Importing the same export
-    twice changes nothing.
+    They are :class:`Delivery` objects, or a table of their fields (``form_key``, ``submitted_at``, and
+    optionally ``version_id``, ``previous_id``, ``review``) in the accepted rows' order. Without them, each
+    row is the form of its ``form_id``, stamped now. Importing the same export twice changes nothing.
     """
-    at = now_utc()
+    aside = [
+        {"row": f"{r['_source']} row {r['_row']}", "reason": r["_reason"], "detail": _text(r["_detail"]), "original": r["_original"]}
+        for r in set_aside.to_dict("records")
+    ]
+    if isinstance(deliveries, list):
+        if any(d.previous_id for d in deliveries):  # a Kobo edit chain: each version in turn, through its previous one
+            return _ingest_submissions(store, accepted, set_aside=aside, source=source, deliveries=deliveries)
+        deliveries = pd.DataFrame(
+            {
+                "form_key": [d.form_key for d in deliveries],
+                "submitted_at": [d.submitted_at for d in deliveries],
+                "version_id": [d.version_id for d in deliveries],
+                "review": [d.review for d in deliveries],
+            }
+        )
+    elif deliveries is not None and "previous_id" in deliveries and deliveries["previous_id"].notna().any():
+        listed = [Delivery(**{k: (None if pd.isna(v) else v) for k, v in d.items()}) for d in deliveries.to_dict("records")]
+        return _ingest_submissions(store, accepted, set_aside=aside, source=source, deliveries=listed)
+    # The canonical columns as they are (no copy), the logical form as form_id: one table for the store's bulk path.
+    table = pd.DataFrame({col: accepted[col].reset_index(drop=True) for col in FORM_COLUMNS})
+    if deliveries is None:
+        table["form_key"] = table["form_id"].astype("string").reset_index(drop=True)
+        table["submitted_at"] = now_utc()
+    else:
+        if len(deliveries) != len(table):
+            raise ValueError(f"{source}: {len(table)} accepted rows but {len(deliveries)} deliveries")
+        for col in ("form_key", "submitted_at", "version_id", "review"):
+            if col in deliveries:
+                table[col] = deliveries[col].reset_index(drop=True).to_numpy(dtype=object)
+        table["form_key"] = pd.array(table["form_key"].tolist(), dtype="string")
+        table["form_id"] = table["form_key"]
+    return store.ingest_frame(table, source, set_aside=aside)
+
+
+def _ingest_submissions(
+    store: Store, accepted: pd.DataFrame, *, set_aside: list[dict[str, Any]], source: str, deliveries: list[Delivery]
+) -> IngestResult:
+    """The accepted rows as one :class:`Submission` each (what a Kobo edit chain needs: each version in turn)."""
     canonical = accepted[list(FORM_COLUMNS)].astype(object)
     records = canonical.where(canonical.notna(), None).to_dict("records")
-    deliveries = deliveries or [Delivery(str(r["form_id"]), at) for r in records]
     submissions = [
         Submission(
             d.form_key,
@@ -209,8 +250,4 @@ def ingest_checked_rows(
         )
         for r, d in zip(records, deliveries, strict=True)
     ]
-    aside = [
-        {"row": f"{r['_source']} row {r['_row']}", "reason": r["_reason"], "detail": _text(r["_detail"]), "original": r["_original"]}
-        for r in set_aside.to_dict("records")
-    ]
-    return store.ingest(submissions, source, set_aside=aside)
+    return store.ingest(submissions, source, set_aside=set_aside)

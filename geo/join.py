@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 
 
 def join_points_to_regions(
@@ -28,19 +30,25 @@ def join_points_to_regions(
     """
     if points.empty:
         return pd.Series(pd.NA, index=points.index, dtype="string")
-    x = pd.to_numeric(points[lon], errors="coerce")
-    y = pd.to_numeric(points[lat], errors="coerce")
-    has_xy = x.notna() & y.notna()
-    pts = gpd.GeoDataFrame(
-        {"_row": points.index[has_xy]},
-        geometry=gpd.points_from_xy(x[has_xy], y[has_xy]),
-        crs=4326,
-    )
+    x = pd.to_numeric(points[lon], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    y = pd.to_numeric(points[lat], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     polys = regions[[code, "geometry"]].to_crs(4326).reset_index(drop=True)
-    polys["_order"] = range(len(polys))
-    joined = gpd.sjoin(pts, polys, how="left", predicate="intersects")
-    joined = joined.sort_values("_order").drop_duplicates("_row", keep="first")
-    result = pd.Series(pd.NA, index=points.index, dtype="string")
-    found = joined.dropna(subset=[code])
-    result.loc[found["_row"].to_numpy()] = found[code].astype("string").to_numpy()
-    return result
+    # Region by region in the file's order, each prepared and tested only on the points still unplaced within its
+    # bounding box: the first region listed that intersects a point (its border included) takes it, as a spatial
+    # join keeping the first match would, in a fraction of the time for a million forms.
+    found = np.full(len(points), -1, dtype=np.int64)
+    open_ = np.isfinite(x) & np.isfinite(y)
+    for i, geom in enumerate(polys.geometry.to_numpy()):
+        if geom is None or geom.is_empty:
+            continue
+        west, south, east, north = geom.bounds
+        idx = np.flatnonzero(open_ & (x >= west) & (x <= east) & (y >= south) & (y <= north))
+        if not len(idx):
+            continue
+        shapely.prepare(geom)
+        hit = idx[shapely.intersects_xy(geom, x[idx], y[idx])]
+        found[hit] = i
+        open_[hit] = False
+    codes = polys[code].astype(object).to_numpy()
+    cells = np.where(found >= 0, codes[np.maximum(found, 0)] if len(codes) else None, None)
+    return pd.Series(pd.array(cells, dtype="string"), index=points.index, dtype="string")

@@ -92,11 +92,12 @@ def prepare_folder(out: Path, demo: Path) -> None:
 
 
 def _replayed(folder: Path) -> bool:
-    from geo.store import STORE_FILE, Store
+    from geo.store import connect_store, store_of
 
-    if not (folder / STORE_FILE).exists():
+    location = store_of(folder)  # store.sqlite, or PostgreSQL (--store)
+    if location is None:
         return False
-    with Store(folder / STORE_FILE) as store:
+    with connect_store(location) as store:
         return store.cursor(SOURCE) is not None or store.counts()["versions"] == 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -75,6 +76,13 @@ def fold(text: str) -> str:
     """Case- and accent-insensitive key: "Qyzylorda" == "qyzylórda"."""
     decomposed = unicodedata.normalize("NFKD", str(text).casefold().strip())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def map_distinct(values: pd.Series, fn: Callable[[str], str | None]) -> pd.Series:
+    """``fn`` of each cell (``<NA>`` stays ``<NA>``, as does a cell ``fn`` maps to None), called once per distinct value."""
+    codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
+    mapped = pd.array([fn(u) for u in uniques], dtype="string")
+    return pd.Series(mapped.take(codes, allow_fill=True), index=values.index, dtype="string")
 
 
 def map_values(raw: pd.Series, table: dict[str, str]) -> tuple[pd.Series, pd.Series]:

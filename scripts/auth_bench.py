@@ -36,7 +36,7 @@ def main() -> None:
             accounts.add(name, PASSWORD, role, (region,) if role == "coordinator" else (), by="bench", address="local")
         runs = (("open (no accounts)", False, None), ("analyst", True, "ana"), ("coordinator", True, "carl"), ("viewer", True, "vera"))
         for label, with_accounts, user in runs:
-            app = create_app(mission, accounts=accounts if with_accounts else None)
+            app = create_app(mission, accounts=accounts if with_accounts else None, cache="none")  # each change drawn
             client = app.server.test_client()
             if user:
                 sign_in(client, user, PASSWORD)

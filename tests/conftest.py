@@ -91,3 +91,22 @@ def wilson_reference(k: int, n: int) -> tuple[float, float] | None:
     c = p_hat**2
     root = math.sqrt(max(b * b - 4 * a * c, 0.0))
     return max(0.0, (-b - root) / (2 * a)), min(1.0, (-b + root) / (2 * a))
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A real PostgreSQL server of the tests' own (tests/pg.py), started once per test process; no PostgreSQL is a failure."""
+    from tests.pg import Cluster, NoPostgres
+
+    try:
+        cluster = Cluster()
+    except NoPostgres as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture()
+def pg_url(pg_cluster) -> str:
+    """The URL of a new, empty database on the tests' PostgreSQL server."""
+    return pg_cluster.database()

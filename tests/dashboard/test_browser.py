@@ -208,8 +208,9 @@ def test_comment_with_script_is_shown_as_text(dash_duo, tmp_path):
     # A script click: the page may still be settling under the pointer; the button's handler is what matters.
     dash_duo.driver.execute_script("arguments[0].click();", toggle)
     # The comments column may sit right of the grid's visible width, so read the cell's text, not what is on screen.
-    cell = dash_duo.wait_for_element("#forms-table .ag-row .ag-cell[col-id='comments']", timeout=20)
-    assert cell.get_attribute("textContent") == comment
+    # The grid draws a row while it asks for its block: wait for the cell's text, not for the cell.
+    cell = "const c = document.querySelector(\"#forms-table .ag-row .ag-cell[col-id='comments']\"); return c && c.textContent;"
+    _wait(lambda: dash_duo.driver.execute_script(cell) == comment, 20, "the comment in the table")
     assert dash_duo.driver.execute_script("return window.__pwned === undefined && !document.querySelector('#forms-table b')")
     assert dash_duo.get_logs() == []
 

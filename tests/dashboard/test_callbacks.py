@@ -14,6 +14,7 @@ from dashboard import selection
 from dashboard.app import create_app
 from scripts.dash_client import DashClient
 from tests.conftest import DEMO
+from tests.dashboard.table_client import ask, listed
 
 VIEW = "..url.search..."  # update_view's output key starts so
 
@@ -64,7 +65,34 @@ def test_each_user_action_is_one_request_one_parse_one_filter_pass(page, compone
     reply = _one_view_request(page, start)
     assert selection.work["filters_parsed"] == 1 and selection.work["rows_filtered"] == 1, dict(selection.work)
     assert "geojson" not in json.dumps(reply["region-map"])  # values travel, shapes stay in the browser
-    assert {"headlines", "n-shown", "region-table", "problem-chart", "timeline", "export-link"} <= set(reply)
+    findings = {"headlines", "n-shown", "region-table", "problem-chart", "timeline"}
+    assert "export-link" in reply
+    # The same forms, problem and threshold (Back on a page that was not drilled into changes nothing): the findings stay.
+    if component in ("metric", "mode-toggle", "back"):
+        assert not findings & set(reply), sorted(findings & set(reply))
+    else:
+        assert findings <= set(reply)
+
+
+def test_findings_left_unsent_are_those_a_fresh_page_shows(page, demo):
+    """A change of metric or mode sends the map, not the findings: the page then shows what a fresh page would."""
+    page.fire("phase", "value", "voting")
+    page.fire("overall", "value", ["bad", "very bad"])
+    page.fire("metric", "value", "coverage")
+    page.fire("mode-toggle", "n_clicks", 1)
+    fresh = DashClient(create_app(demo))
+    fresh.fire("url", "search", page.props[("url", "search")])
+    for part in [("headlines", "children"), ("n-shown", "children"), ("region-table", "rowData"), ("problem-chart", "figure"),
+                 ("timeline", "figure"), ("problem-title", "children"), ("region-table-title", "children")]:  # fmt: skip
+        assert page.props[part] == fresh.props[part], part
+
+
+def test_findings_are_sent_again_when_the_data_moved_under_the_page(page):
+    """The figures were made from other data (a new version not yet announced by the poll): a metric change redraws all."""
+    page.props[("filters", "data")] = {**page.props[("filters", "data")], "shown": "an older version"}
+    start = len(page.log)
+    page.fire("metric", "value", "forms")
+    assert {"headlines", "n-shown", "region-table", "problem-chart", "timeline"} <= set(_one_view_request(page, start))
 
 
 def test_the_same_view_again_filters_nothing(page):
@@ -96,7 +124,8 @@ def test_every_callback_answers(page):
     page.fire("as-fraction", "value", True)
     page.fire("viewport", "data", [700, 500])
     page.fire("table-toggle", "n_clicks", 1)
-    page.fire("table-search", "value", "KZ")
+    page.fire("table-search", "value", "KZ")  # read by the server with the grid's next request (table-ask)
+    ask(page)
     page.fire("more-toggle", "n_clicks", 1)
     page.fire("teams", "search_value", "T0")
     page.fire("poll", "n_intervals", 1)  # the page's check for new data (nothing new here: an empty reply)
@@ -105,7 +134,8 @@ def test_every_callback_answers(page):
     server_side = {d["output"] for d in page.dependencies if d.get("clientside_function") is None}
     assert posted == server_side
     assert all(e.status == 200 for e in page.log)
-    rows = page.props[("forms-table", "rowData")]
+    page.fire("table-search", "value", "")
+    rows, _ = listed(page)
     raw = pd.read_csv(DEMO / "forms.csv", dtype=str)
     tab = raw[(raw.form_type == "tabulation") & (raw.protocol_tampering == "yes")]
     assert sorted(r["form_id"] for r in rows) == sorted(tab.form_id)
@@ -281,6 +311,45 @@ def test_new_data_reaches_the_page_only_when_the_version_moves(tmp_path):
     page.fire("table-toggle", "n_clicks", 1)
     page.fire("new-only", "value", True)
     first = {e.form_id for e in events[:1000]}
-    rows = page.props[("forms-table", "rowData")]
+    rows, _ = listed(page)
     voting_kar = raw.query("form_type == 'voting' and region_code == 'KZ-KAR'")
     assert sorted(r["form_id"] for r in rows) == sorted(set(voting_kar.form_id) - first) and rows
+
+
+def test_only_the_controls_that_must_move_are_sent(page):
+    """A click sends back no control value the page already shows; a URL (Back, a link) moves the controls it changes."""
+    start = len(page.log)
+    page.fire("phase", "value", "voting")
+    reply = _one_view_request(page, start)
+    assert not {c for c in ("phase", "regions", "metric", "hours", "orgs", "setting") if "value" in reply.get(c, {})}
+    start = len(page.log)
+    page.fire("url", "search", "?form=opening&region=KZ-KAR")
+    reply = _one_view_request(page, start)
+    assert reply["phase"]["value"] == "opening" and reply["regions"]["value"] == ["KZ-KAR"] and "value" not in reply.get("metric", {})
+    assert page.props[("phase", "value")] == "opening"
+
+
+def _patched_traces(reply: dict) -> set[int]:
+    """The trace indexes a reply's map patch touches."""
+    return {op["location"][1] for op in reply["region-map"]["figure"]["operations"] if op["location"][:1] == ["data"]}
+
+
+def test_a_country_map_is_patched_in_its_regions_only_and_a_drill_down_sets_and_clears_its_layers(page):
+    from dashboard.figures import REGIONS, STATIONS, trace_index
+
+    regions, stations = trace_index(REGIONS), {trace_index(name) for name in STATIONS}
+    page.fire("phase", "value", "voting")
+    assert _patched_traces(page.log[-1].reply) == {regions}  # the empty station layers are left as they are
+    page.fire("region-map", "clickData", {"points": [{"curveNumber": 0, "location": "KZ-YUZ"}]})
+    assert stations <= _patched_traces(page.log[-1].reply)
+    page.fire("back", "n_clicks", 1)
+    cleared = page.log[-1].reply
+    assert stations <= _patched_traces(cleared)  # Back empties the stations
+    lats = [
+        op["params"]["value"]
+        for op in cleared["region-map"]["figure"]["operations"]
+        if op["location"][1] in stations and op["location"][2:] == ["lat"]
+    ]
+    assert lats and all(v == [] for v in lats)
+    page.fire("phase", "value", "opening")
+    assert _patched_traces(page.log[-1].reply) == {regions}

@@ -149,7 +149,7 @@ def test_timeline_counts_forms_and_negatives_per_hour(demo, raw):
 # ------------------------------------------------------------------------------------ table, export
 def test_table_rows_are_the_filtered_forms_with_plain_text_comments(tmp_path):
     mission = build_tiny(tmp_path, [{"form_type": "voting", "region_code": "AA", "comments": "<script>alert(1)</script>"}])
-    rows = table_rows(mission, chosen(mission, {"form_type": "voting"})[0])
+    rows = table_rows(mission, chosen(mission, {"form_type": "voting"})[0].rows())
     assert len(rows) == 1 and rows[0]["comments"] == "<script>alert(1)</script>" and rows[0]["region"] == "Alpha"
     assert json.dumps(rows)  # JSON-ready: no NaN or NA left
 
@@ -214,9 +214,13 @@ def test_drilled_region_shows_its_districts(tmp_path):
     forms = tmp_path / "f.csv"
     forms.write_text("form_id,form_type,latitude,longitude,overall\n1,voting,0.5,0.2,good\n", encoding="utf-8")
     mission = import_mission(bounds, [forms], tmp_path / "m", districts=districts).mission
-    page = components(create_app(mission).layout())  # the page carries the districts' outlines, hidden until a drill
+    app = create_app(mission)
+    page = components(app.layout())  # the page names the districts' outlines (a file of their own), hidden until a drill
     districts_trace = page["region-map"]["props"]["figure"]["data"][trace_index(DISTRICTS)]
-    assert [f["id"] for f in districts_trace["geojson"]["features"]] == ["A1", "A2", "B1"] and districts_trace["visible"] is False
+    assert districts_trace["geojson"].endswith("/districts.json") and districts_trace["visible"] is False
+    outlines = app.server.test_client().get(districts_trace["geojson"]).get_json()
+    assert [f["id"] for f in outlines["features"]] == ["A1", "A2", "B1"]
+    assert districts_trace["locations"] == ["A1", "A2", "B1"]
     patch, *_ = map_patch(mission, *chosen(mission, {"form_type": "voting", "drill": "AA"}))
     ops = {tuple(op["location"]): op["params"]["value"] for op in patch.to_plotly_json()["operations"]}
     districts = trace_index(DISTRICTS)
@@ -272,3 +276,25 @@ def test_station_visits_agree_with_counting_station_by_station(demo, region):
     got, expected = station_visits(forms), _station_visits_one_by_one(forms)
     assert len(got) > 10
     pd.testing.assert_frame_equal(got.reset_index(drop=True), expected[got.columns], check_dtype=False)
+
+
+def test_a_drilled_layer_of_thousands_of_stations_is_clustered_in_the_page_not_in_pictures(demo, monkeypatch):
+    from dashboard import exports, views
+    from dashboard.figures import STATIONS, trace_index
+    from dashboard.filters import Filters, with_drill
+    from dashboard.selection import select
+
+    filters = with_drill(Filters(form_type="voting"), "KZ-YUZ")
+    chosen = select(demo, filters)
+
+    def clusters(patch) -> dict[str, bool]:
+        ops = {tuple(op["location"]): op["params"]["value"] for op in patch.to_plotly_json()["operations"]}
+        return {name: ops[("data", trace_index(name), "cluster")]["enabled"] for name in STATIONS}
+
+    layers = views.drill_layers(demo, chosen, filters)
+    sizes = {name: len(layers[name]["lat"]) for name in STATIONS}
+    assert not any(clusters(views.map_patch(demo, chosen, filters)[0]).values())  # the demo's few stations: each drawn
+    monkeypatch.setattr(views, "CLUSTER_FROM", max(sizes.values()))
+    assert clusters(views.map_patch(demo, chosen, filters)[0]) == {n: size >= max(sizes.values()) for n, size in sizes.items()}
+    picture = exports.figure_for(demo, filters, "map").to_plotly_json()
+    assert not any((picture["data"][trace_index(n)].get("cluster") or {}).get("enabled") for n in STATIONS)

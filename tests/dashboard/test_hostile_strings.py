@@ -27,6 +27,7 @@ from dashboard.filters import Filters
 from geo.errors import MissionDataError
 from geo.mission import MISSION_FILE, MissionDataset, build_mission, load_mission
 from tests.conftest import form_rows
+from tests.dashboard.table_client import listed
 
 TITLE = "</title><script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -345,7 +346,7 @@ def test_the_page_shows_data_as_text_and_escapes_it_in_plotly(mission):
             said = json.dumps(reply["n-shown"]["children"], ensure_ascii=False)
             assert all(json.dumps(name, ensure_ascii=False)[1:-1] in said for name in PAYLOADS)
     page.fire("table-toggle", "n_clicks", 1)
-    rows = page.props[("forms-table", "rowData")]  # the drilled region's forms
+    rows, _ = listed(page)  # the drilled region's forms, as the grid asks for them
     assert {r["comments"] for r in rows} == set(PAYLOADS) == {r["team_id"] for r in rows}  # the grid writes text: values as they are
     assert {r["region"] for r in rows} == {TITLE}
 

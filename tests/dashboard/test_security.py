@@ -17,6 +17,7 @@ import pytest
 from dashboard.accounts import Accounts
 from dashboard.app import create_app
 from scripts.dash_client import DashClient, csrf_token, sign_in
+from tests.dashboard.table_client import ask, listed
 
 PASSWORD = "Zq7-correct-horse-4417"  # distinctive: searched for in every log and audit line
 USERS = {"ada": "admin", "ana": "analyst", "carl": "coordinator", "vera": "viewer"}
@@ -124,8 +125,8 @@ def test_anonymous_posts_to_every_callback_are_refused(app, demo, accounts):
 def test_an_analyst_sees_every_region_the_forms_and_their_csv(app, demo):
     page = page_for(app, "ana", "?form=voting")
     voting = demo.forms[demo.forms["form_type"] == "voting"]
-    reply = page.fire("table-open", "data", True)
-    rows = reply["forms-table"]["rowData"]
+    page.fire("table-toggle", "n_clicks", 1)
+    rows, _ = listed(page)
     assert len(rows) == len(voting) and any(r["comments"] for r in rows) and any(r["team_id"] for r in rows)
     csv = page.client.get("/export.csv?form=voting")
     assert csv.status_code == 200 and len(rows_of(csv.data)) == len(voting)
@@ -143,13 +144,15 @@ def test_a_coordinator_gets_nothing_of_another_region_however_they_ask(app, demo
     page.fire("url", "search", f"?form=counting&drill={OTHER}")
     assert "polling stations" not in page.log[-1].reply["map-title"]["children"]
     page.fire("region-map", "clickData", {"points": [{"location": OTHER}]})
-    assert page.log[-1].reply["n-shown"]["children"][0]["props"]["data-n"] == own_counting
+    assert OTHER not in json.dumps(page.log[-1].reply.get("n-shown", {}))  # their own view again (unchanged: not re-sent)
+    assert page.props[("n-shown", "children")][0]["props"]["data-n"] == own_counting
     # Their whole-mission view is their region's forms, every phase.
     page.fire("url", "search", "?form=counting")
     view = page.log[-1].reply
     assert view["n-shown"]["children"][0]["props"]["data-n"] == own_counting
     assert demo.region_names[OWN] in json.dumps(view["n-shown"])  # the page says whose regions these are
-    rows = page.fire("table-open", "data", True)["forms-table"]["rowData"]
+    page.fire("table-toggle", "n_clicks", 1)
+    rows, _ = listed(page)
     assert rows and {r["region"] for r in rows} == {demo.region_names[OWN]}
     # The region table and the map carry no figure of other regions.
     assert {r["code"] for r in view["region-table"]["rowData"]} == {OWN}
@@ -174,7 +177,7 @@ def test_a_viewer_gets_aggregates_only(app, demo):
     view = page.log[-1].reply
     # No forms: the table's rows, even asked for with a crafted payload; no CSV link and no CSV.
     assert view["export-link"]["href"] is None
-    assert page.fire("table-open", "data", True)["forms-table"]["rowData"] == []
+    assert listed(page) == ([], 0)
     reply = page.client.get("/export.csv?form=voting")
     assert reply.status_code == 403 and b"form_id" not in reply.data
     # No team ids and no comments anywhere in what the page loads or receives.
@@ -238,7 +241,7 @@ def test_a_viewers_brief_of_a_small_selection_gives_no_count(app, demo):
 
 def test_an_admin_sees_everything(app, demo):
     page = page_for(app, "ada", "?form=voting")
-    assert len(page.fire("table-open", "data", True)["forms-table"]["rowData"]) == int((demo.forms["form_type"] == "voting").sum())
+    assert listed(page)[1] == int((demo.forms["form_type"] == "voting").sum())
     assert page.client.get("/export.csv").status_code == 200
 
 
@@ -467,7 +470,8 @@ def test_throttled_attempts_are_recorded_once_per_window(demo, tmp_path):
 
 def test_forms_seen_in_the_table_are_in_the_audit(app, accounts):
     page = page_for(app, "ana", "?form=voting&region=KZ-KAR")
-    page.fire("table-open", "data", True)
+    page.fire("table-toggle", "n_clicks", 1)
+    ask(page)
     last = accounts.audit_rows()[-1]
     assert last["event"] == "forms_viewed" and last["user"] == "ana" and "region=KZ-KAR" in last["detail"]["view"]
     assert last["detail"]["rows"] > 0

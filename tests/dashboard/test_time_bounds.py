@@ -26,6 +26,7 @@ ACTIONS = [
     ("viewport", "data", [700, 500]),
     ("table-toggle", "n_clicks", 1),
     ("table-search", "value", "F0"),
+    ("table-ask", "data", {"startRow": 0, "endRow": 100, "sortModel": [{"colId": "observed_at", "sort": "desc"}], "filterModel": {}}),
     ("more-toggle", "n_clicks", 1),
     ("teams", "search_value", "T"),
     ("hours", "value", [8, 20]),

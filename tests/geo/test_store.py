@@ -1,4 +1,8 @@
-"""The live store: versions, the current one, review, deletions, cursors and the data version."""
+"""The live store: versions, the current one, review, deletions, cursors and the data version.
+
+Every behaviour is checked on both stores, the embedded SQLite one and PostgreSQL (a real server the tests start:
+tests/pg.py), through the ``location`` fixture; what only one of them has is tested with that one.
+"""
 
 import sqlite3
 
@@ -7,17 +11,35 @@ import pytest
 
 from geo.errors import MissionDataError
 from geo.mission import load_mission
-from geo.store import Store, Submission
+from geo.store import Store, Submission, connect_store, open_store
+
+BACKENDS = ["sqlite", "postgresql"]
 
 
 def row(form_id: str, overall: str = "good", **extra) -> dict:
     return {"form_id": form_id, "form_type": "voting", "region_code": "AA", "overall": overall, **extra}
 
 
+@pytest.fixture(params=BACKENDS)
+def location(request, tmp_path):
+    """Where a new, empty store is: an SQLite file, or a database on the tests' PostgreSQL server."""
+    return tmp_path / "store.sqlite" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+
+
 @pytest.fixture()
-def store(tmp_path):
-    with Store(tmp_path / "store.sqlite") as s:
+def store(location):
+    with connect_store(location) as s:
         yield s
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request, monkeypatch):
+    """A mission folder's store: SQLite beside the folder, or PostgreSQL named by $OBSMAP_STORE (what --store sets)."""
+    if request.param == "postgresql":
+        monkeypatch.setenv("OBSMAP_STORE", request.getfixturevalue("pg_url"))
+    else:
+        monkeypatch.delenv("OBSMAP_STORE", raising=False)
+    return request.param
 
 
 def test_a_form_its_resubmission_and_its_edit(store):
@@ -79,13 +101,51 @@ def test_set_aside_rows_are_kept_once_with_their_reason(store):
     assert list(store.set_aside_rows().reason) == ["overall not in the allowed set"]
 
 
-def test_the_store_survives_a_reopen_and_a_second_reader_sees_each_commit(tmp_path):
-    path = tmp_path / "store.sqlite"
-    with Store(path) as writer, Store(path) as reader:
+def test_the_store_survives_a_reopen_and_a_second_reader_sees_each_commit(location):
+    with connect_store(location) as writer, connect_store(location) as reader:
+        made = writer.store_id()
         writer.ingest([Submission("F1", row("F1"), "2005-12-04T09:00:00Z")], "odk")
-        assert reader.data_version() == 1 and len(reader.current_forms()) == 1
-    with Store(path) as again:
-        assert again.data_version() == 1 and sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert reader.data_version() == 1 and len(reader.current_forms()) == 1 and reader.store_id() == made
+    with connect_store(location) as again:
+        assert again.data_version() == 1 and again.store_id() == made
+    if not isinstance(location, str):  # SQLite: in WAL mode, so readers never wait for the writer
+        assert sqlite3.connect(location).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_forms_come_in_the_same_order_from_either_store(store):
+    """Text sorts by code point in both (PostgreSQL's columns are in the "C" collation, whatever the database's locale)."""
+    keys = ["b", "a", "Z", "É", "é", "10", "9", "ß"]
+    store.ingest([Submission(k, row(k), "2005-12-04T09:00:00Z") for k in keys], "odk")
+    assert list(store.current_forms().form_key) == sorted(keys)
+
+
+def test_a_batch_applied_set_based_and_one_applied_row_by_row_share_the_version_ids(store):
+    """An import's set-based path numbers the versions itself; a later row-by-row batch (a deletion, a review, a Kobo
+    edit through its replaced version) goes on from there, in PostgreSQL as in SQLite, and ends where ingest would."""
+    from tests.conftest import form_rows
+
+    frame = form_rows([row(k, "bad" if k == "F2" else "good") for k in ("F1", "F2", "F3")])
+    frame["form_key"], frame["submitted_at"], frame["version_id"] = frame["form_id"], "2005-12-04T09:00:00Z", ["v1", "v2", "v3"]
+    first = store.ingest_frame(frame, "import:a.csv")
+    assert (first.new, first.data_version) == (3, 1)
+    again = store.ingest_frame(frame, "import:a.csv")
+    assert again.unchanged == 3 and store.data_version() == 1
+    later = store.ingest(
+        [
+            Submission("F1", None, "2005-12-04T10:00:00Z", deleted=True),
+            Submission("F2", None, "2005-12-04T10:00:00Z", review="approved"),
+            Submission("x", row("F3", "very bad"), "2005-12-04T10:00:00Z", version_id="v3b", previous_id="v3"),
+            Submission("F4", row("F4"), "2005-12-04T10:00:00Z"),
+        ],
+        "kobo",
+    )
+    assert (later.deleted, later.reviewed, later.updated, later.new) == (1, 1, 1, 1)
+    forms = store.current_forms().set_index("form_key")
+    assert forms.to_dict()["overall"] == {"F2": "bad", "F3": "very bad", "F4": "good"} and forms.loc["F2", "review"] == "approved"
+    assert store.counts() == {"forms": 3, "versions": 5, "deleted": 1, "rejected": 0, "set_aside": 0}
+    older = store.ingest_frame(frame.assign(overall="very good"), "import:b.csv")  # set-based again, after row-by-row ids
+    assert older.older == 1 and older.updated == 2  # F3's edit is newer; F1 (deleted) comes back; F2's review kept its time
+    assert store.counts()["versions"] == 8 and [v["row"]["overall"] for v in store.history("F3")] == ["good", "very good", "very bad"]
 
 
 def test_a_file_that_is_not_a_store_is_named(tmp_path):
@@ -113,7 +173,7 @@ def _import(tmp_path, csv_text: str, out):
 EXPORT = "form_id,form_type,region_code,overall\nF1,voting,AA,good\nF2,voting,BB,bad\nF3,counting,AA,oops\n"
 
 
-def test_importing_the_same_export_twice_changes_nothing_and_an_edit_is_a_new_version(tmp_path):
+def test_importing_the_same_export_twice_changes_nothing_and_an_edit_is_a_new_version(tmp_path, backend):
     out = tmp_path / "mission"
     first = _import(tmp_path, EXPORT, out)
     assert first.report["store"]["new"] == 2 and len(first.mission.forms) == 2 and first.mission.store_version == 1
@@ -124,12 +184,12 @@ def test_importing_the_same_export_twice_changes_nothing_and_an_edit_is_a_new_ve
     assert edited.report["store"]["updated"] == 1 and edited.mission.version != first.mission.version
     forms = edited.mission.forms.set_index("form_id")
     assert forms.loc["F1", "overall"] == "very bad" and len(forms) == 2
-    with Store(out / "store.sqlite") as store:
+    with open_store(out) as store:
         assert [v["row"]["overall"] for v in store.history("F1")] == ["good", "very bad"]
         assert list(store.set_aside_rows().reason) == ["overall not very good/good/bad/very bad (or 1-4)"]  # kept once
 
 
-def test_a_sync_and_an_import_mix_in_one_store_that_outlives_re_imports(tmp_path):
+def test_a_sync_and_an_import_mix_in_one_store_that_outlives_re_imports(tmp_path, backend):
     from geo.ingest import Delivery, Ingestor
 
     out = tmp_path / "mission"
@@ -144,11 +204,11 @@ def test_a_sync_and_an_import_mix_in_one_store_that_outlives_re_imports(tmp_path
     mission = load_mission(out)
     forms = mission.forms.set_index("form_id")
     assert sorted(forms.index) == ["F1", "F2", "k1"] and forms.loc["k1", "region_code"] == "BB" and forms.loc["k1", "overall"] == "bad"
-    with Store(out / "store.sqlite") as store:
+    with open_store(out) as store:
         assert store.cursor("kobo:test") == "2005-12-04T10:00:00Z"
 
 
-def test_rejected_forms_and_station_conflicts_reach_the_snapshot(tmp_path):
+def test_rejected_forms_and_station_conflicts_reach_the_snapshot(tmp_path, backend):
     from geo.ingest import Delivery, Ingestor
 
     out = tmp_path / "mission"
@@ -166,7 +226,7 @@ def test_rejected_forms_and_station_conflicts_reach_the_snapshot(tmp_path):
     assert forms["conflict"].to_dict() == {"F1": True, "F2": True, "F3": False}  # P1: good against very bad
 
 
-def test_an_odk_export_imported_twice_keys_forms_by_their_root_and_orders_versions_by_the_tools_time(tmp_path):
+def test_an_odk_export_imported_twice_keys_forms_by_their_root_and_orders_versions_by_the_tools_time(tmp_path, backend):
     """ODK's KEY is the form; meta-instanceID changes at each edit. An edited export brings a new version of the same
     form, and an older export imported later does not override it."""
     head = "SubmissionDate,meta-instanceID,form_type,region_code,overall,KEY\n"
@@ -192,7 +252,7 @@ def test_a_re_import_keeps_the_folders_sync_config_and_watch_folder(tmp_path):
     assert (out / "incoming" / "waiting.csv").read_text(encoding="utf-8") == EXPORT
 
 
-def test_a_page_the_import_cannot_read_is_kept_aside_and_the_source_moves_on(tmp_path):
+def test_a_page_the_import_cannot_read_is_kept_aside_and_the_source_moves_on(tmp_path, backend):
     """Kobo leaves unanswered questions out: a page where no record names the phase cannot be read as forms. Its rows are
     kept aside with the sentence that says why, and the cursor moves past them (no source stuck on election night)."""
     from geo.ingest import Delivery, Ingestor
