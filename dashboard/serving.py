@@ -57,7 +57,7 @@ from dashboard.accounts import Accounts
 from dashboard.auth import NO_SIGN_IN_NOTE
 from dashboard.exports import RENDER_TIMEOUT_S
 from geo.errors import ObsmapError
-from geo.store import STORE_FILE
+from geo.store import store_of
 
 MAX_WORKERS = 8
 TIMEOUT_S = 3 * RENDER_TIMEOUT_S
@@ -93,7 +93,7 @@ def bind_address(host: str, port: int) -> str:
 
 def preloads(folder: Path) -> bool:
     """Whether the app is built once in the master (no live store) or in each worker (a live store: see the module)."""
-    return not (Path(folder) / STORE_FILE).exists()
+    return store_of(folder) is None  # SQLite or PostgreSQL: a live store is read in each worker
 
 
 class Server(BaseApplication):
