@@ -59,7 +59,7 @@ def main() -> None:
     if args.table:
         table_benchmark(client, args.repeat, args.phase)
         return
-    print(f"first load: /_dash-layout {client.layout_bytes / 1024:.1f} KB (includes the map geometry, sent once)")
+    print(f"first load: /_dash-layout {client.layout_bytes / 1024:.1f} KB (the map's shapes are a file of their own, /geometry/...)")
     print(f"{'action':<32} {'requests':>8} {'server ms':>10} {'KB':>7} {'parses':>7} {'passes':>7} {'cached ms':>10}")
     rows = {name: {"ms": [], "warm": [], "kb": [], "req": [], "parse": [], "pass": []} for name, *_ in ACTIONS}
     for _ in range(args.repeat):
