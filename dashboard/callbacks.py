@@ -11,6 +11,7 @@ change's reply.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from functools import lru_cache
 from typing import Any
 
@@ -177,11 +178,18 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         start, end = table_pages.block(ask)
         rows, count = table_pages.page(mission, select(mission, filters), query, start, end)
         reply = {"rowData": rows, "rowCount": count}
+        view = to_query(filters, always_form=True, default_min_n=known.min_n)
+        # One audit row per list shown: its first block, or any block of a list this process has not recorded for this
+        # user (a request made by hand may start further down; a scroll through a recorded list adds nothing).
+        listed = (access.user, view, repr(query))
+        if not start or listed not in _audited:
+            detail = {"view": view, "rows": count} | ({"search": query.search} if query.search else {})
+            auth.audit("forms_viewed", detail | ({"columns": [c[0] for c in query.columns]} if query.columns else {}))
+            _audited[listed] = None
+            while len(_audited) > AUDITED_KEPT:
+                _audited.popitem(last=False)
         if start:
             return reply, dash.no_update, dash.no_update
-        view = to_query(filters, always_form=True, default_min_n=known.min_n)
-        detail = {"view": view, "rows": count} | ({"search": query.search} if query.search else {})
-        auth.audit("forms_viewed", detail | ({"columns": [c[0] for c in query.columns]} if query.columns else {}))
         return reply, f"/export.csv{view}{table_pages.to_params(query)}", table_pages.describe(query, count)
 
     # The grid's request, passed on to the server only while the table is open (a closed table is told "no rows" here,
@@ -337,6 +345,8 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
 
 
 TEAM_OPTIONS = 50  # teams offered for what was typed
+AUDITED_KEPT = 4096  # forms-table lists remembered as recorded in the audit (per process)
+_audited: OrderedDict[tuple, None] = OrderedDict()
 
 
 @lru_cache(maxsize=16)

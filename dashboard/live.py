@@ -12,6 +12,7 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
+from dashboard import table_pages
 from dashboard.filters import DEFAULT_MIN_N, Known
 from dashboard.selection import forget_other_versions
 from geo.mission import MISSION_FILE, MissionDataset, load_mission
@@ -73,6 +74,7 @@ class LiveMission:
                 self._mission = load_mission(self._path)
                 self._seen = stamp
                 forget_other_versions(self._mission.version)
+                table_pages.clear_caches()  # the forms table's lists and orders of older data: only memory now
         return self._mission
 
     def known(self, mission: MissionDataset | None = None) -> Known:

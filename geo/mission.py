@@ -436,9 +436,9 @@ def load_mission(path: Path | str) -> MissionDataset:
     geojson = _read_json_object(path / REGIONS_FILE, "a GeoJSON FeatureCollection of the regions", list_key="features")
     _check_meta_and_features(path, meta, geojson)
     regions = pd.DataFrame([{"code": f["id"], "name": (f.get("properties") or {}).get("name", f["id"])} for f in geojson["features"]])
-    store_version = None
+    store_version, store_id = None, ""
     if live:
-        store_version, forms = _live_forms(store, path)
+        store_version, store_id, forms = _live_forms(store, path)
     else:
         forms = _read_forms(path / FORMS_FILE)
         forms["review"] = pd.Categorical(["pending"] * len(forms), categories=REVIEW_STATES)
@@ -481,7 +481,8 @@ def load_mission(path: Path | str) -> MissionDataset:
         teams=teams,
         districts=districts,
         path=given,
-        version=data_version(path) + (f"-store{store_version}" if store_version is not None else ""),
+        # The store's own name too: two stores (a copy, a store made again) at the same data version are other data.
+        version=data_version(path) + (f"-store{store_id[:12]}.{store_version}" if store_version is not None else ""),
         store_version=store_version,
     )
 
@@ -566,8 +567,8 @@ SNAPSHOT_FORMAT = "obsmap-forms-1"  # changes whenever the snapshot's columns or
 SNAPSHOT_REWRITE_SHARE = 0.02  # rewrite the snapshot once the forms changed since it exceed this share (or 1,000)
 
 
-def _live_forms(store_file: Path | str, folder: Path | None = None) -> tuple[int, pd.DataFrame]:
-    """The store's data version and its current forms, typed, with ``review``, ``first_data_version`` and ``form_key``.
+def _live_forms(store_file: Path | str, folder: Path | None = None) -> tuple[int, str, pd.DataFrame]:
+    """The store's data version, its id and its current forms, typed, with ``review``, ``first_data_version`` and ``form_key``.
     ``store_file``: an SQLite file (the snapshot beside it) or a PostgreSQL URL (the snapshot in ``folder``)."""
     snapshot_file = Path(store_file).resolve().parent / SNAPSHOT_FILE if isinstance(store_file, Path) else Path(folder) / SNAPSHOT_FILE
     with connect_store(store_file) as store:
@@ -585,7 +586,7 @@ def _live_forms(store_file: Path | str, folder: Path | None = None) -> tuple[int
                 forms = pd.concat([kept, fresh], ignore_index=True).sort_values("form_key", kind="stable", ignore_index=True)
     if held is None or changed > max(1_000, SNAPSHOT_REWRITE_SHARE * len(forms)):
         _write_snapshot(snapshot_file, forms, version, store_id)
-    return version, forms
+    return version, store_id, forms
 
 
 def write_snapshot_of(store_file: Path, current: pd.DataFrame, version: int, store_id: str) -> None:
@@ -686,7 +687,7 @@ def station_conflicts(forms: pd.DataFrame) -> pd.Series:
     station, _ = pd.factorize(forms["ps_id"])
     phase, phases = pd.factorize(forms["form_type"].astype("string"))
     group = station.astype(np.int64) * (len(phases) + 1) + np.where(phase < 0, len(phases), phase)
-    assessed = (forms["negative"].notna() & forms["ps_id"].notna()).to_numpy(dtype=bool)
+    assessed = (forms["negative"].notna() & forms["ps_id"].notna()).to_numpy(dtype=bool) & (phase >= 0)
     negative = forms["negative"].fillna(False).to_numpy(dtype=bool) & assessed
     positive = ~forms["negative"].fillna(True).to_numpy(dtype=bool) & assessed
     group = np.where(assessed, group, 0)  # a form without a station is in no group (assessed is false for it)

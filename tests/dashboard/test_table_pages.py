@@ -359,3 +359,15 @@ def test_one_audit_row_per_list_shown_not_per_block(role_app):
     assert len(viewed) == before + 1
     detail = viewed[-1]["detail"]
     assert detail["search"] == "ballot" and detail["view"] == "?form=counting" and detail["rows"] >= 0
+
+
+def test_a_list_asked_for_further_down_first_is_audited_too(role_app):
+    """A request made by hand that skips the first block still leaves its row in the audit (once)."""
+    app, accounts = role_app
+    page = signed_in_page(app, "ana", "?form=opening")
+    before = len([e for e in accounts.audit_rows() if e["event"] == "forms_viewed"])
+    page.props[("table-search", "value")] = "stuffing, never the first block"
+    ask(page, 100)
+    ask(page, 200)
+    viewed = [e for e in accounts.audit_rows() if e["event"] == "forms_viewed"]
+    assert len(viewed) == before + 1 and viewed[-1]["detail"]["search"] == "stuffing, never the first block"

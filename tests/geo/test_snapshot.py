@@ -107,3 +107,25 @@ def test_a_snapshot_of_another_store_is_never_taken_for_this_one(tmp_path):
     home = (out / "store.sqlite").resolve().parent
     (home / SNAPSHOT_FILE).write_bytes(snapshot)
     assert sorted(load_mission(out).forms["form_id"]) == ["F1", "F2", "Z1"]
+
+
+def test_two_stores_at_the_same_data_version_are_other_data(tmp_path):
+    """The mission's version names its store: a copy of the folder whose store was made again (its versions from 1) is
+    not taken for the same data, whatever the files and the data version say (a shared cache keys figures by it)."""
+    import shutil
+
+    from geo.schema import FORM_COLUMNS
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    _import(tmp_path, EXPORT, a)
+    shutil.copytree(a, b, symlinks=False)  # the same files, and a copy of the same store...
+    (b / "store.sqlite").unlink()
+    (b / SNAPSHOT_FILE).unlink(missing_ok=True)
+    with Store(a / "store.sqlite") as old, Store(b / "store.sqlite") as new:  # ...made again, from the same forms
+        current = old.current_forms()
+        rows = [{c: r[c] for c in FORM_COLUMNS if isinstance(r[c], str)} for r in current.to_dict("records")]
+        new.ingest([Submission(r["form_id"], r, "2005-12-04T20:00:00Z") for r in rows], "again")
+        assert new.data_version() == old.data_version() and new.store_id() != old.store_id()
+    first, second = load_mission(a), load_mission(b)
+    assert len(first.forms) == len(second.forms) and first.store_version == second.store_version
+    assert first.version != second.version
