@@ -68,13 +68,23 @@ def _map_text(frame: pd.DataFrame, fn: Any) -> pd.DataFrame:
                 out.isetitem(i, series.cat.rename_categories([fn(c) for c in series.cat.categories]))
         elif _text_column(series):
             # Only cells that begin with one of the characters concerned can change: find them in one pass.
-            starts = series.astype("string").str.slice(0, 1).isin(list(_ANY_START)).fillna(False).to_numpy(dtype=bool)
+            starts = _starts_escaped(series)
             if starts.any():
                 column = series.copy()
                 column[starts] = [fn(v) if isinstance(v, str) else v for v in series[starts]]
                 out.isetitem(i, column.astype(series.dtype))
     out.columns = [fn(c) if isinstance(c, str) else c for c in frame.columns]
     return out
+
+
+def _starts_escaped(series: pd.Series) -> Any:
+    """Which cells of a text column begin with a character :func:`neutralise` or :func:`restore` looks at (numpy bools)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.array(series.astype("string").array, type=pa.string())
+    found = pc.match_substring_regex(text, r"^[=+\-@\t\r']")  # _ANY_START
+    return pc.fill_null(found, False).to_numpy(zero_copy_only=False).astype(bool)
 
 
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:

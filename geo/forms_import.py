@@ -635,10 +635,8 @@ def _fast_csv(path: Path, data: bytes) -> pd.DataFrame | None:
     names, empty = _column_names(path, header, lambda i: no_value[i], notes)
     kept = [pc.if_else(blank, pa.scalar(None, pa.string()), cells) for i, (cells, blank) in enumerate(columns) if i not in empty]
     del read, columns
-    table = pd.DataFrame(
-        {j: pd.Series(pd.arrays.ArrowStringArray(col), dtype="string") for j, col in enumerate(kept)},
-        index=pd.Index(np.arange(lines, dtype="int64")),
-    )
+    index = pd.Index(np.arange(lines, dtype="int64"))  # each column made on it: nothing to align
+    table = pd.DataFrame({j: pd.Series(pd.arrays.ArrowStringArray(col), index=index, dtype="string") for j, col in enumerate(kept)})
     table.columns = names
     table.attrs["warnings"] = notes
     return table

@@ -592,7 +592,8 @@ def _import_locked(boundaries, forms, out, *, layer, code_column, name_column, d
             review = keyed["review"] if keyed is not None and "review" in keyed else pd.Series(None, index=current.index, dtype=object)
             current["review"] = review.where(review.isin(REVIEW_STATES), "pending").to_numpy(dtype=object)
             current["first_data_version"] = stored.data_version
-            current = current.sort_values("form_key", kind="stable", ignore_index=True)
+            if not current["form_key"].is_monotonic_increasing:  # in the store's order (a file is often in it already)
+                current = current.sort_values("form_key", kind="stable", ignore_index=True)
             write_snapshot_of(store.path, current, stored.data_version, store.store_id())
     (Path(out) / REPORT_FILE).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     del accepted, set_aside, set_aside_out, reads, keyed  # a million forms' frames: freed before the read-back

@@ -24,7 +24,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import repeat
@@ -440,14 +440,25 @@ class Store:
 
         keys = [str(k) for k in column("form_key")]
         times = _normal_times(column("submitted_at"))
-        return self._ingest_batch(
-            lambda db, version, now, result: self._apply_many(
-                db, keys, column("version_id"), times, column("review"), contents(), source, version, now, result
-            ),
-            source,
-            cursor,
-            set_aside,
-        )
+        # A new store's first large batch (a first import) is written through a rollback journal, once, rather than to
+        # the write-ahead log and then again into the file; as atomic (a killed import leaves a journal SQLite rolls
+        # back), and WAL again at once after it. With another connection open the mode stays WAL (SQLite refuses).
+        direct = n >= BULK_CHUNK and self._db.execute("SELECT 1 FROM form_versions LIMIT 1").fetchone() is None
+        if direct:
+            direct = self._db.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
+        try:
+            return self._ingest_batch(
+                lambda db, version, now, result: self._apply_many(
+                    db, keys, column("version_id"), times, column("review"), contents(), source, version, now, result
+                ),
+                source,
+                cursor,
+                set_aside,
+            )
+        finally:
+            if direct:
+                with suppress(sqlite3.OperationalError):  # a reader holds the file this instant: the next open sets WAL
+                    self._db.execute("PRAGMA journal_mode=WAL")
 
     def _bulk_ok(self) -> bool:
         """Whether the set-based path applies: SQLite (explicit version ids, temporary tables); another store's

@@ -323,6 +323,10 @@ def test_an_error_while_the_rows_are_made_rolls_the_batch_back(tmp_path, monkeyp
     with pytest.raises(ValueError, match="broken"):
         store.ingest_frame(frame, "import:f.csv")
     assert store.counts()["versions"] == 0 and store.data_version() == 0  # nothing of the batch kept
+    assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # a new store's batch written directly, then WAL again
+    monkeypatch.undo()
+    assert store.ingest_frame(frame, "import:f.csv").new == len(frame) and store.counts()["forms"] == len(frame)
+    assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert not [t for t in threading.enumerate() if t.name == "obsmap-bulk-json"]  # the helper thread is gone
 
 
