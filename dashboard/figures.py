@@ -42,6 +42,7 @@ def _escaped_names(names: dict[str, str]) -> dict[str, str]:
 
 MAP_HOVER = "<b>%{customdata[0]}</b><br>%{customdata[1]}<extra></extra>"
 STATION_HOVER = "%{customdata}<extra></extra>"
+STATION_BRIEF_HOVER = "<b>%{{customdata}}</b><br>Worst assessment: {cls}<extra></extra>"  # a class of very many stations
 
 STATION_CLASSES = tuple(theme.STATION_COLOURS)
 # The map's traces by name, in drawing order; a filter change patches them by name (see trace_index).
@@ -101,8 +102,12 @@ def region_map_values(
     }
 
 
-def station_values(visits: pd.DataFrame, unobserved: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """Per station trace (by name): lat, lon and hover text. ``visits`` is :func:`dashboard.analysis.station_visits`."""
+def station_values(visits: pd.DataFrame, unobserved: pd.DataFrame, brief_from: int | None = None) -> dict[str, dict[str, Any]]:
+    """Per station trace (by name): lat, lon and hover text. ``visits`` is :func:`dashboard.analysis.station_visits`.
+
+    ``brief_from``: a class with at least this many stations has only each station's id and class in its hover (and
+    the layer says so in its ``hovertemplate``): visits, times and problems for tens of thousands of stations made a
+    drill-down of 90,000 stations 12.7 MB. Without it every hover is whole (pictures do not send hovers anyway)."""
     out: dict[str, dict[str, Any]] = {
         UNOBSERVED: {
             "lat": unobserved["latitude"].round(4).tolist(),
@@ -113,12 +118,15 @@ def station_values(visits: pd.DataFrame, unobserved: pd.DataFrame) -> dict[str, 
     worst = visits["worst"].astype("string").fillna("not assessed")
     for name, cls in zip(STATIONS, STATION_CLASSES, strict=True):
         here = visits[worst == cls]
+        brief = brief_from is not None and len(here) >= brief_from
         out[name] = {
             "lat": here["latitude"].round(4).tolist(),
             "lon": here["longitude"].round(4).tolist(),
             # Station ids come from the mission's files: escaped, so a "<" shows as text in the hover.
-            "customdata": [station_hover(r, cls) for r in here.itertuples()],
+            "customdata": [plotly_text(ps) for ps in here["ps_id"]] if brief else [station_hover(r, cls) for r in here.itertuples()],
         }
+        if brief_from is not None:
+            out[name]["hovertemplate"] = STATION_BRIEF_HOVER.format(cls=plotly_text(cls)) if brief else STATION_HOVER
     return out
 
 

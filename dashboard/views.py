@@ -76,8 +76,11 @@ def initial_map(mission: MissionDataset, filters: Filters, private: bool = False
     return make_region_map(mission.geojson, mission.region_names, values, view, mission.districts, height=None, urls=urls)
 
 
-def drill_layers(mission: MissionDataset, selection: Selection, filters: Filters) -> dict[str, dict[str, Any]]:
-    """Station and district layers (by trace name) for the drilled region; empty and hidden at country level."""
+def drill_layers(
+    mission: MissionDataset, selection: Selection, filters: Filters, brief_from: int | None = None
+) -> dict[str, dict[str, Any]]:
+    """Station and district layers (by trace name) for the drilled region; empty and hidden at country level.
+    ``brief_from``: see :func:`dashboard.figures.station_values` (the page's map passes :data:`CLUSTER_FROM`)."""
     empty = {"lat": [], "lon": [], "customdata": []}
     if not filters.drill:
         layers: dict[str, dict[str, Any]] = {name: {**empty, "visible": False} for name in (UNOBSERVED, *STATIONS)}
@@ -92,7 +95,7 @@ def drill_layers(mission: MissionDataset, selection: Selection, filters: Filters
         observed = selection.present.stations_seen()
         registry = filter_stations(mission.stations, filters)
         unobserved = registry[~registry["ps_id"].isin(observed) & registry["latitude"].notna()]
-    layers = {name: {**values, "visible": True} for name, values in station_values(visits, unobserved).items()}
+    layers = {name: {**values, "visible": True} for name, values in station_values(visits, unobserved, brief_from).items()}
     districts = [f["id"] for f in (mission.districts or {}).get("features", []) if f["properties"].get("parent") == filters.drill]
     layers[DISTRICTS] = {"locations": districts, "z": [0] * len(districts), "visible": bool(districts)}
     return layers
@@ -124,7 +127,7 @@ def map_patch(
     regions["colorbar"]["title"]["text"] = values["colorbar.title.text"]
     regions["colorbar"]["ticktext"] = values["colorbar.ticktext"]
     regions["marker"]["opacity"] = DRILLED_OPACITY if filters.drill else 1
-    for name, layer in (drill_layers(mission, selection, filters) if layers or filters.drill else {}).items():
+    for name, layer in (drill_layers(mission, selection, filters, CLUSTER_FROM) if layers or filters.drill else {}).items():
         if name != DISTRICTS:  # thousands of stations of one class are drawn in clusters until one zooms in
             layer = {**layer, "cluster": {"enabled": len(layer["lat"]) >= CLUSTER_FROM, "maxzoom": CLUSTER_MAXZOOM}}
         for key, value in layer.items():

@@ -280,7 +280,7 @@ def test_station_visits_agree_with_counting_station_by_station(demo, region):
 
 def test_a_drilled_layer_of_thousands_of_stations_is_clustered_in_the_page_not_in_pictures(demo, monkeypatch):
     from dashboard import exports, views
-    from dashboard.figures import STATIONS, trace_index
+    from dashboard.figures import STATIONS, plotly_text, trace_index
     from dashboard.filters import Filters, with_drill
     from dashboard.selection import select
 
@@ -295,6 +295,17 @@ def test_a_drilled_layer_of_thousands_of_stations_is_clustered_in_the_page_not_i
     sizes = {name: len(layers[name]["lat"]) for name in STATIONS}
     assert not any(clusters(views.map_patch(demo, chosen, filters)[0]).values())  # the demo's few stations: each drawn
     monkeypatch.setattr(views, "CLUSTER_FROM", max(sizes.values()))
-    assert clusters(views.map_patch(demo, chosen, filters)[0]) == {n: size >= max(sizes.values()) for n, size in sizes.items()}
+    patch = views.map_patch(demo, chosen, filters)[0]
+    assert clusters(patch) == {n: size >= max(sizes.values()) for n, size in sizes.items()}
+    # The clustered class's hovers say each station's id and class only; the others keep their whole hover.
+    ops = {tuple(op["location"]): op["params"]["value"] for op in patch.to_plotly_json()["operations"]}
+    big = max(sizes, key=sizes.get)
+    visits = station_visits(chosen.phase_forms)
+    assert sorted(ops[("data", trace_index(big), "customdata")]) == sorted(
+        visits.loc[visits["worst"].astype("string") == big.split(": ")[1], "ps_id"].map(plotly_text)
+    )
+    assert "Worst assessment" in ops[("data", trace_index(big), "hovertemplate")]
+    small = min(sizes, key=sizes.get)
+    assert all(c.startswith("<b>") and "visit" in c for c in ops[("data", trace_index(small), "customdata")])
     picture = exports.figure_for(demo, filters, "map").to_plotly_json()
     assert not any((picture["data"][trace_index(n)].get("cluster") or {}).get("enabled") for n in STATIONS)
