@@ -138,11 +138,86 @@ class ExportBusy(ExportUnavailable):
         self.retry_after = retry_after
 
 
+# A map picture in a tab kept for maps: one live plot, redrawn with Plotly.react, then plotly's own snapshot (what
+# Plotly.toImage does inside, without its new plot: a new MapLibre map and WebGL context cost ~1.2 s a picture). The
+# fixes found against kaleido's own pictures, byte for byte: no symbol fade and no paint transition from the last
+# picture, the trace layers re-added in plotly's order, and the map's snapshot images cleared (they pile up otherwise).
+MAP_PICTURE_JS = r"""
+async function(figd, opts) {
+  const scale = opts.scale || 1;
+  const cfg = Object.assign({plotGlPixelRatio: 2 * scale}, figd.config || {}, {staticPlot: true});  // as kaleido_scopes
+  let gd = window.__obsmapGd;
+  if (!gd) {
+    gd = window.__obsmapGd = document.createElement('div');
+    gd.style.position = 'absolute'; gd.style.left = '-5000px';  // as Plotly.toImage's clone
+    document.body.appendChild(gd); window.__obsmapRev = 0;
+  }
+  const lay = Object.assign({}, figd.layout, {width: opts.width, height: opts.height, datarevision: ++window.__obsmapRev});
+  const subplots = () => (gd._fullLayout ? gd._fullLayout._subplots.map || [] : [])
+    .map((id) => gd._fullLayout[id]._subplot).filter((s) => s && s.map);
+  for (const s of subplots()) {
+    s.map._fadeDuration = 0;                                      // no symbol fade-in (MapLibre fades once the map was idle)
+    s.map.style.stylesheet.transition = {duration: 0, delay: 0};  // no 300 ms paint transitions from the last picture
+    for (const id in s.traceHash) s.traceHash[id].dispose();      // trace layers re-added in plotly's order, as in a new plot
+    s.traceHash = {};
+  }
+  await Plotly.react(gd, figd.data, lay, cfg);                    // resolves once the map has rendered and loaded
+  gd._fullLayout._glimages.selectAll('*').remove();               // map toSVG appends its image here; only purge clears it
+  const svg = Plotly.Snapshot.toSVG(gd, opts.format, scale);      // map canvas -> toDataURL -> <image> in the SVG
+  gd._fullLayout._glimages.selectAll('*').remove();
+  const url = await Plotly.Snapshot.svgToImg({format: opts.format, width: gd._fullLayout.width,
+    height: gd._fullLayout.height, scale, canvas: document.createElement('canvas'), svg, promise: true});
+  return url.replace(/^data:image\/\w+;base64,/, '');
+}
+"""
+MAP_TAB_PICTURES = 200  # the map tab is made anew after this many pictures (a long-lived page is not trusted for ever)
+MAP_FORMATS = ("png", "jpeg", "webp")
+
+
+def _is_map(fig: go.Figure) -> bool:
+    return any(trace.type in ("choroplethmap", "scattermap") for trace in fig.data)
+
+
 class _Kaleido(kaleido.Kaleido):
     """kaleido's browser, whose tab is made clean again (kaleido reloads it) after a picture is handed over, not before:
-    the reload (0.2-0.3 s) overlaps the reply instead of delaying it; the next picture waits for the tab if it must."""
+    the reload (0.2-0.3 s) overlaps the reply instead of delaying it; the next picture waits for the tab if it must.
+
+    Map pictures go to a tab of kaleido's page kept for them (:meth:`calc_map`); if that fails in any way, the picture
+    is made by kaleido's own path and the map tab is made anew next time."""
 
     _returning: set[asyncio.Task] | None = None
+    _map_tab: Any = None
+    _map_pictures = 0
+
+    async def calc_map(self, fig: go.Figure, opts: dict[str, Any]) -> bytes:
+        try:
+            return await self._calc_map(fig, opts)
+        except Exception as exc:  # kaleido's internals moved, the page broke: kaleido's own path, which always works
+            log.warning("the map tab could not draw the picture (%r); drawn by kaleido's own path", exc)
+            self._map_tab = None
+            return await self.calc_fig(fig, opts=opts)
+
+    async def _calc_map(self, fig: go.Figure, opts: dict[str, Any]) -> bytes:
+        from kaleido._kaleido_tab import _devtools_utils as devtools
+        from kaleido._kaleido_tab._tab import _KaleidoTab
+
+        if self._map_tab is None or self._map_pictures >= MAP_TAB_PICTURES:
+            old, self._map_tab = self._map_tab, None
+            if old is not None:
+                with contextlib.suppress(Exception):
+                    await self.close_tab(old.tab.target_id)
+            tab = _KaleidoTab(await self.create_tab(url="", window=True))
+            await tab.navigate(self._index)
+            self._map_tab, self._map_pictures = tab, 0
+        self._map_pictures += 1
+        tab = self._map_tab
+        reply = await asyncio.wait_for(
+            devtools.exec_js_fn(tab.tab, tab._current_js_id, MAP_PICTURE_JS, json.loads(fig.to_json()), opts), 60
+        )
+        result = reply.get("result", {})
+        if "error" in reply or "exceptionDetails" in result:
+            raise RuntimeError(f"map picture failed: {str(reply)[:300]}")
+        return base64.b64decode(result["result"]["value"])
 
     async def _return_kaleido_tab(self, tab: Any) -> None:
         if self._returning is None:
@@ -249,6 +324,13 @@ class Renderer:
             self._lock.release()
 
     def render(self, fig: go.Figure, opts: dict[str, Any]) -> bytes:
+        with self.job():
+            if _is_map(fig) and opts.get("format") in MAP_FORMATS:
+                return self._step(lambda browser: browser.calc_map(fig, opts), "draw the map")
+            return self._step(lambda browser: browser.calc_fig(fig, opts=opts), "draw the picture")
+
+    def render_by_kaleido(self, fig: go.Figure, opts: dict[str, Any]) -> bytes:
+        """The picture by kaleido's own path (a new plot each time): what the map tab's pictures are checked against."""
         with self.job():
             return self._step(lambda browser: browser.calc_fig(fig, opts=opts), "draw the picture")
 
