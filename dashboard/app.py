@@ -24,6 +24,7 @@ from dashboard.errors import ExportUnavailable
 from dashboard.filters import DEFAULT_MIN_N, Filters, parse_query
 from dashboard.layout import page
 from dashboard.live import POLL_SECONDS, LiveMission
+from dashboard.memo import IdentityLru
 from dashboard.paths import resolve_data_dir
 from dashboard.selection import select
 from dashboard.views import initial_map
@@ -103,21 +104,19 @@ def _geometry(mission: MissionDataset, layer: str) -> dict | None:
     return mission.geojson if layer == "regions" else mission.districts
 
 
-_geometry_files: dict[int, tuple[dict, str, bytes]] = {}  # id of a geometry -> (it, its digest, its JSON)
+_geometry_files = IdentityLru(8)  # a geometry -> (its digest, its JSON)
 
 
 def _geometry_file(mission: MissionDataset, layer: str) -> tuple[str, bytes]:
     """A layer's web geometry as JSON bytes, and a digest of them that names it in its URL; made once per geometry
     (a role's scoped copy of the mission shares its geometry)."""
     shapes = _geometry(mission, layer)
-    found = _geometry_files.get(id(shapes))
-    if found is None or found[0] is not shapes:
+
+    def make() -> tuple[str, bytes]:
         body = json.dumps(shapes, separators=(",", ":"), ensure_ascii=False).encode()
-        found = (shapes, hashlib.blake2b(body, digest_size=12).hexdigest(), body)
-        if len(_geometry_files) >= 8:
-            _geometry_files.clear()
-        _geometry_files[id(shapes)] = found
-    return found[1], found[2]
+        return hashlib.blake2b(body, digest_size=12).hexdigest(), body
+
+    return _geometry_files.get(shapes, "json", make)
 
 
 def geometry_urls(mission: MissionDataset) -> dict[str, str]:

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from dashboard import theme
 from dashboard.analysis import interval_text, percent
 from dashboard.filters import format_hour
+from dashboard.memo import IdentityLru
 from dashboard.metrics import MetricView
 from dashboard.text import station_hover
 
@@ -27,17 +28,12 @@ def plotly_text(value: object) -> str:
     return escape(str(value), quote=False)
 
 
-_escaped: dict[int, tuple[dict[str, str], dict[str, str]]] = {}
+_escaped = IdentityLru(16)  # a mission's region names -> the same, escaped
 
 
 def _escaped_names(names: dict[str, str]) -> dict[str, str]:
     """``names`` (a mission's region names: read-only) escaped for Plotly, once per mission."""
-    found = _escaped.get(id(names))
-    if found is None or found[0] is not names:
-        if len(_escaped) >= 16:
-            _escaped.clear()
-        found = _escaped[id(names)] = (names, {code: plotly_text(name) for code, name in names.items()})
-    return found[1]
+    return _escaped.get(names, "escaped", lambda: {code: plotly_text(name) for code, name in names.items()})
 
 
 MAP_HOVER = "<b>%{customdata[0]}</b><br>%{customdata[1]}<extra></extra>"

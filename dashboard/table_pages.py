@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote_plus
@@ -36,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dashboard.filters import Filters, to_query
+from dashboard.memo import IdentityLru
 from dashboard.selection import Selection, forms_key
 from dashboard.tables import TABLE_SOURCE_COLUMNS, table_rows
 from geo.mission import MissionDataset
@@ -192,39 +191,10 @@ def view_key(mission: MissionDataset, filters: Filters) -> str:
 
 
 # ------------------------------------------------------------------------------ per-process caches
-class _Lru:
-    """A small LRU of values computed from one object (a forms frame, a Selection), which the entry keeps alive and
-    checks by identity: an id reused by a new object can never be served the old object's value."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.entries: OrderedDict[Any, tuple[Any, Any]] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, owner: Any, key: Any, compute: Callable[[], Any]) -> Any:
-        full = (id(owner), key)
-        with self.lock:
-            hit = self.entries.get(full)
-            if hit is not None and hit[0] is owner:
-                self.entries.move_to_end(full)
-                return hit[1]
-        value = compute()
-        with self.lock:
-            self.entries[full] = (owner, value)
-            self.entries.move_to_end(full)
-            while len(self.entries) > self.size:
-                self.entries.popitem(last=False)
-        return value
-
-    def clear(self) -> None:
-        with self.lock:
-            self.entries.clear()
-
-
-_coded = _Lru(32)  # (forms, field) -> (codes, labels): a column's distinct values, once per mission
-_orders = _Lru(8)  # (forms, sort) -> every form's position in that order (4 MB at a million forms)
-_positions = _Lru(16)  # (selection, query, every_phase) -> the listed forms' positions, in table order
-_lower_cache = _Lru(6)  # (forms, field) -> a form/station/comment column in lower case, once searched
+_coded = IdentityLru(32)  # (forms, field) -> (codes, labels): a column's distinct values, once per mission
+_orders = IdentityLru(8)  # (forms, sort) -> every form's position in that order (4 MB at a million forms)
+_positions = IdentityLru(16)  # (selection, query, every_phase) -> the listed forms' positions, in table order
+_lower_cache = IdentityLru(6)  # (forms, field) -> a form/station/comment column in lower case, once searched
 
 
 def clear_caches() -> None:
