@@ -22,11 +22,48 @@ from dashboard import auth, cache, table_pages, tables, text, views
 from dashboard.access import Access, NotSignedIn, current_access
 from dashboard.figures import FIT_JS
 from dashboard.filters import CONTROLS, Filters, controls_from_filters, from_dict, more_filters_active, to_query
+from dashboard.layout import LAZY, lazy_store
 from dashboard.live import LiveMission
 from dashboard.selection import FORM_FIELDS, select
 from dashboard.state import next_view
 
 IMAGE_LINKS = tuple(f"{figure}-{fmt}" for figure in ("map", "problems", "timeline") for fmt in ("png", "svg"))
+
+# One function for every lazy part: draw now if the part is on screen (or nearly), else keep the newest content and
+# draw it when an IntersectionObserver sees the part come into view, or before the page is printed.
+LAZY_JS = """
+function(content) {
+    var part = "PART", prop = "PROP", no = window.dash_clientside.no_update;
+    if (content === null || content === undefined) { return no; }
+    var lazy = window.obsmapLazy;
+    if (!lazy) {
+        lazy = window.obsmapLazy = {waiting: {}};
+        lazy.draw = function(id) {
+            var job = lazy.waiting[id];
+            if (!job) { return; }
+            delete lazy.waiting[id];
+            var props = {};
+            props[job.prop] = job.content;
+            window.dash_clientside.set_props(id, props);
+        };
+        if ("IntersectionObserver" in window) {
+            lazy.observer = new IntersectionObserver(function(entries) {
+                entries.forEach(function(e) { if (e.isIntersecting) { lazy.draw(e.target.dataset.obsmapLazy); } });
+            }, {rootMargin: "200px"});
+        }
+        window.addEventListener("beforeprint", function() { Object.keys(lazy.waiting).forEach(lazy.draw); });
+    }
+    var el = document.getElementById(part);
+    var r = el ? el.getBoundingClientRect() : null;
+    var onScreen = r && r.width > 0 && r.bottom > -200 && r.top < window.innerHeight + 200;
+    if (!el || !lazy.observer || onScreen) { delete lazy.waiting[part]; return content; }
+    // Watched through its parent: a graph's own element is replaced once plotly's code has loaded.
+    var box = el.parentElement;
+    if (box && !box.dataset.obsmapLazy) { box.dataset.obsmapLazy = part; lazy.observer.observe(box); }
+    lazy.waiting[part] = {prop: prop, content: content};
+    return no;
+}
+"""
 
 
 def register_callbacks(app: Dash, live: LiveMission) -> None:
@@ -46,11 +83,11 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         "map_notices": Output("map-notices", "children"),
         "headlines": Output("headlines", "children", allow_duplicate=True),
         "n_shown": Output("n-shown", "children"),
-        "regions": Output("region-table", "rowData"),
+        "regions": Output(lazy_store("region-table"), "data"),
         "regions_title": Output("region-table-title", "children"),
-        "problems": Output("problem-chart", "figure"),
+        "problems": Output(lazy_store("problem-chart"), "data"),
         "problems_title": Output("problem-title", "children"),
-        "timeline": Output("timeline", "figure"),
+        "timeline": Output(lazy_store("timeline"), "data"),
         "csv": Output("export-link", "href"),
         "brief": Output("brief-link", "href"),
         "images": {link: Output(link, "href") for link in IMAGE_LINKS},
@@ -191,6 +228,14 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         if start:
             return reply, dash.no_update, dash.no_update
         return reply, f"/export.csv{view}{table_pages.to_params(query)}", table_pages.describe(query, count)
+
+    for part, prop in LAZY.items():
+        app.clientside_callback(
+            LAZY_JS.replace("PART", part).replace("PROP", prop),
+            Output(part, prop),
+            Input(lazy_store(part), "data"),
+            prevent_initial_call=True,
+        )
 
     # The grid's request, passed on to the server only while the table is open (a closed table is told "no rows" here,
     # in the browser), and only its block, sort and filter (the request also holds the grid's API object).

@@ -20,6 +20,21 @@ GRAPH_CONFIG = {**NO_CLOUD, "modeBarButtonsToRemove": ["select2d", "lasso2d", "s
 METRIC_SHORT = {"negative": "Bad / very bad", "problem": "Problem", "coverage": "Coverage", "forms": "Forms"}
 
 
+# The parts of the page below the map and the findings: a view's figures for them are sent with every click (one round
+# trip), into a store, and drawn only when the part is on screen or comes into view (or the page is printed). A click
+# then redraws the map and the findings, not two charts and a table nobody sees: at the demo's size that is most of the
+# browser's work per click. ``LAZY`` names each part and the property its store fills.
+LAZY = {"problem-chart": "figure", "timeline": "figure", "region-table": "rowData"}
+
+# What a lazily drawn chart shows until it first comes into view: nothing (not the empty axes plotly draws by default).
+BLANK_FIGURE = {"data": [], "layout": {"xaxis": {"visible": False}, "yaxis": {"visible": False}, "margin": {"t": 0, "b": 0}}}
+
+
+def lazy_store(part: str) -> str:
+    """The store that holds a lazily drawn part's newest content (see ``LAZY``)."""
+    return f"{part}-next"
+
+
 def _segmented(id_: str, options: list[tuple[str, str]], value: str) -> dbc.RadioItems:
     return dbc.RadioItems(
         id=id_,
@@ -270,7 +285,7 @@ def problems_card() -> dbc.Card:
     return dbc.Card(
         [
             card_header(html.H2(id="problem-title", className="obs-card-title"), image_links("problems")),
-            dbc.CardBody(dcc.Graph(id="problem-chart", config={**NO_CLOUD, "displayModeBar": False})),
+            dbc.CardBody(dcc.Graph(id="problem-chart", figure=BLANK_FIGURE, config={**NO_CLOUD, "displayModeBar": False})),
         ],
         className="obs-card",
     )
@@ -279,7 +294,10 @@ def problems_card() -> dbc.Card:
 def timeline_card() -> dbc.Card:
     title = html.H2("Through the day: forms per hour and share bad or very bad", className="obs-card-title")
     return dbc.Card(
-        [card_header(title, image_links("timeline")), dbc.CardBody(dcc.Graph(id="timeline", config={**NO_CLOUD, "displayModeBar": False}))],
+        [
+            card_header(title, image_links("timeline")),
+            dbc.CardBody(dcc.Graph(id="timeline", figure=BLANK_FIGURE, config={**NO_CLOUD, "displayModeBar": False})),
+        ],
         className="obs-card",
     )
 
@@ -522,5 +540,7 @@ def page(
             dcc.Store(id="opened-version", data=data_version),  # the data when the page was opened: "+38 since you opened"
             dcc.Interval(id="poll", interval=int(1000 * (poll_seconds or 30)), disabled=poll_seconds is None),
             dcc.Store(id="map-fit"),  # the area the map fits: bounds of the country or the drilled region
+            # The newest content of the parts drawn when they come into view (dashboard.callbacks.LAZY)
+            *(dcc.Store(id=lazy_store(part)) for part in LAZY),
         ],
     )

@@ -57,6 +57,9 @@ const r = m.getCanvas().getBoundingClientRect();
 return [r.left + p.x, r.top + p.y];
 """
 
+# How many parts of the page wait to be drawn until they come into view (dashboard.callbacks.LAZY_JS)
+LAZY_WAITING = "return window.obsmapLazy ? Object.keys(window.obsmapLazy.waiting).length : 0;"
+
 
 def hover_map(driver: webdriver.Chrome, lon: float, lat: float) -> tuple[float, float]:
     """Move a real mouse over a map coordinate (Plotly picks hover and clicks from real pointer moves)."""
@@ -102,6 +105,10 @@ def main() -> None:
         if args.full:
             full = driver.execute_script("return document.documentElement.scrollHeight")
             driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {**metrics, "height": full})
+            # The charts and the region table below the fold are drawn when they come into view: now, all of them.
+            deadline = time.time() + 10
+            while driver.execute_script(LAZY_WAITING) and time.time() < deadline:
+                time.sleep(0.2)
             time.sleep(1.0)
         driver.save_screenshot(args.out)
         for entry in driver.get_log("browser"):

@@ -286,3 +286,39 @@ def test_forms_arriving_move_the_map_and_sentences_and_the_drill_down_stays(dash
     assert dash_duo.driver.execute_script(ZOOM) == zoom  # the analyst's view stays where it was
     assert "since you opened" in dash_duo.find_element("#live-status").text
     assert dash_duo.get_logs() == []
+
+
+# ------------------------------------------------------------------------------ parts drawn when they come into view
+BARS = """
+const gd = document.querySelector('#problem-chart .js-plotly-plot');
+return gd && gd.data && gd.data.length ? Array.from(gd.data[0].x) : null;
+"""
+
+
+def test_charts_below_the_fold_are_drawn_when_scrolled_to_with_the_newest_view(dash_duo, demo):
+    """A click redraws the map and the findings; the problem chart below the fold waits, and shows the view chosen last
+    (not the first one) once scrolled into view, with the bars the server computed for that view."""
+    from dashboard.filters import Filters
+    from dashboard.selection import select
+    from dashboard.views import problems
+
+    dash_duo.driver.set_window_size(1440, 900)
+    dash_duo.start_server(create_app(demo))
+    dash_duo.wait_for_element("#headlines .obs-n", timeout=20)
+    dash_duo._wait_for_callbacks()
+    driver = dash_duo.driver
+    assert driver.execute_script("return document.getElementById('problem-chart').getBoundingClientRect().top") > 900
+    assert driver.execute_script(BARS) is None  # not drawn: nobody sees it
+    [el for el in dash_duo.find_elements("#phase label") if el.text == "Opening"][0].click()
+    dash_duo.wait_for_contains_text("#problem-title", "opening", timeout=10)
+    dash_duo._wait_for_callbacks()
+    assert driver.execute_script(BARS) is None
+    driver.execute_script("document.getElementById('problem-chart').scrollIntoView()")
+    _wait(lambda: driver.execute_script(BARS) is not None, 10, "the problem chart to be drawn")
+    expected, _ = problems(select(demo, Filters(form_type="opening")), Filters(form_type="opening"), False)
+    assert driver.execute_script(BARS) == pytest.approx(list(expected.data[0].x))
+    # On screen now: the next click (the phase buttons are scrolled away: clicked by script) draws it at once.
+    driver.execute_script("arguments[0].click();", [el for el in dash_duo.find_elements("#phase label") if el.text == "Voting"][0])
+    expected, _ = problems(select(demo, Filters(form_type="voting")), Filters(form_type="voting"), False)
+    _wait(lambda: driver.execute_script(BARS) == pytest.approx(list(expected.data[0].x)), 10, "the voting bars")
+    assert dash_duo.get_logs() == []

@@ -26,7 +26,7 @@ from dashboard.cli import main
 from scripts.dash_client import DashClient, sign_in
 from tests.conftest import DEMO, ROOT, build_tiny
 
-PARTS = ("region-map", "headlines", "n-shown", "region-table", "problem-chart", "timeline", "map-caption", "map-title")
+PARTS = ("region-map", "headlines", "n-shown", "region-table-next", "problem-chart-next", "timeline-next", "map-caption", "map-title")
 DRAWERS = [
     (views, "map_patch"),
     (views, "headlines"),

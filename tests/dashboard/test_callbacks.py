@@ -65,7 +65,7 @@ def test_each_user_action_is_one_request_one_parse_one_filter_pass(page, compone
     reply = _one_view_request(page, start)
     assert selection.work["filters_parsed"] == 1 and selection.work["rows_filtered"] == 1, dict(selection.work)
     assert "geojson" not in json.dumps(reply["region-map"])  # values travel, shapes stay in the browser
-    findings = {"headlines", "n-shown", "region-table", "problem-chart", "timeline"}
+    findings = {"headlines", "n-shown", "region-table-next", "problem-chart-next", "timeline-next"}
     assert "export-link" in reply
     # The same forms, problem and threshold (Back on a page that was not drilled into changes nothing): the findings stay.
     if component in ("metric", "mode-toggle", "back"):
@@ -82,8 +82,8 @@ def test_findings_left_unsent_are_those_a_fresh_page_shows(page, demo):
     page.fire("mode-toggle", "n_clicks", 1)
     fresh = DashClient(create_app(demo))
     fresh.fire("url", "search", page.props[("url", "search")])
-    for part in [("headlines", "children"), ("n-shown", "children"), ("region-table", "rowData"), ("problem-chart", "figure"),
-                 ("timeline", "figure"), ("problem-title", "children"), ("region-table-title", "children")]:  # fmt: skip
+    for part in [("headlines", "children"), ("n-shown", "children"), ("region-table-next", "data"), ("problem-chart-next", "data"),
+                 ("timeline-next", "data"), ("problem-title", "children"), ("region-table-title", "children")]:  # fmt: skip
         assert page.props[part] == fresh.props[part], part
 
 
@@ -92,7 +92,7 @@ def test_findings_are_sent_again_when_the_data_moved_under_the_page(page):
     page.props[("filters", "data")] = {**page.props[("filters", "data")], "shown": "an older version"}
     start = len(page.log)
     page.fire("metric", "value", "forms")
-    assert {"headlines", "n-shown", "region-table", "problem-chart", "timeline"} <= set(_one_view_request(page, start))
+    assert {"headlines", "n-shown", "region-table-next", "problem-chart-next", "timeline-next"} <= set(_one_view_request(page, start))
 
 
 def test_the_same_view_again_filters_nothing(page):
@@ -115,7 +115,7 @@ def test_a_view_seen_before_is_not_drawn_again_and_reads_the_same(page, monkeypa
     page.fire("phase", "value", "opening")
     assert len(drawn) == 1  # voting drawn; opening remembered
     again = page.log[-1].reply
-    for part in ("region-map", "headlines", "region-table", "problem-chart", "timeline", "n-shown", "map-caption"):
+    for part in ("region-map", "headlines", "region-table-next", "problem-chart-next", "timeline-next", "n-shown", "map-caption"):
         assert again[part] == first[part], part
 
 

@@ -313,8 +313,8 @@ def _components(tree: Any) -> list[dict[str, Any]]:
 def _plotly_strings(reply: dict[str, Any]) -> list[str]:
     """The strings of the figures in a callback's reply; a Patch (the map) by its operations, ids left out."""
     out = []
-    for cid in ("region-map", "problem-chart", "timeline"):
-        figure = reply.get(cid, {}).get("figure", {})
+    for cid, prop in (("region-map", "figure"), ("problem-chart-next", "data"), ("timeline-next", "data")):
+        figure = reply.get(cid, {}).get(prop) or {}
         if "__dash_patch_update" in figure:
             for op in figure["operations"]:
                 if op["location"][-1:] != ["locations"]:

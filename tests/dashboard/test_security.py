@@ -155,7 +155,7 @@ def test_a_coordinator_gets_nothing_of_another_region_however_they_ask(app, demo
     rows, _ = listed(page)
     assert rows and {r["region"] for r in rows} == {demo.region_names[OWN]}
     # The region table and the map carry no figure of other regions.
-    assert {r["code"] for r in view["region-table"]["rowData"]} == {OWN}
+    assert {r["code"] for r in view["region-table-next"]["data"]} == {OWN}
     # Exports: the CSV asked for another region has none of it; asked for everything, it is their region only.
     other = page.client.get(f"/export.csv?region={OTHER}")
     assert set(rows_of(other.data)["region_code"]) == {OWN} and OTHER in other.headers["X-Obsmap-Notices"]
@@ -201,12 +201,12 @@ def test_a_viewer_cannot_lower_min_n_and_small_cells_have_no_count(app, demo):
     assert len(small), "the demo has regions with fewer than 10 assessed counts"
     page = page_for(app, "vera", "?form=counting&min_n=1")
     view = page.log[-1].reply
-    rows = {r["code"]: r for r in view["region-table"]["rowData"]}
+    rows = {r["code"]: r for r in view["region-table-next"]["data"]}
     for code, n in small.items():
         row = rows[code]
         assert row["note"] == "too few" and row["assessed"] is None and row["share"] is None and row["negative"] is None, (code, n)
     # The same view for an analyst gives those counts: the difference is the role, not the data.
-    analyst = {r["code"]: r for r in page_for(app, "ana", "?form=counting&min_n=1").log[-1].reply["region-table"]["rowData"]}
+    analyst = {r["code"]: r for r in page_for(app, "ana", "?form=counting&min_n=1").log[-1].reply["region-table-next"]["data"]}
     assert all(analyst[code]["assessed"] == n for code, n in small.items())
     # Narrowed to one small region, the headline and the N line give no count.
     code = small.index[0]
@@ -215,7 +215,7 @@ def test_a_viewer_cannot_lower_min_n_and_small_cells_have_no_count(app, demo):
     text = json.dumps(view["headlines"])
     assert f" of {small[code]} " not in text and "fewer than 10" in text
     # Nor the problem chart: no bar length, share or "yes of answered" behind fewer than 10 answers.
-    bars = view["problem-chart"]["figure"]["data"][0]
+    bars = view["problem-chart-next"]["data"]["data"][0]
     assert "too few" in bars["text"]
     for label, said, length in zip(bars["y"], bars["text"], plotly_array(bars["x"]), strict=True):
         if said == "too few":
@@ -486,7 +486,7 @@ def test_a_viewer_reads_no_small_count_in_the_timeline_the_colours_or_the_n_line
     small = per_region[per_region < 10]
     page = page_for(app, "vera", f"?form=counting&region={small.index[0]}&min_n=1")
     view = page.log[-1].reply
-    bars = view["timeline"]["figure"]["data"][0]
+    bars = view["timeline-next"]["data"]["data"][0]
     assert all(n is None or n >= 10 for n in plotly_array(bars["y"])), bars["y"]
     assert "fewer than 10" in json.dumps(view["n-shown"]).lower()
     # The forms metric colours a region by its count: a small one is "too few", its count in neither colour nor hover.

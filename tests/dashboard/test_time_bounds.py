@@ -86,11 +86,11 @@ def test_a_mission_with_forms_dated_0005_and_2050_answers_every_callback_in_boun
     try:
         page = DashClient(create_app(hostile))
         first = page.fire("url", "search", "")
-        assert _bars(first["timeline"]["figure"]) <= TIMELINE_HOURS[1] - TIMELINE_HOURS[0]
+        assert _bars(first["timeline-next"]["data"]) <= TIMELINE_HOURS[1] - TIMELINE_HOURS[0]
         for component, prop, value in ACTIONS:
             reply = page.fire(component, prop, value)
             if "timeline" in reply:
-                figure = reply["timeline"]["figure"]
+                figure = reply["timeline-next"]["data"]
                 assert _bars(figure) <= 48, (component, _bars(figure))
         drawn: list = []
         monkeypatch.setattr(exports, "render", lambda fig, fmt: drawn.append(fig) or b"<svg/>")
@@ -111,7 +111,7 @@ def test_a_mission_with_forms_dated_0005_and_2050_answers_every_callback_in_boun
     assert posted == {d["output"] for d in page.dependencies if d.get("clientside_function") is None}
     # The voting timeline: the day's hours with forms (10:00 to 19:00), no bar for 0005 or 2050, and a note naming them.
     page.fire("reset", "n_clicks", 2)
-    figure = page.fire("phase", "value", "voting")["timeline"]["figure"]
+    figure = page.fire("phase", "value", "voting")["timeline-next"]["data"]
     assert _bars(figure) == 10 and figure["data"][0]["x"][0] == "10:00"
     notes = [a["text"] for a in figure["layout"].get("annotations", [])]
     assert any(n.startswith("4 form(s) timed before election-day midnight or 48 hours after it") for n in notes), notes
