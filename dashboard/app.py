@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import unicodedata
 from html import escape
 from pathlib import Path
@@ -146,19 +145,6 @@ def register_geometry(app: Dash, live: LiveMission) -> None:
         return reply.make_conditional(request)
 
 
-def download_name(filters: Filters, what: str, fmt: str) -> str:
-    """``obsmap-<what>-<regions or all>.<fmt>``; a path separator or a control character becomes ``_``.
-
-    Anything else stays, quotes and non-ASCII letters included: the reply names the file in
-    ``filename*`` (RFC 6266), and the browser adapts the name to its file system.
-
-    >>> download_name(Filters("voting", regions=("KZ-ÄÖ\\"1", "A/B")), "map-voting", "png")
-    'obsmap-map-voting-KZ-ÄÖ"1-A_B.png'
-    """
-    where = "-".join(filters.regions) if filters.regions else "all"
-    return re.sub(r"[\x00-\x1f\x7f/\\]", "_", f"obsmap-{what}-{where}.{fmt}")
-
-
 def _name_the_file(reply: Response, name: str, *, attachment: bool) -> None:
     """Content-Disposition as :func:`flask.send_file` writes it: ``filename*`` (RFC 6266) when the name is not ASCII."""
     try:
@@ -217,7 +203,7 @@ def register_downloads(app: Dash, live: LiveMission, accounts: Accounts | None =
         chosen = select(mission, filters)
         listed = table_pages.positions(mission, chosen, table, every_phase) if table else None
         reply = Response(tables.export_csv(chosen, every_phase=every_phase, positions=listed), mimetype=MIMETYPES["csv"])
-        _name_the_file(reply, download_name(filters, what, "csv"), attachment=True)
+        _name_the_file(reply, exports.download_name(filters, what, "csv"), attachment=True)
         if notices:
             # Header values must be one printable ASCII line: anything else from the URL becomes "?".
             reply.headers["X-Obsmap-Notices"] = "".join(ch if " " <= ch <= "~" else "?" for ch in " ".join(notices))[:1000]
@@ -240,4 +226,4 @@ def register_downloads(app: Dash, live: LiveMission, accounts: Accounts | None =
             retry = {"Retry-After": str(exc.retry_after)} if isinstance(exc, exports.ExportBusy) else {}
             return Response(f"{exc}\n", 503, mimetype="text/plain", headers=retry)
         audit("brief" if name == "brief" else "export", f"{name}.{fmt}")
-        return _download(body, download_name(filters, f"{name}-{filters.form_type}", fmt), fmt, attachment=fmt == "pdf")
+        return _download(body, exports.download_name(filters, f"{name}-{filters.form_type}", fmt), fmt, attachment=fmt == "pdf")

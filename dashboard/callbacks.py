@@ -16,16 +16,18 @@ from functools import lru_cache
 from typing import Any
 
 import dash
-from dash import Dash, Input, Output, State, ctx, html
+import dash_bootstrap_components as dbc
+from dash import ALL, Dash, Input, Output, State, ctx, html
 
-from dashboard import auth, cache, table_pages, tables, text, views
+from dashboard import auth, cache, form_detail, table_pages, tables, text, views
 from dashboard.access import Access, NotSignedIn, current_access
-from dashboard.figures import FIT_JS
-from dashboard.filters import CONTROLS, Filters, controls_from_filters, from_dict, more_filters_active, to_query
+from dashboard.figures import FIT_JS, LABEL_STYLE_JS
+from dashboard.filters import CONTROLS, Filters, controls_from_filters, from_dict, more_filters_active, reset, to_query
 from dashboard.layout import LAZY, lazy_store
 from dashboard.live import LiveMission
 from dashboard.selection import FORM_FIELDS, select
-from dashboard.state import next_view
+from dashboard.state import CLEARABLE, clear_words, filter_to_clear, next_view, tautology, without
+from geo.schema import PHASE_LABELS
 
 IMAGE_LINKS = tuple(f"{figure}-{fmt}" for figure in ("map", "problems", "timeline") for fmt in ("png", "svg"))
 
@@ -80,6 +82,7 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         "map_title": Output("map-title", "children"),
         "map_caption": Output("map-caption", "children"),
         "back": Output("back", "style"),
+        "back_label": Output("back", "children"),
         "map_notices": Output("map-notices", "children"),
         "headlines": Output("headlines", "children", allow_duplicate=True),
         "n_shown": Output("n-shown", "children"),
@@ -105,10 +108,11 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         "opened": State("opened-version", "data"),
         "as_fraction": State("as-fraction", "value"),
         "current": State("filters", "data"),
+        "table_open": State("table-open", "data"),
     }
 
     @app.callback(output=outputs, inputs=inputs, prevent_initial_call="initial_duplicate")
-    def update_view(search, controls, map_click, bar_click, clicks, data_version, opened, as_fraction, current):
+    def update_view(search, controls, map_click, bar_click, clicks, data_version, opened, as_fraction, current, table_open):
         """Any user action, or new data -> the view (URL, store, controls agree) and every part of the page that shows it."""
         trigger = ctx.triggered_id
         if trigger == "data-version" and data_version == opened:
@@ -122,6 +126,8 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         )
         filters, withheld = access.restrict(filters, live.min_n)
         notices = [*notices, *withheld]
+        if trigger == "region-map" and isinstance(current, dict) and filters.to_dict() == {k: v for k, v in current.items() if k != SHOWN}:
+            raise dash.exceptions.PreventUpdate  # a click on a station (it opens its forms) or on the region drilled into
         chosen = select(mission, filters)
         # The URL follows the view (a new history entry); when the URL led, it stays as the browser has it.
         if trigger not in (None, "url", "data-version"):
@@ -131,6 +137,8 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
             out["org_options"] = sorted(mission.forms["observer_org"].dropna().unique())  # teams: found as one types
         out["store"] = {**filters.to_dict(), SHOWN: mission.version}  # the data the page's figures were made from
         out["notices"] = _notice(notices)
+        if not len(chosen.phase):  # no form: said of the filters, with the filter to clear in one click
+            out["notices"] = [out["notices"], _empty_notice(filters, current, mission.region_names, bool(len(chosen.all_phases)))]
         if more_filters_active(filters) and trigger != "data-version":
             out["more"] = True
         if trigger in (None, "url", "mode-toggle", "reset"):
@@ -156,7 +164,12 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         out["map"] = patch
         out["fit"] = views.map_fit(mission, filters)
         out["back"] = None if filters.drill else {"display": "none"}
-        out["map_notices"] = _notice(map_notices)
+        if filters.drill:  # Back returns to the selection before the drill-down
+            before = ", ".join(mission.region_names.get(r, r) for r in filters.back_to)
+            before = before if len(filters.back_to) < 4 else text.plural(len(filters.back_to), "{n} region", "{n} regions")
+            out["back_label"] = f"← Back to {before}" if before else "← Back to the country"
+        said = tautology(filters) if len(chosen.phase) else None  # an empty view says so instead (notices)
+        out["map_notices"] = _notice([*map_notices, *filter(None, [said])])
         # The findings, the N, the region table, the problem chart and the timeline depend on the forms, the problem, the
         # threshold and the privacy only: when a click changed none of these (the metric, the mode, a drill into a region
         # already alone in the selection), the browser keeps what it shows and redraws nothing.
@@ -169,7 +182,10 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
             out["problems"], out["problems_title"] = part("problems", lambda: views.problems(chosen, filters, private))
             out["timeline"] = part("timeline", lambda: views.timeline(chosen, filters, private))
         query = to_query(filters, always_form=True, default_min_n=known.min_n)
-        out["csv"] = f"/export.csv{query}" if access.sees_forms else None
+        # While the table is open, its CSV link is the table's (search, column filters, sort: set by show_rows with each
+        # new list); a view change that keeps the list (the metric, the mode) must not put back every form of the view.
+        if not (table_open and access.sees_forms):
+            out["csv"] = f"/export.csv{query}" if access.sees_forms else None
         out["brief"] = f"/export/brief.pdf{query}"
         out["images"] = {link: "/export/{}.{}{}".format(*link.split("-"), query) for link in IMAGE_LINKS}
         # The table's rows are asked for by the grid itself, a block at a time (show_rows); this names the forms it
@@ -300,21 +316,30 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
     app.clientside_callback(
         """
         function(_path) {
-            // The box around the graph: the graph's own element can be re-rendered, the box stays.
-            var el = document.getElementById("map-box");
-            if (!el || el.dataset.obsmapMeasured) { return window.dash_clientside.no_update; }
-            el.dataset.obsmapMeasured = "1";
-            var timer = null, last = null;
-            new ResizeObserver(function() {
-                clearTimeout(timer);
-                timer = setTimeout(function() {
-                    var box = el.getBoundingClientRect();
-                    var size = [Math.round(box.width), Math.round(box.height)];
-                    if (size[0] < 50 || size[1] < 50 || (last && last[0] === size[0] && last[1] === size[1])) { return; }
-                    last = size;
-                    window.dash_clientside.set_props("viewport", {data: size});
-                }, 120);
-            }).observe(el);
+            // The box around the graph: the graph's own element can be re-rendered, the box stays. This first call may
+            // come before React has put the box on the page (a slow tablet): then it looks again until the box is
+            // there. Given up at once, the map kept the server's fit for an 820 px box and never fitted the screen.
+            var measure = function(tries) {
+                var el = document.getElementById("map-box");
+                if (!el) {
+                    if (tries < 150) { setTimeout(function() { measure(tries + 1); }, 100); }
+                    return;
+                }
+                if (el.dataset.obsmapMeasured) { return; }
+                el.dataset.obsmapMeasured = "1";
+                var timer = null, last = null;
+                new ResizeObserver(function() {
+                    clearTimeout(timer);
+                    timer = setTimeout(function() {
+                        var box = el.getBoundingClientRect();
+                        var size = [Math.round(box.width), Math.round(box.height)];
+                        if (size[0] < 50 || size[1] < 50 || (last && last[0] === size[0] && last[1] === size[1])) { return; }
+                        last = size;
+                        window.dash_clientside.set_props("viewport", {data: size});
+                    }, 120);
+                }).observe(el);
+            };
+            measure(0);
             return window.dash_clientside.no_update;
         }
         """,
@@ -344,6 +369,32 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         Input("map-fit", "data"),
         Input("viewport", "data"),
         prevent_initial_call=True,
+    )
+
+    # The names on the map need a white halo (and the small regions' dots an outline) that plotly does not set: given
+    # to MapLibre's layers after every redraw of the map, in the browser.
+    app.clientside_callback(
+        """
+        function(_figure) {
+            var style = (LABEL_STYLE_JS);
+            var attempt = function(n) {  // plotly's code and the map load after the page: wait for them (20 s at most)
+                var gd = document.querySelector("#region-map .js-plotly-plot");
+                if (!gd || !gd.on || !gd._fullLayout || !gd._fullLayout.map) {
+                    if (n < 100) { setTimeout(function() { attempt(n + 1); }, 200); }
+                    return;
+                }
+                if (!gd.obsmapLabels) {
+                    gd.obsmapLabels = true;
+                    gd.on("plotly_afterplot", function() { style(gd); });
+                }
+                style(gd);
+            };
+            setTimeout(function() { attempt(0); }, 0);
+            return window.dash_clientside.no_update;
+        }
+        """.replace("LABEL_STYLE_JS", LABEL_STYLE_JS),
+        Output("map-styled", "data"),
+        Input("region-map", "figure"),
     )
 
     @app.callback(Output("teams", "options"), Input("teams", "search_value"), State("teams", "value"), prevent_initial_call=True)
@@ -387,6 +438,99 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
             href = f"/export.csv{to_query(filters, always_form=True, default_min_n=known.min_n)}" if access.sees_forms else None
         label = "Hide the forms" if opening else "Show the forms"
         return opening, label, shown if opening else hidden, hidden if opening else shown, href
+
+    # The briefing view's phase buttons (the filter bar is hidden there) show the phase control's value, and a press on
+    # one sets the phase control from the browser, as a click on it would: one view change, no second request. Keys 1-4
+    # do the same (dashboard/assets/20-obsmap.js). No cycle: the second callback sets the control with set_props (its
+    # declared output is never changed).
+    app.clientside_callback("function(phase) { return phase; }", Output("briefing-phase", "value"), Input("phase", "value"))
+    app.clientside_callback(
+        """
+        function(chosen, phase) {
+            if (chosen && chosen !== phase) { window.dash_clientside.set_props("phase", {value: chosen}); }
+            return window.dash_clientside.no_update;
+        }
+        """,
+        Output("briefing-phase", "className"),
+        Input("briefing-phase", "value"),
+        State("phase", "value"),
+        prevent_initial_call=True,
+    )
+
+    @app.callback(
+        Output("url", "search", allow_duplicate=True),
+        Input({"type": CLEAR, "field": ALL}, "n_clicks"),
+        State("filters", "data"),
+        prevent_initial_call=True,
+    )
+    def clear_filter(clicks, current):
+        """The empty view's button -> the URL without that filter (the URL leads: update_view reads it as a link)."""
+        asked = ctx.triggered_id
+        if not isinstance(asked, dict) or not any(clicks or []):
+            raise dash.exceptions.PreventUpdate
+        access, mission = _reader(live)
+        known = live.known(mission)
+        now = from_dict(current, known)
+        field = asked.get("field")
+        if field == "all":
+            cleared = reset(now, known)
+        elif field in CLEARABLE:
+            cleared = without(now, field)
+        else:
+            raise dash.exceptions.PreventUpdate
+        return to_query(cleared, default_min_n=known.min_n) or "?"
+
+    @app.callback(
+        Output(form_detail.PANEL, "is_open"),
+        Output(form_detail.PANEL, "title"),
+        Output(form_detail.BODY, "children"),
+        Output(form_detail.VISITS, "options"),
+        Output(form_detail.VISITS, "value"),
+        Output(form_detail.VISITS_BOX, "style"),
+        Output("form-visits-title", "children"),
+        Input("forms-table", "cellClicked"),
+        Input("region-map", "clickData"),
+        Input(form_detail.VISITS, "value"),
+        State("filters", "data"),
+        prevent_initial_call=True,
+    )
+    def open_form(cell, map_click, visit, current):
+        """A click on a table row, or on an observed station of the drilled-down map (its visits listed, newest first),
+        or a visit chosen in the list -> that form in the side panel, every answer. Only for those who see forms."""
+        trigger = ctx.triggered_id
+        access, mission = _reader(live)
+        no = dash.no_update
+        hidden = {"display": "none"}
+        if not access.sees_forms:  # an aggregates-only account: nothing, however asked
+            return False, "Form", None, [], None, hidden, None
+        if trigger == "region-map":
+            if not (isinstance(current, dict) and current.get("drill")) or not form_detail.on_station(map_click):
+                raise dash.exceptions.PreventUpdate  # a click on a region drills in (update_view): nothing to parse here
+            filters, _ = access.restrict(from_dict(current, live.known(mission)), live.min_n)
+            if not filters.drill:
+                raise dash.exceptions.PreventUpdate
+            chosen = select(mission, filters)
+            station = form_detail.clicked_station(chosen, map_click)
+            if station is None:
+                raise dash.exceptions.PreventUpdate
+            visits = form_detail.station_forms(chosen, station)
+            if visits.empty:
+                raise dash.exceptions.PreventUpdate
+            options = form_detail.visit_options(visits)
+            form = visits.iloc[0]
+            auth.audit("form_opened", {"form": str(form["form_id"]), "station": station})
+            box = None if len(visits) > 1 else hidden
+            heading = f"Station {station}: " + text.plural(len(visits), "{n} visit", "{n} visits, newest first")
+            return True, form_detail.title(form), form_detail.body(mission, form), options, options[0]["value"], box, heading
+        form_id = (cell or {}).get("rowId") if trigger == "forms-table" else visit
+        form = form_detail.form_by_id(mission, form_id)
+        if form is None:
+            raise dash.exceptions.PreventUpdate
+        auth.audit("form_opened", {"form": str(form["form_id"])})
+        body = form_detail.body(mission, form)
+        if trigger == "forms-table":  # one form: no list of visits
+            return True, form_detail.title(form), body, [], None, hidden, None
+        return True, form_detail.title(form), body, no, no, no, no
 
 
 TEAM_OPTIONS = 50  # teams offered for what was typed
@@ -434,6 +578,22 @@ def _unchanged(dependency: Any) -> Any:
     if isinstance(dependency, dict):
         return {key: _unchanged(dep) for key, dep in dependency.items()}
     return dash.no_update
+
+
+def _empty_notice(filters: Filters, before: Any, names: dict[str, str], other_phases: bool) -> html.Div:
+    """ "No forms match these filters", and a button that clears the filter just changed (or the most specific one)."""
+    phase = PHASE_LABELS[filters.form_type].lower()
+    said = f"No {phase} forms match these filters" + (" (forms of other phases do)." if other_phases else ".")
+    name = filter_to_clear(filters, before if isinstance(before, dict) else None)
+    button = (
+        dbc.Button(clear_words(filters, name, names), id={"type": CLEAR, "field": name}, color="primary", size="sm", className="ms-2")
+        if name
+        else dbc.Button("Reset filters", id={"type": CLEAR, "field": "all"}, color="primary", size="sm", className="ms-2")
+    )
+    return html.Div([html.Span(said, id="no-forms"), button], className="alert alert-info obs-notice", role="status")
+
+
+CLEAR = "clear-filter"  # the empty view's button; its "field" is the filter it clears ("all": every filter)
 
 
 def _notice(notices: list[str]) -> Any:

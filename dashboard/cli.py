@@ -43,7 +43,8 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(folder, min_n=args.min_n, accounts=accounts, cache=args.cache)
     print(f"obsmap: serving {folder} at http://{args.host}:{args.port}/ with Flask's development server (Ctrl+C to stop)", flush=True)
     print(f"obsmap: {NO_SIGN_IN_NOTE}" if accounts is None else f"obsmap: sign-in required (accounts in {accounts.path})", flush=True)
-    app.run(host=args.host, port=args.port, debug=True)
+    # Dash's dev tools would ask dash-version.plotly.com for the newest version from the page: nothing leaves the machine.
+    app.run(host=args.host, port=args.port, debug=True, dev_tools_disable_version_check=True)
     return 0
 
 

@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 import shutil
 import tempfile
 import textwrap
@@ -23,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +36,12 @@ from dashboard import cache as shared_cache
 from dashboard import text, theme
 from dashboard.analysis import problem_rates, tally_by_phase
 from dashboard.errors import ExportUnavailable
-from dashboard.figures import REGIONS, make_region_map, plotly_text, trace_index
-from dashboard.filters import Filters
+from dashboard.figures import LABEL_STYLE_JS, REGIONS, font_data_url, label_points, make_region_map, map_view, plotly_text, trace_index
+from dashboard.filters import URL_ORDER, Filters
 from dashboard.metrics import metric_table
 from dashboard.selection import select
 from dashboard.tables import region_table
-from dashboard.views import DRILLED_OPACITY, drill_layers, problems, region_values, timeline, view_of
+from dashboard.views import drill_layers, problems, region_values, timeline, view_of
 from geo.mission import MissionDataset
 from geo.schema import PHASE_LABELS
 
@@ -61,13 +63,17 @@ def caption(mission: MissionDataset, filters: Filters, private: bool = False) ->
     return text.picture_caption(mission, metric_table(mission, select(mission, filters), filters), filters, private)
 
 
-def _frame(fig: go.Figure, title: str, text: str, width: int, height: int) -> go.Figure:
-    """Title and caption (what is shown, the N, the time stamp) at the top, inside the image.
+def _frame(fig: go.Figure, title: str, text: str, width: int, height: int, heading: str | None = None) -> go.Figure:
+    """Title, the mission's line (election and organisation), then the caption (what is shown, the N, the time
+    stamp), at the top, inside the image.
 
     The caption is the title's subtitle, placed against the whole image, so long y-axis labels
-    cannot push it off the edge; it is wrapped to the image's width.
+    cannot push it off the edge; the caption and the mission's line are wrapped to the image's width.
     """
     lines = textwrap.wrap(text, width=max(40, width // 9))
+    heads = textwrap.wrap(heading, width=max(40, width // 10)) if heading else []
+    # The mission's lines open the subtitle, in the title's colour: a multi-line title is placed badly by plotly.
+    sub = [f"<span style='font-size:17px;color:{theme.TEXT}'>{plotly_text(line)}</span>" for line in heads]
     fig.update_layout(
         width=width,
         height=height,
@@ -80,34 +86,83 @@ def _frame(fig: go.Figure, title: str, text: str, width: int, height: int) -> go
             yanchor="top",
             yref="container",
             font=dict(size=24),
-            subtitle=dict(text="<br>".join(plotly_text(line) for line in lines), font=dict(size=15, color=theme.MUTED)),
+            subtitle=dict(text="<br>".join([*sub, *(plotly_text(line) for line in lines)]), font=dict(size=15, color=theme.MUTED)),
         ),
         font=dict(size=17),
-        margin=dict(l=20, r=max(fig.layout.margin.r or 0, 20), t=78 + 21 * len(lines), b=max(fig.layout.margin.b or 0, 20)),
+        margin=dict(
+            l=20,
+            r=max(fig.layout.margin.r or 0, 20),
+            t=_top_margin(len(lines), len(heads)),
+            b=max(fig.layout.margin.b or 0, 20),
+        ),
     )
     return fig
 
 
+def _top_margin(caption_lines: int, heading_lines: int) -> int:
+    """Pixels above the plot for the title (24 px), the mission's lines (17 px) and the caption's lines (15 px)."""
+    return 78 + 23 * heading_lines + 21 * caption_lines
+
+
 # ------------------------------------------------------------------------------------------ figures
-def map_figure(mission: MissionDataset, filters: Filters, width: int, height: int, private: bool = False) -> go.Figure:
-    """The map as the page shows it for ``filters`` (drill-down layers included), fitted to ``width`` x ``height``."""
+# The colour bar of a picture: along the top (a tall area) or down the right (a wide one), whichever leaves the
+# map larger; these are the pixels it takes from the map's frame.
+LEGEND_RIGHT_PX = 250
+LEGEND_TOP_PX = 130
+
+
+def map_figure(
+    mission: MissionDataset, filters: Filters, width: int, height: int, private: bool = False, heading: bool = True
+) -> go.Figure:
+    """The map as the page shows it for ``filters`` (drill-down layers included), fitted to ``width`` x ``height``.
+
+    The country (or the drilled region) fills the frame below the title: the colour bar goes where it costs the
+    map least (down the right for a wide country, along the top for a tall one), and the map is fitted to what is left.
+    """
     chosen = select(mission, filters)
     metric = metric_table(mission, chosen, filters)
-    view = view_of(mission, filters.drill, (width, height - 150))
     values = region_values(mission, metric, filters, private)
-    fig = make_region_map(mission.geojson, mission.region_names, values, view, mission.districts)
+    # The names' font inline: the picture's page has no app to fetch it from.
+    view = view_of(mission, filters.drill, (width, height))
+    notes = mission.meta.get("map_notes")
+    fig = make_region_map(mission.geojson, mission.region_names, values, view, mission.districts, font_url=font_data_url(), notes=notes)
     for name, layer in drill_layers(mission, chosen, filters).items():
         fig.data[trace_index(name)].update(layer)
     regions = fig.data[trace_index(REGIONS)]
-    if filters.drill:
-        regions.marker.opacity = DRILLED_OPACITY
-    regions.colorbar.update(len=0.55, thickness=22, tickfont=dict(size=18), title=dict(font=dict(size=19)), y=0.99)
-    fig = _frame(fig, text.map_title(mission, metric, filters), text.picture_caption(mission, metric, filters, private), width, height)
-    fig.update_layout(legend=dict(y=0.06, font=dict(size=16)))
+    title = text.map_title(mission, metric, filters)
+    caption_text = text.picture_caption(mission, metric, filters, private)
+    fig = _frame(fig, title, caption_text, width, height, text.picture_heading(mission) if heading else None)
+    margin = fig.layout.margin
+    plot_w, plot_h = width - margin.l - margin.r, height - margin.t - margin.b
+    bounds = mission.bounds.get(filters.drill or "*", mission.bounds["*"])
+    beside = map_view(bounds, width_px=plot_w - LEGEND_RIGHT_PX, height_px=plot_h, legend_px=0)
+    above = map_view(bounds, width_px=plot_w, height_px=plot_h, legend_px=LEGEND_TOP_PX)
+    bar = dict(thickness=24, tickfont=dict(size=17), bgcolor="rgba(255,255,255,0.9)")
+    if regions.showscale is False:  # a drilled-down map has no colour bar (its stations have their legend): all frame
+        fig.update_layout(map=map_view(bounds, width_px=plot_w, height_px=plot_h, legend_px=0))
+    elif beside["zoom"] >= above["zoom"]:
+        legend_title = "<br>".join(textwrap.wrap(regions.colorbar.title.text or "", width=22))
+        regions.colorbar.update(
+            orientation="v",
+            x=1,
+            xanchor="right",
+            y=1,
+            yanchor="top",
+            len=0.8,
+            title=dict(text=legend_title, side="top", font=dict(size=17)),
+            **bar,
+        )
+        fig.update_layout(map=dict(domain=dict(x=[0, 1 - LEGEND_RIGHT_PX / plot_w], y=[0, 1]), **beside))
+    else:
+        regions.colorbar.update(len=0.6, y=0.99, title=dict(font=dict(size=18)), **bar)
+        fig.update_layout(map=above)
+    fig.update_layout(legend=dict(y=0.02, font=dict(size=16)))
     return fig
 
 
-def chart_figure(mission: MissionDataset, filters: Filters, which: str, width: int, height: int, private: bool = False) -> go.Figure:
+def chart_figure(
+    mission: MissionDataset, filters: Filters, which: str, width: int, height: int, private: bool = False, heading: bool = True
+) -> go.Figure:
     """The problem chart or the timeline of ``filters``, with title and caption inside, at ``width`` x ``height``."""
     chosen = select(mission, filters)
     if which == "problems":
@@ -115,7 +170,7 @@ def chart_figure(mission: MissionDataset, filters: Filters, which: str, width: i
     else:
         fig, title = timeline(chosen, filters, private), text.timeline_title(filters)
     fig.update_layout(height=None)
-    fig = _frame(fig, title, caption(mission, filters, private), width, height)
+    fig = _frame(fig, title, caption(mission, filters, private), width, height, text.picture_heading(mission) if heading else None)
     if which == "timeline":  # the chart's legend sits above the plot, where the caption goes in a picture
         fig.update_layout(legend=dict(orientation="h", x=0, y=-0.12, yanchor="top"), margin=dict(b=90))
     return fig
@@ -128,6 +183,99 @@ def figure_for(
     if which == "map":
         return map_figure(mission, filters, *size, private=private)
     return chart_figure(mission, filters, which, *size, private=private)
+
+
+# ------------------------------------------------------------------------------------- the map as vectors
+# The page's map is MapLibre (WebGL): its SVG would hold the map as one raster <image>. The SVG of the map is drawn
+# instead on plotly's "geo" subplot (d3, SVG paths): the same traces as choropleth/scattergeo, the same frame, colours
+# and colour bar, base layers hidden. plotly.js asks for a world topojson (https://cdn.plot.ly/un/...) whenever a trace
+# has a ``locationmode`` (a GeoJSON choropleth has "geojson-id"), even with every base layer hidden; it is handed an
+# empty topology as a data: URL instead (the file name plotly appends falls into the URL's #fragment), so nothing
+# is fetched: offline, the default URL fails the picture ("unexpected error while fetching topojson file").
+EMPTY_TOPOJSON = 'data:application/json,{"type":"Topology","objects":{},"arcs":[]}#'
+REGION_NAMES = "Region names"  # the name labels' trace, in the page's map and in the vector map
+_DARK_FROM_Z = theme.TOP - 2 * theme.CLASS_WIDTH  # the two darkest classes: names written in white on them
+
+
+def vector_map(fig: go.Figure) -> go.Figure:
+    """The MapLibre picture ``fig`` (:func:`map_figure`) as the same map on a geo subplot: SVG paths, no raster.
+
+    Same frame (the longitudes and latitudes the map's centre and zoom show), same traces (regions, district
+    borders, stations), title, caption and colour bar; each region's name is written inside it, as text.
+    """
+    js = fig.to_plotly_json()
+    layout = dict(js["layout"])
+    view = layout.pop("map", {})
+    margin = layout.get("margin", {})
+    domain = view.get("domain") or {"x": [0, 1], "y": [0, 1]}
+    dx, dy = domain.get("x", [0, 1]), domain.get("y", [0, 1])
+    plot_w = (layout["width"] - margin.get("l", 0) - margin.get("r", 0)) * (dx[1] - dx[0])
+    plot_h = (layout["height"] - margin.get("t", 0) - margin.get("b", 0)) * (dy[1] - dy[0])
+    lon_range, lat_range = _view_box(view["center"], view["zoom"], plot_w, plot_h)
+    traces: list[go.BaseTraceType] = []
+    for trace in js["data"]:
+        kind = trace.get("type")
+        props = {k: v for k, v in trace.items() if k not in ("type", "below", "subplot", "cluster")}
+        if trace.get("name") == REGION_NAMES:
+            continue  # the page's labels (if any); the vector map writes its own below
+        if kind == "choroplethmap":
+            traces.append(go.Choropleth(props, skip_invalid=True))
+        elif kind == "scattermap":
+            traces.append(go.Scattergeo(props, skip_invalid=True))
+    regions = js["data"][trace_index(REGIONS)]
+    traces.append(_name_labels(regions, lon_range, lat_range))
+    layout["geo"] = dict(
+        domain=domain,
+        projection=dict(type="mercator"),
+        lonaxis=dict(range=lon_range),
+        lataxis=dict(range=lat_range),
+        visible=False,  # no coastlines, land, countries...: only the mission's own boundaries
+        showframe=False,
+        bgcolor="rgba(0,0,0,0)",
+    )
+    out = go.Figure(data=traces, layout=layout)
+    return out
+
+
+def _view_box(center: dict[str, float], zoom: float, width: float, height: float) -> tuple[list[float], list[float]]:
+    """The longitudes and latitudes a web-Mercator map of ``width`` x ``height`` px shows at ``center`` and ``zoom``."""
+    per_px = 360 / (512 * 2**zoom)  # degrees of longitude (and of Mercator y) per pixel
+    merc = math.degrees(math.log(math.tan(math.pi / 4 + math.radians(center["lat"]) / 2)))
+
+    def lat(y: float) -> float:
+        return math.degrees(2 * math.atan(math.exp(math.radians(y))) - math.pi / 2)
+
+    lon = [center["lon"] - per_px * width / 2, center["lon"] + per_px * width / 2]
+    return lon, [lat(merc - per_px * height / 2), lat(merc + per_px * height / 2)]
+
+
+def _name_labels(regions: dict[str, Any], lon_range: list[float], lat_range: list[float]) -> go.Scattergeo:
+    """Each region's name (already escaped: the map's customdata) at a point inside it, within the frame; a small region
+    is named beside its dot by the map's "Small regions" trace instead."""
+    geojson = regions.get("geojson")
+    points = {code: p for code, p in label_points(geojson).items() if not p[2]} if isinstance(geojson, dict) else {}
+    lon, lat, names, colours = [], [], [], []
+    for code, data, z in zip(regions.get("locations", []), regions.get("customdata", []), regions.get("z", []), strict=False):
+        point = points.get(str(code))
+        if point is None or not (lon_range[0] <= point[0] <= lon_range[1] and lat_range[0] <= point[1] <= lat_range[1]):
+            continue
+        lon.append(point[0])
+        lat.append(point[1])
+        names.append(_two_lines(data[0]))
+        colours.append("white" if z is not None and z >= _DARK_FROM_Z else theme.TEXT)
+    return go.Scattergeo(
+        lon=lon, lat=lat, text=names, mode="text", textfont=dict(size=14, color=colours), hoverinfo="skip",
+        name=REGION_NAMES, showlegend=False,
+    )  # fmt: skip
+
+
+def _two_lines(name: str) -> str:
+    """A long name in two lines, at the space nearest its middle (the name is already plotly text)."""
+    if len(name) < 14 or " " not in name:
+        return name
+    middle = len(name) // 2
+    cut = min((i for i, ch in enumerate(name) if ch == " "), key=lambda i: abs(i - middle))
+    return name[:cut] + "<br>" + name[cut + 1 :]
 
 
 class ExportBusy(ExportUnavailable):
@@ -162,6 +310,7 @@ async function(figd, opts) {
     s.traceHash = {};
   }
   await Plotly.react(gd, figd.data, lay, cfg);                    // resolves once the map has rendered and loaded
+  STYLE_LABELS
   gd._fullLayout._glimages.selectAll('*').remove();               // map toSVG appends its image here; only purge clears it
   const svg = Plotly.Snapshot.toSVG(gd, opts.format, scale);      // map canvas -> toDataURL -> <image> in the SVG
   gd._fullLayout._glimages.selectAll('*').remove();
@@ -170,12 +319,24 @@ async function(figd, opts) {
   return url.replace(/^data:image\/\w+;base64,/, '');
 }
 """
+# The names' halo and the dots' outline, as on the page (kaleido's own pictures have neither: the test that compares
+# the two draws without this step, MAP_PICTURE_PLAIN_JS).
+_STYLE_LABELS = """for (const s of subplots()) {
+    (LABEL_STYLE_JS)(gd);
+    await new Promise((done) => { s.map.once('idle', done); s.map.triggerRepaint(); });
+  }""".replace("LABEL_STYLE_JS", LABEL_STYLE_JS)
+MAP_PICTURE_PLAIN_JS = MAP_PICTURE_JS.replace("STYLE_LABELS", "")
+MAP_PICTURE_JS = MAP_PICTURE_JS.replace("STYLE_LABELS", _STYLE_LABELS)
 MAP_TAB_PICTURES = 200  # the map tab is made anew after this many pictures (a long-lived page is not trusted for ever)
 MAP_FORMATS = ("png", "jpeg", "webp")
 
 
 def _is_map(fig: go.Figure) -> bool:
     return any(trace.type in ("choroplethmap", "scattermap") for trace in fig.data)
+
+
+def _is_geo(fig: go.Figure) -> bool:
+    return any(trace.type in ("choropleth", "scattergeo") for trace in fig.data)
 
 
 class _Kaleido(kaleido.Kaleido):
@@ -327,7 +488,8 @@ class Renderer:
         with self.job():
             if _is_map(fig) and opts.get("format") in MAP_FORMATS:
                 return self._step(lambda browser: browser.calc_map(fig, opts), "draw the map")
-            return self._step(lambda browser: browser.calc_fig(fig, opts=opts), "draw the picture")
+            topojson = EMPTY_TOPOJSON if _is_geo(fig) else None
+            return self._step(lambda browser: browser.calc_fig(fig, opts=opts, topojson=topojson), "draw the picture")
 
     def render_by_kaleido(self, fig: go.Figure, opts: dict[str, Any]) -> bytes:
         """The picture by kaleido's own path (a new plot each time): what the map tab's pictures are checked against."""
@@ -410,8 +572,12 @@ def _made_once(kind: str, source: str, make: Callable[[], bytes]) -> bytes:
 
 
 def render(fig: go.Figure, fmt: str) -> bytes:
-    """PNG or SVG bytes, offline (local plotly.js, no MathJax), with the system chromium kept open between calls."""
+    """PNG or SVG bytes, offline (local plotly.js, no MathJax), with the system chromium kept open between calls.
+
+    The SVG of a map is drawn as vectors (:func:`vector_map`), not as MapLibre's raster."""
     chromium()  # kaleido would otherwise offer to download a browser, which an offline mission cannot
+    if fmt == "svg" and _is_map(fig):
+        fig = vector_map(fig)
     opts = {"format": fmt, "width": fig.layout.width, "height": fig.layout.height}
     return _made_once(fmt, fig.to_json() + json.dumps(opts, sort_keys=True), lambda: _renderer.render(fig, opts))
 
@@ -425,24 +591,25 @@ def brief_html(mission: MissionDataset, filters: Filters, private: bool = False)
     """
     chosen = select(mission, filters)
     # Pixel sizes chosen so that the figures' 16-18 px type prints at about 7-8 pt.
-    map_png = render(map_figure(mission, filters, 1100, 700, private), "png")
+    # The page's own heading names the election and the organisation: its pictures do not repeat them.
+    map_png = render(map_figure(mission, filters, 1100, 640, private, heading=False), "png")
     bars = int((problem_rates(chosen.phase_any_problem)["answered"] > 0).sum())
-    chart_png = render(chart_figure(mission, filters, "problems", 900, 200 + 52 * max(bars, 3), private), "png")
+    chart_png = render(chart_figure(mission, filters, "problems", 900, 160 + 46 * max(bars, 3), private, heading=False), "png")
     sentences = [
         {
             "phase": PHASE_LABELS[ft],
-            "sentence": text.statement_for(ft, t, filters, private=private),
+            "sentence": _brief_statement(ft, t, filters, private),
             "n_line": text.n_line(t, filters.min_n if private else None).replace(" · ", "; "),
             "few": 0 < t["assessed"] < filters.min_n,
         }
         for ft, t in tally_by_phase(chosen.all_phases).items()
     ]
     regions = region_table(mission, chosen, filters)
-    listed = [r for r in regions if r["assessed"] >= filters.min_n]
+    listed = [r for r in regions if r["assessed"] and r["assessed"] >= filters.min_n]
     if len(listed) > BRIEF_MAX_REGIONS:  # keep the page: the regions with the most assessed forms
-        listed = sorted(sorted(listed, key=lambda r: -r["assessed"])[:BRIEF_MAX_REGIONS], key=lambda r: r["region"])
-    rest = [r for r in regions if r not in listed]
-    half = (len(listed) + 1) // 2
+        listed = sorted(listed, key=lambda r: (-r["assessed"], r["region"]))[:BRIEF_MAX_REGIONS]
+    listed = sorted(listed, key=by_share)
+    rest = sorted((r for r in regions if r not in listed), key=lambda r: (r["region"].casefold(), r["region"]))
     meta = mission.meta
     return TEMPLATES.get_template("brief.html").render(
         name=meta.get("name", "mission"),
@@ -455,15 +622,91 @@ def brief_html(mission: MissionDataset, filters: Filters, private: bool = False)
         map_png=_data_url(map_png),
         chart_png=_data_url(chart_png),
         sentences=sentences,
-        table_parts=[part for part in (listed[:half], listed[half:]) if part],
-        few=[r for r in rest if r["assessed"] < filters.min_n],
-        more=[r for r in rest if r["assessed"] >= filters.min_n],
+        table_rows=_side_by_side([{**r, "rank": i} for i, r in enumerate(listed, 1)]),
+        blocks=1 if len(listed) <= BRIEF_ONE_COLUMN else 2,
+        few=[r for r in rest if not r["assessed"] or r["assessed"] < filters.min_n],
+        more=[r for r in rest if r["assessed"] and r["assessed"] >= filters.min_n],
         min_n=filters.min_n,
         sources=meta.get("sources", []),
     )
 
 
 BRIEF_MAX_REGIONS = 24
+BRIEF_ONE_COLUMN = 10  # up to this many regions, one block of rows; more: two blocks side by side, in one table
+
+
+def by_share(row: dict[str, Any]) -> tuple[Fraction, str, str]:
+    """The brief's order of regions: the share bad or very bad, highest first (exactly, not as rounded), then the name."""
+    return (-Fraction(row["negative"], row["assessed"]), row["region"].casefold(), row["region"])
+
+
+def _side_by_side(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    """Rows of the brief's one region table: the regions in order down the left block, then down the right one."""
+    if len(rows) <= BRIEF_ONE_COLUMN:
+        return [(r, None) for r in rows]
+    half = (len(rows) + 1) // 2
+    return [(left, rows[half + i] if half + i < len(rows) else None) for i, left in enumerate(rows[:half])]
+
+
+def _brief_statement(form_type: str, tally: dict[str, int], filters: Filters, private: bool) -> str:
+    """The phase's statement as a printed page says it: a reason where there is no figure, never an instruction."""
+    if form_type == "tabulation" and tally["n"] == 0 and (filters.setting or filters.evoting):
+        return "Not shown: urban/rural and voting-method filters do not apply to territorial commissions."
+    return text.statement_for(form_type, tally, filters, private=private)
+
+
+# The words of each filter in a file name, in the URL's order (dashboard.filters.URL_ORDER), short and file-safe.
+_NAME_LIMIT = 200  # characters of a file name before its extension (file systems allow 255 bytes)
+_NAMED_VALUES = 3  # a list filter with more values is named by their number
+# Named already (the phase in ``what``, the regions first), or how the page looks and where "Back" goes, not what is counted.
+_NOT_NAMED = ("form_type", "regions", "mode", "back_to")
+
+
+def download_name(filters: Filters, what: str, fmt: str) -> str:
+    """``obsmap-<what>-<regions or all>[-<every other filter set>].<fmt>``: the file says which view it holds.
+
+    Every filter that differs from the default view is named, as in the view's URL (``to_query``): the metric,
+    problem, setting, voting method, organisations, teams, overall assessment, hours, review, conflicts, drill-down
+    and small-sample threshold; a path separator or a control character becomes ``_``, spaces and commas ``_``.
+    A name longer than a file system allows is cut, with a short digest of the whole so two views never share a name.
+
+    >>> download_name(Filters("voting", regions=("KZ-KAR",), setting="urban", hours=(8, 20), min_n=5), "map-voting", "png")
+    'obsmap-map-voting-KZ-KAR-urban-hours_8-20-min_n_5.png'
+    """
+    where = "-".join(filters.regions) if len(filters.regions) <= _NAMED_VALUES else f"{len(filters.regions)}regions"
+    parts = [f"obsmap-{what}-{where or 'all'}", *_filter_words(filters)]
+    name = "-".join(parts)
+    name = re.sub(r"[\x00-\x1f\x7f/\\]", "_", name)
+    if len(name) > _NAME_LIMIT:
+        digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+        name = name[: _NAME_LIMIT - 9] + "~" + digest
+    return f"{name}.{fmt}"
+
+
+def _filter_words(filters: Filters) -> list[str]:
+    """Each filter set in ``filters`` (besides the phase and the regions, named already) as a short token."""
+    words = []
+    for spec in URL_ORDER:
+        value = getattr(filters, spec.name)
+        if spec.name in _NOT_NAMED or value == spec.default:
+            continue
+        if spec.name == "drill":
+            words.append(f"drill_{value}")
+        elif spec.kind == "hours":
+            words.append(f"hours_{value[0]}-{value[1]}")
+        elif spec.kind == "many":
+            many = len(value) > _NAMED_VALUES  # "5orgs": the filter is named, its values are in the brief's selection line
+            words.append(f"{len(value)}{spec.param}s" if many else f"{spec.param}_" + "+".join(_safe(spec.to_url(v)) for v in value))
+        elif spec.name in ("setting", "metric"):
+            words.append(_safe(str(value)))
+        else:
+            words.append(f"{spec.param}_{_safe(spec.to_url(str(value)))}")
+    return words
+
+
+def _safe(value: str) -> str:
+    """A value in a file name: spaces, commas and the characters file systems refuse become ``_``."""
+    return re.sub(r'[\s,;:*?"<>|/\\\x00-\x1f\x7f]+', "_", value).strip("_")[:24] or "_"
 
 
 def _data_url(png: bytes) -> str:

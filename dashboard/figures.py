@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import math
 from html import escape
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import shapely
+from shapely.geometry import shape
 
 from dashboard import theme
 from dashboard.analysis import interval_text, percent
@@ -43,8 +47,104 @@ STATION_BRIEF_HOVER = "<b>%{{customdata}}</b><br>Worst assessment: {cls}<extra><
 STATION_CLASSES = tuple(theme.STATION_COLOURS)
 # The map's traces by name, in drawing order; a filter change patches them by name (see trace_index).
 REGIONS, DISTRICTS, UNOBSERVED = "Regions", "District borders", "Not observed"
+SMALL_REGIONS, REGION_NAMES, MAP_NOTES = "Small regions", "Region names", "Map notes"
 STATIONS = tuple(f"Observed: {cls}" for cls in STATION_CLASSES)
-MAP_TRACES = (REGIONS, DISTRICTS, UNOBSERVED, *STATIONS)
+MAP_TRACES = (REGIONS, DISTRICTS, SMALL_REGIONS, UNOBSERVED, *STATIONS, REGION_NAMES, MAP_NOTES)
+
+# ------------------------------------------------------------------------------------ names on the map
+# MapLibre draws text only from a font it is given: the map's style names a font file ("font-faces": MapLibre then
+# draws the letters itself, no glyph server), a cut of DejaVu Sans made by scripts/make_map_font.py. The page's map
+# reads it from the app (once, then from the browser's cache); pictures carry it inline, as a data: URL.
+FONT_FILE = Path(__file__).resolve().parent / "assets" / "fonts" / "map-sans.woff2"
+FONT_URL = "/assets/fonts/map-sans.woff2"
+MAP_FONT = "Open Sans Regular"  # the font plotly asks MapLibre for: the name the style gives our file
+LABEL_SIZE = 13
+# A region this small a part of the whole map's area (a city region: Almaty, Astana) is a few pixels at country zoom:
+# it gets a dot in its colour, with its name beside it. Not for maps with very many small units (their dots would
+# cover the map); the largest such count is SMALL_REGIONS_MAX.
+SMALL_AREA_SHARE, SMALL_REGIONS_MAX = 0.004, 40
+# What the map's labels need that plotly does not set: a white halo, so dark names read on dark classes, and an
+# outline to a small region's dot. Run after every redraw, in the page and before a picture is taken.
+LABEL_STYLE_JS = """function(gd) {
+    var sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+    var map = sub && sub.map;
+    if (!map || !map.getLayer) { return; }
+    (gd._fullData || []).forEach(function(trace) {  // by name: a picture's figure loses its traces' uids on the way
+        if (["REGION_NAMES", "SMALL_REGIONS", "MAP_NOTES"].indexOf(trace.name) < 0) { return; }
+        var text = "plotly-trace-layer-" + trace.uid + "-symbol", dot = "plotly-trace-layer-" + trace.uid + "-circle";
+        if (map.getLayer(text)) {
+            map.setPaintProperty(text, "text-halo-color", "rgba(255,255,255,0.92)");
+            map.setPaintProperty(text, "text-halo-width", 1.6);
+        }
+        if (trace.name !== "REGION_NAMES" && map.getLayer(dot)) {
+            map.setPaintProperty(dot, "circle-stroke-color", "#1f2933");
+            map.setPaintProperty(dot, "circle-stroke-width", 1.5);
+            // the name beside a small region's dot, below a note's, not over it
+            map.setLayoutProperty(text, "text-offset", trace.name === "SMALL_REGIONS" ? [0.8, 0] : [0, 0.9]);
+        }
+    });
+}"""
+
+LABEL_STYLE_JS = (
+    LABEL_STYLE_JS.replace("REGION_NAMES", REGION_NAMES).replace("SMALL_REGIONS", SMALL_REGIONS).replace("MAP_NOTES", MAP_NOTES)
+)
+
+
+def map_style(font_url: str = FONT_URL) -> dict[str, Any]:
+    """The map's MapLibre style: a white background, no tiles, and the labels' font from ``font_url``. (An empty source
+    keeps plotly from dropping the ``sources`` object, which MapLibre requires.)"""
+    return {
+        "version": 8,
+        "sources": {"none": {"type": "geojson", "data": {"type": "FeatureCollection", "features": []}}},
+        "layers": [{"id": "white-bg", "type": "background", "paint": {"background-color": "#ffffff"}}],
+        "font-faces": {MAP_FONT: font_url},
+    }
+
+
+def font_data_url() -> str:
+    """The labels' font inline, for pictures (kaleido's page has no app to fetch it from)."""
+    return "data:font/woff2;base64," + base64.b64encode(FONT_FILE.read_bytes()).decode("ascii")
+
+
+_labels = IdentityLru(8)  # a mission's geometry -> where its names go
+
+
+def label_points(geojson: dict[str, Any]) -> dict[str, tuple[float, float, bool]]:
+    """Per region code: (lon, lat) of its label, and whether it is small (see SMALL_AREA_SHARE).
+
+    The label goes to the centre of the largest circle inside the region (its widest part: a name at the centroid of
+    a crescent would sit outside it); with very many regions, a point on each region's surface (much faster)."""
+
+    def compute() -> dict[str, tuple[float, float, bool]]:
+        codes, geoms = [], []
+        for feature in geojson.get("features", []):
+            if feature.get("geometry"):
+                codes.append(str(feature["id"]))
+                geoms.append(shape(feature["geometry"]))
+        if not geoms:
+            return {}
+        geoms_a = np.array(geoms, dtype=object)
+        areas = shapely.area(geoms_a)
+        total = float(areas.sum()) or 1.0
+        if len(geoms) <= 500:
+            points = []
+            for g in geoms:
+                part = max(getattr(g, "geoms", [g]), key=lambda p: p.area)  # the largest part of a multipolygon
+                west, south, east, north = part.bounds
+                try:
+                    points.append(shapely.get_point(shapely.maximum_inscribed_circle(part, max(east - west, north - south) / 200), 0))
+                except shapely.errors.GEOSException:  # an invalid shape gets a point on it rather than no name
+                    points.append(shapely.point_on_surface(part))
+            points_a = np.array(points, dtype=object)
+        else:
+            points_a = shapely.point_on_surface(geoms_a)
+        small = areas / total < SMALL_AREA_SHARE
+        if small.sum() > SMALL_REGIONS_MAX:
+            small[:] = False
+        xs, ys = shapely.get_x(points_a), shapely.get_y(points_a)
+        return {c: (round(float(x), 4), round(float(y), 4), bool(f)) for c, x, y, f in zip(codes, xs, ys, small, strict=True)}
+
+    return _labels.get(geojson, "labels", compute)
 
 
 def figure(data: list[dict[str, Any]], layout: dict[str, Any]) -> go.Figure:
@@ -77,7 +177,7 @@ def region_map_values(
     rows = zip(table.index, table["value"].tolist(), table["too_few"].tolist(), hovers, strict=True)
     for code, value, too_few, hover in rows:
         if chosen and code not in chosen:
-            z.append(theme.NO_DATA_Z)
+            z.append(theme.NOT_SELECTED_Z)
             text.append("Not in the selected regions")
         elif value is None or math.isnan(value):
             z.append(theme.NO_DATA_Z)
@@ -95,6 +195,19 @@ def region_map_values(
         "customdata": [[shown.get(code) or plotly_text(code), t] for code, t in zip(table.index, text, strict=True)],
         "colorbar.title.text": legend.title,
         "colorbar.ticktext": theme.class_labels(legend.breaks, legend.min_n),
+        "colorscale": theme.class_colorscale(legend.key),
+        "metric": legend.key,
+    }
+
+
+def small_region_values(values: dict[str, Any], codes: list[str], small: list[str], metric: str) -> dict[str, Any]:
+    """The small regions' dots (``small``, codes among ``codes``, the order of ``values``): each in its region's colour,
+    with its region's hover."""
+    where = {code: i for i, code in enumerate(codes)}
+    rows = [where[c] for c in small]
+    return {
+        "marker.color": [theme.z_colour(values["z"][i], metric) for i in rows],
+        "customdata": [values["customdata"][i] for i in rows],
     }
 
 
@@ -177,6 +290,8 @@ def make_region_map(
     districts: dict[str, Any] | None = None,
     height: int | None = MAP_HEIGHT,
     urls: dict[str, str] | None = None,
+    font_url: str = FONT_URL,
+    notes: list[dict[str, Any]] | None = None,
 ) -> go.Figure:
     """Choropleth on a MapLibre ``white-bg`` map (renders with no network), plus drill-down layers.
 
@@ -185,7 +300,10 @@ def make_region_map(
     until a region is drilled into.
     All geometry is sent with this figure, or named by ``urls`` (``regions``, ``districts``: where the browser
     fetches it, once); filter changes patch values only. Traces are named :data:`MAP_TRACES`; patches find
-    them by name.
+    them by name. "Small regions" are dots for regions too small to see at country zoom, "Region names" every other
+    region's name (see :func:`label_points`); both follow the regions' values and stay put. "Map notes"
+    explains places on the map that are not regions of the mission (``notes``, from mission.json's ``map_notes``: a hole
+    in the boundaries, such as Baikonur).
     """
     urls = urls or {}
     edges = theme.class_edges()
@@ -195,10 +313,11 @@ def make_region_map(
         z=values["z"],
         customdata=values["customdata"],
         hovertemplate=MAP_HOVER,
-        colorscale=theme.class_colorscale(),
+        colorscale=values.get("colorscale") or theme.class_colorscale(),
+        showscale=values.get("showscale", True),
         zmin=theme.BOTTOM,
         zmax=theme.TOP,
-        marker=dict(line=dict(color=theme.BORDER, width=1.2), opacity=1),
+        marker=dict(line=dict(color=theme.BORDER, width=0.8), opacity=1),
         colorbar=dict(
             title=dict(text=values["colorbar.title.text"], side="top", font=dict(size=15)),
             orientation="h",
@@ -212,6 +331,8 @@ def make_region_map(
             y=0.99,
             yanchor="top",
             bgcolor="rgba(255,255,255,0.9)",
+            outlinecolor=theme.BORDER,
+            outlinewidth=1,
             tickfont=dict(size=14),
         ),
         name=REGIONS,
@@ -231,6 +352,20 @@ def make_region_map(
         showlegend=False,
     )
     traces = [regions, district_layer]
+    codes = list(names)
+    places = label_points(geojson) if isinstance(geojson, dict) else {}
+    small = [c for c in codes if c in places and places[c][2]]
+    named = [c for c in codes if c in places and not places[c][2]]
+    dots = small_region_values(values, codes, small, values.get("metric", "negative"))
+    shown = _escaped_names(names)
+    traces.append(
+        go.Scattermap(
+            lon=[places[c][0] for c in small], lat=[places[c][1] for c in small], mode="markers+text",
+            text=[shown.get(c, c) for c in small], textposition="middle right", textfont=dict(size=LABEL_SIZE, color=theme.TEXT),
+            marker=dict(size=13, color=dots["marker.color"]), customdata=dots["customdata"], hovertemplate=MAP_HOVER,
+            name=SMALL_REGIONS, uid="small-regions", showlegend=False,
+        )
+    )  # fmt: skip
     traces.append(
         go.Scattermap(
             lat=[], lon=[], mode="markers", marker=dict(size=5, color=theme.UNOBSERVED, opacity=0.45),
@@ -244,12 +379,28 @@ def make_region_map(
                 customdata=[], hovertemplate=STATION_HOVER, name=name, visible=False,
             )
         )  # fmt: skip
+    traces.append(
+        go.Scattermap(
+            lon=[places[c][0] for c in named], lat=[places[c][1] for c in named], mode="text",
+            text=[shown.get(c, c) for c in named], textfont=dict(size=LABEL_SIZE, color=theme.TEXT),
+            hoverinfo="skip", name=REGION_NAMES, uid="region-names", showlegend=False,
+        )
+    )  # fmt: skip
+    notes = notes or []
+    traces.append(
+        go.Scattermap(
+            lon=[n["lon"] for n in notes], lat=[n["lat"] for n in notes], mode="markers+text", textposition="bottom center",
+            text=[plotly_text(n["name"]) for n in notes], customdata=[plotly_text(n["note"]) for n in notes],
+            textfont=dict(size=LABEL_SIZE - 1, color=theme.MUTED), marker=dict(size=7, color=theme.MUTED),
+            hovertemplate="<b>%{text}</b><br>%{customdata}<extra></extra>", name=MAP_NOTES, uid="map-notes", showlegend=False,
+        )
+    )  # fmt: skip
     fig = go.Figure(traces)
     if tuple(t.name for t in fig.data) != MAP_TRACES:  # patches find traces by these names
         raise RuntimeError(f"map traces {[t.name for t in fig.data]} differ from MAP_TRACES")
     fig.update_layout(
         template="obsmap",
-        map=dict(style="white-bg", **view),
+        map=dict(style=map_style(font_url), **view),
         uirevision="country",
         margin=dict(l=0, r=0, t=0, b=0),
         height=height,  # None: the page's CSS sizes the map and plotly fills it
@@ -279,29 +430,32 @@ def make_timeline(table: pd.DataFrame, hours: range, min_n: int = 10, private: b
     few = [0 < r.assessed < min_n for r in t.itertuples()]
     shown = [bool(r.assessed) and not (private and f) for r, f in zip(t.itertuples(), few, strict=True)]
     share = [100 * r.negative / r.assessed if s else None for r, s in zip(t.itertuples(), shown, strict=True)]
-    top = max([v for v in share if v is not None] or [0])
-    share_range = [0, 100 if top > 60 else max(10, 10 * math.ceil(top * 1.25 / 10))]
+    share_range = [0, timeline_share_top([v for v in share if v is not None])]
+    # The line joins only hours with at least min_n assessed forms; a thin hour is a hollow point of its own
+    # (the "too few" trace), and the line breaks there rather than drawing a trend through it.
+    solid = [None if f else v for v, f in zip(share, few, strict=True)]
     bars = {
         "type": "bar", "x": labels, "y": [None if h else int(n) for n, h in zip(t["n"], hidden, strict=True)], "name": "Forms",
         "marker": {"color": theme.BAR}, "opacity": 0.55,
         "hovertemplate": "%{x}: %{y} forms<extra></extra>",
     }  # fmt: skip
+    customdata = [
+        [0, 0, "too few", ""] if private and f else [int(r.negative), int(r.assessed), percent(r.negative, r.assessed), _interval(r, f)]
+        for r, f in zip(t.itertuples(), few, strict=True)
+    ]
+    hover = "%{x}: %{customdata[2]} bad or very bad (%{customdata[0]} of %{customdata[1]} assessed; %{customdata[3]})<extra></extra>"
     line = {
-        "type": "scatter", "x": labels, "y": share, "name": "% bad or very bad", "yaxis": "y2", "mode": "lines+markers",
+        "type": "scatter", "x": labels, "y": solid, "name": "% bad or very bad", "yaxis": "y2", "mode": "lines+markers",
         "connectgaps": False,
         "line": {"color": theme.CLASS_COLOURS[-1], "width": 3},
-        "marker": {
-            "size": [9 if f else 7 for f in few],
-            "color": ["white" if f else theme.CLASS_COLOURS[-1] for f in few],
-            "line": {"color": [theme.TOO_FEW if f else theme.CLASS_COLOURS[-1] for f in few], "width": 2},
-        },
-        "customdata": [
-            [0, 0, "too few", ""] if private and f else [int(r.negative), int(r.assessed), percent(r.negative, r.assessed), _interval(r, f)]
-            for r, f in zip(t.itertuples(), few, strict=True)
-        ],
-        "hovertemplate": (
-            "%{x}: %{customdata[2]} bad or very bad (%{customdata[0]} of %{customdata[1]} assessed; %{customdata[3]})<extra></extra>"
-        ),
+        "marker": {"size": 7, "color": theme.CLASS_COLOURS[-1]},
+        "customdata": customdata, "hovertemplate": hover,
+    }  # fmt: skip
+    thin = [v if f else None for v, f in zip(share, few, strict=True)]
+    points = {
+        "type": "scatter", "x": labels, "y": thin, "name": f"% bad or very bad, fewer than {min_n} assessed", "yaxis": "y2",
+        "mode": "markers", "marker": {"size": 9, "color": "white", "line": {"color": theme.TOO_FEW, "width": 2}},
+        "customdata": customdata, "hovertemplate": hover, "showlegend": any(v is not None for v in thin),
     }  # fmt: skip
     layout = {
         "height": 340,
@@ -312,8 +466,9 @@ def make_timeline(table: pd.DataFrame, hours: range, min_n: int = 10, private: b
             "overlaying": "y",
             "side": "right",
             "range": share_range,
-            "tickmode": "auto",
-            "nticks": 5,
+            "tickmode": "linear",
+            "tick0": 0,
+            "dtick": 5 if share_range[1] <= 30 else (10 if share_range[1] <= 60 else 20),  # the top is a tick
             "ticksuffix": " %",
             "showgrid": False,
             "automargin": True,
@@ -322,7 +477,22 @@ def make_timeline(table: pd.DataFrame, hours: range, min_n: int = 10, private: b
         "xaxis": {"type": "category", "tickangle": 0, "nticks": 8, "automargin": True},
         "bargap": 0.15,
     }
-    return figure([bars, line], layout)
+    return figure([bars, line, points], layout)
+
+
+def timeline_share_top(shares: list[float]) -> int:
+    """The top of the timeline's share axis (which starts at 0), in per cent, for the hourly ``shares`` drawn.
+
+    At least 25 %, and otherwise the next 10 % step at or above 1.5 times the largest share drawn (at most 100 %).
+    The floor keeps small hour-to-hour changes small on the chart: on a 0-10 % axis a wobble between 2 % and 6 %
+    fills half the plot and reads as a swing; on 0-25 % it is a sixth of it, while a real rise (to 20 %, say) still
+    spans most of the height. The 1.5x headroom keeps the highest point well below the top edge.
+
+    >>> timeline_share_top([2, 6]), timeline_share_top([20]), timeline_share_top([45]), timeline_share_top([80]), timeline_share_top([])
+    (25, 30, 70, 100, 25)
+    """
+    top = max(shares, default=0.0)
+    return int(min(100, max(25, 10 * math.ceil(round(1.5 * top, 6) / 10))))
 
 
 def make_problem_chart(rates: pd.DataFrame, selected: str | None = None, min_n: int = 10, private: bool = False) -> go.Figure:

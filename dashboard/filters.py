@@ -78,6 +78,7 @@ class Filters:
     review: str = "not_rejected"  # "all" | "approved": by review state; rejected forms count only with "all"
     conflict: str | None = None  # "yes": only forms of stations whose assessments disagree
     drill: str | None = None
+    back_to: tuple[str, ...] = ()  # the regions selected before the drill-down: "Back" returns to them
     min_n: int = DEFAULT_MIN_N  # shares behind fewer forms than this are flagged "too few"
     mode: str = "analysis"  # "briefing": controls hidden, large type, for a projector
 
@@ -281,6 +282,16 @@ SPEC: tuple[Field, ...] = (
         choices=lambda k: k.regions,
         what="a region",
     ),
+    Field(
+        "back_to",
+        "back",
+        "many",
+        "Back to",
+        "the regions selected before the drill-down (Back returns to them)",
+        choices=lambda k: k.regions,
+        flag=False,
+        what="a region",
+    ),
     Field("min_n", "min_n", "count", "Too few below", "small-sample threshold", flag=False),
     Field("mode", "mode", "one", "Mode", "analysis or briefing", choices=_fixed(MODES), flag=False),
 )
@@ -372,6 +383,8 @@ def from_params(params: Mapping[str, list[list[str]]], known: Known) -> tuple[Fi
         if values.get("regions") and values["regions"] != (drill,):
             notices.append(f"Ignored region=: drill={drill} shows that region only.")
         values["regions"] = (drill,)
+    else:
+        values.pop("back_to", None)  # only a drill-down has somewhere to go back to
     if len(notices) > MAX_NOTICES:
         notices = [*notices[:MAX_NOTICES], f"… and {len(notices) - MAX_NOTICES} more ignored values."]
     return Filters(**values), notices
@@ -405,6 +418,8 @@ def to_query(filters: Filters, *, always_form: bool = False, default_min_n: int 
             continue
         if spec.name == "regions" and filters.drill:
             continue  # drill= says the region
+        if spec.name == "back_to" and not filters.drill:
+            continue
         pairs.append(f"{quote_plus(spec.param)}=" + ",".join(quote_plus(item) for item in _url_items(spec, value)))
     return "?" + "&".join(pairs) if pairs else ""
 
@@ -470,6 +485,7 @@ def filters_from_controls(values: Mapping[str, Any], current: Mapping[str, Any] 
     drill = current.get("drill")
     if drill and list(data.get("regions") or []) == [drill]:
         data["drill"] = drill
+        data["back_to"] = current.get("back_to")
     return from_dict(data, known)
 
 
@@ -516,5 +532,14 @@ def from_flags(args: Any, known: Known) -> tuple[Filters, list[str]]:
 
 
 def with_drill(filters: Filters, code: str | None) -> Filters:
-    """Drill into ``code`` (its region only), or back to the country (no region selected) with ``None``."""
-    return replace(filters, drill=code, regions=(code,) if code else ())
+    """Drill into ``code`` (its region only), remembering the regions selected before; or, with ``None``, back to
+    them (the country when none was selected).
+
+    >>> into = with_drill(Filters(regions=("KZ-KAR", "KZ-PAV")), "KZ-KAR")
+    >>> into.regions, into.back_to, with_drill(into, None).regions
+    (('KZ-KAR',), ('KZ-KAR', 'KZ-PAV'), ('KZ-KAR', 'KZ-PAV'))
+    """
+    if code:
+        before = filters.back_to if filters.drill else filters.regions  # from one drill-down to another: the first selection
+        return replace(filters, drill=code, regions=(code,), back_to=before)
+    return replace(filters, drill=None, regions=filters.back_to if filters.drill else (), back_to=())

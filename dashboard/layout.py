@@ -6,7 +6,7 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from dashboard import text
+from dashboard import form_detail, text
 from dashboard.access import OPEN, Access
 from dashboard.filters import ALL, BY_CONTROL, HOURS_RANGE, METRICS, Filters, controls_from_filters, format_hour, more_filters_active
 from dashboard.table_pages import BLOCK, TEXT_OPS
@@ -16,7 +16,13 @@ from geo.schema import FORM_TYPES, OVERALL_LEVELS, PHASE_LABELS, PROBLEMS
 # No door to the outside: Plotly's cloud actions ("Share chart", "Edit in Chart Studio") are off and their buttons
 # removed, and no link to plot.ly is drawn (tests/dashboard/test_browser_security.py clicks every button left).
 NO_CLOUD = {"displaylogo": False, "showSendToCloud": False, "showEditInChartStudio": False, "showLink": False}
-GRAPH_CONFIG = {**NO_CLOUD, "modeBarButtonsToRemove": ["select2d", "lasso2d", "sendDataToCloud", "editInChartStudio"], "scrollZoom": True}
+# No camera either: plotly's toImage is a 700x450 crop without title or caption; the "Download PNG" button under the
+# map gives the captioned picture. The wheel zooms the map only once it has been clicked (dashboard/assets/20-obsmap.js).
+GRAPH_CONFIG = {
+    **NO_CLOUD,
+    "modeBarButtonsToRemove": ["select2d", "lasso2d", "sendDataToCloud", "editInChartStudio", "toImage"],
+    "scrollZoom": True,
+}
 METRIC_SHORT = {"negative": "Bad / very bad", "problem": "Problem", "coverage": "Coverage", "forms": "Forms"}
 
 
@@ -132,7 +138,10 @@ def filter_bar(mission: MissionDataset, filters: Filters, access: Access = OPEN)
             _field(_segmented("phase", [(ft, PHASE_LABELS[ft]) for ft in FORM_TYPES], c["phase"]), xs=12, xl="auto"),
             _field(_segmented("metric", metric_options, c["metric"]), xs=12, xl="auto"),
             _field(
-                dcc.Dropdown(id="regions", options=region_options, value=c["regions"], multi=True, placeholder="All regions"),
+                # its 16 rows open at once on a desktop (CSS: tighter rows; a phone's menu is capped)
+                dcc.Dropdown(
+                    id="regions", options=region_options, value=c["regions"], multi=True, placeholder="All regions", maxHeight=660
+                ),
                 html_for="regions",
                 xs=12,
                 xl=True,
@@ -168,7 +177,8 @@ def filter_bar(mission: MissionDataset, filters: Filters, access: Access = OPEN)
                     marks={h: format_hour(h) for h in range(HOURS_RANGE[0], HOURS_RANGE[1] + 1, 6)},
                     allowCross=False,
                     allow_direct_input=False,
-                    tooltip={"placement": "bottom"},
+                    # A clock time, "09:00" (assets/30-obsmap-hours.js: filters.format_hour in the browser)
+                    tooltip={"placement": "bottom", "transform": "obsmapHour"},
                 ),
                 xs=12,
                 lg=4,
@@ -238,7 +248,11 @@ def map_card(figure) -> dbc.Card:
             ),
             dbc.CardBody(
                 # The box has the map's height (CSS, per mode); the graph fills it and the browser measures it.
-                dcc.Graph(id="region-map", figure=figure, config=GRAPH_CONFIG, className="obs-map", responsive=True),
+                [
+                    dcc.Graph(id="region-map", figure=figure, config=GRAPH_CONFIG, className="obs-map", responsive=True),
+                    # Shown while the wheel turns over a map not clicked into (the page scrolls instead): 20-obsmap.js
+                    html.Div("Click the map to zoom with the wheel", id="map-hint", className="obs-map-hint", **{"aria-hidden": "true"}),
+                ],
                 className="p-0 obs-map-box",
                 id="map-box",
             ),
@@ -254,12 +268,25 @@ def map_card(figure) -> dbc.Card:
     )
 
 
+IMAGE_BUTTON = "btn btn-sm btn-outline-primary obs-image-link"
+
+
 def image_links(figure: str) -> html.Div:
-    """PNG and SVG of a figure for the current view, caption and legend inside (hrefs set by a callback)."""
+    """Download buttons for PNG and SVG of a figure for the current view, title, caption and legend inside (hrefs set
+    by a callback): the picture to paste in a report (the map's toolbar has no camera: see GRAPH_CONFIG)."""
     return html.Div(
         [
-            html.A("PNG", id=f"{figure}-png", href=f"/export/{figure}.png", target="_blank", className="obs-image-link"),
-            html.A("SVG", id=f"{figure}-svg", href=f"/export/{figure}.svg", target="_blank", className="obs-image-link"),
+            html.A(
+                "Download PNG", id=f"{figure}-png", href=f"/export/{figure}.png", download=f"obsmap-{figure}.png", className=IMAGE_BUTTON
+            ),
+            html.A(
+                "SVG",
+                id=f"{figure}-svg",
+                href=f"/export/{figure}.svg",
+                download=f"obsmap-{figure}.svg",
+                className=IMAGE_BUTTON,
+                title="Download SVG",
+            ),
         ],
         className="obs-image-links obs-analysis-only",
     )
@@ -272,9 +299,15 @@ def card_header(title: html.H2, *tools) -> dbc.CardHeader:
 
 def headlines_card() -> dbc.Card:
     switch = dbc.Switch(id="as-fraction", label="“one out of four”", value=False, className="obs-switch")
+    # The briefing view's phase buttons (the filter bar is hidden there); keys 1-4 do the same (20-obsmap.js).
+    phases = html.Div(
+        _segmented("briefing-phase", [(ft, PHASE_LABELS[ft]) for ft in FORM_TYPES], None),  # follows the phase control
+        className="obs-briefing-only obs-briefing-phases",
+        title="Map this phase (keys 1-4)",
+    )
     return dbc.Card(
         [
-            card_header(html.H2("Findings by phase", className="obs-card-title"), switch),
+            card_header(html.H2("Findings by phase", className="obs-card-title obs-analysis-title"), phases, switch),
             dbc.CardBody(id="headlines", className="obs-headlines"),
         ],
         className="obs-card h-100",
@@ -303,13 +336,22 @@ def timeline_card() -> dbc.Card:
 
 
 TABLE_COLUMN_DEFS = [
-    {"field": "form_id", "headerName": "Form", "width": 100, "pinned": "left"},
+    # A click on a row opens the whole form in the side panel (dashboard/form_detail.py); a cut value shows whole on hover.
+    {
+        "field": "form_id",
+        "headerName": "Form",
+        "width": 110,
+        "pinned": "left",
+        "tooltipField": "form_id",
+        "headerTooltip": "Click a row to open the whole form",
+        "cellClass": "obs-form-link",
+    },
     {"field": "form_type", "headerName": "Phase", "width": 100},
-    {"field": "observed_at", "headerName": "Time", "width": 140, "sort": "asc", "filter": False},
-    {"field": "region", "headerName": "Region", "width": 150},
-    {"field": "ps_id", "headerName": "Station", "width": 105},
-    {"field": "team_id", "headerName": "Team", "width": 80},
-    {"field": "observer_org", "headerName": "Org.", "width": 90},
+    {"field": "observed_at", "headerName": "Time", "width": 160, "sort": "asc", "filter": False, "tooltipField": "observed_at"},
+    {"field": "region", "headerName": "Region", "width": 150, "tooltipField": "region"},
+    {"field": "ps_id", "headerName": "Station", "width": 115, "tooltipField": "ps_id"},
+    {"field": "team_id", "headerName": "Team", "width": 110, "tooltipField": "team_id"},
+    {"field": "observer_org", "headerName": "Organisation", "width": 150, "tooltipField": "observer_org"},
     {"field": "urban_rural", "headerName": "Setting", "width": 90},
     {"field": "evoting", "headerName": "E-voting", "width": 95},
     {"field": "overall", "headerName": "Overall", "width": 100},
@@ -319,13 +361,13 @@ TABLE_COLUMN_DEFS = [
         "field": "problems",
         "headerName": "Problems reported",
         "flex": 2,
-        "minWidth": 200,
+        "minWidth": 260,
         "tooltipField": "problems",
         "filter": False,  # the page's problem filter does it
         "headerTooltip": "Sorted by how many problems were reported",
     },
     # Plain text: AG Grid's default renderer writes text, never HTML.
-    {"field": "comments", "headerName": "Comments", "flex": 3, "minWidth": 240, "tooltipField": "comments"},
+    {"field": "comments", "headerName": "Comments", "flex": 3, "minWidth": 320, "tooltipField": "comments"},
 ]
 
 
@@ -540,6 +582,8 @@ def page(
             dcc.Store(id="opened-version", data=data_version),  # the data when the page was opened: "+38 since you opened"
             dcc.Interval(id="poll", interval=int(1000 * (poll_seconds or 30)), disabled=poll_seconds is None),
             dcc.Store(id="map-fit"),  # the area the map fits: bounds of the country or the drilled region
+            dcc.Store(id="map-styled"),  # written by no one: the output of the clientside callback that styles the map's names
+            form_detail.panel(),  # one form, whole: opened from a table row or a station of the drilled-down map
             # The newest content of the parts drawn when they come into view (dashboard.callbacks.LAZY)
             *(dcc.Store(id=lazy_store(part)) for part in LAZY),
         ],

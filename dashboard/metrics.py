@@ -89,9 +89,13 @@ def metric_table(mission: MissionDataset, selection: Selection, filters: Filters
 
     if metric == "coverage":
         t = coverage_by_region(selection.present, filter_stations(mission.stations, filters), codes)
-        t["value"] = _shown_percent(t["part"], t["whole"])
+        # One decimal (the hover shows the same), and breaks over the regions' own spread: a few per cent of a national
+        # registry is observed, and fixed 10-point classes painted every region the same colour.
+        whole = t["whole"].where(t["whole"] > 0)
+        t["value"] = (100 * t["part"] / whole).round(1)
         t["too_few"] = False  # a count of the registry, not a sample
-        legend = MetricView("coverage", "Stations observed, % of registered stations", theme.BREAKS)
+        breaks = theme.range_breaks(t["value"].dropna().tolist())
+        legend = MetricView("coverage", "Stations observed, % of registered stations", breaks)
         return MetricTable("coverage", t, legend, None, notices)
 
     if metric == "forms":

@@ -9,8 +9,8 @@ from dataclasses import replace
 from typing import Any
 
 from dashboard.figures import REGIONS, trace_index
-from dashboard.filters import Filters, Known, filters_from_controls, from_dict, parse_query, reset, with_drill
-from geo.schema import PROBLEMS
+from dashboard.filters import BY_NAME, Filters, Known, filters_from_controls, format_hour, from_dict, parse_query, reset, with_drill
+from geo.schema import NEGATIVE_LEVELS, OVERALL_LEVELS, PROBLEMS
 
 # What can change the view, besides the controls: the URL (None: the first load), clicks and buttons.
 VIEW_TRIGGERS = ("url", "region-map", "problem-chart", "back", "reset", "mode-toggle", "data-version")
@@ -58,3 +58,86 @@ def next_view(
         problem = key if key in PROBLEMS else None
         return replace(now, problem=None if problem == now.problem else problem), []
     return now, []
+
+
+# ------------------------------------------------------------------------------------------ an empty view
+# The filters one can clear in one click when a view has no form, most specific first (the fallback when no single
+# filter was just changed, e.g. a URL opened as it is).
+CLEARABLE = ("teams", "problem", "conflict", "overall", "hours", "orgs", "evoting", "setting", "review", "regions")
+
+
+def _set(filters: Filters, name: str) -> bool:
+    if name == "problem":
+        return filters.filters_by_problem
+    return getattr(filters, name) != BY_NAME[name].default
+
+
+def filter_to_clear(filters: Filters, before: dict[str, Any] | None) -> str | None:
+    """The filter a "clear" button offers on an empty view: the one filter this action changed, if it is one of
+    :data:`CLEARABLE` and set; otherwise the most specific filter set (``None``: no filter to clear).
+
+    ``before`` is the filter store's JSON of the previous view (compared as JSON: no second parse).
+
+    >>> filter_to_clear(Filters(orgs=("ODIHR",), teams=("T1",)), Filters(teams=("T1",)).to_dict())
+    'orgs'
+    >>> filter_to_clear(Filters(orgs=("ODIHR",), teams=("T1",)), None)
+    'teams'
+    """
+    now = filters.to_dict()
+    if isinstance(before, dict):
+        changed = [name for name in CLEARABLE if now.get(name) != before.get(name) and _set(filters, name)]
+        if len(changed) == 1:
+            return changed[0]
+    return next((name for name in CLEARABLE if _set(filters, name)), None)
+
+
+def without(filters: Filters, name: str) -> Filters:
+    """``filters`` with the filter ``name`` cleared (a drilled region: back to the selection before it)."""
+    if name == "regions" and filters.drill:
+        return with_drill(filters, None)
+    return replace(filters, **{name: BY_NAME[name].default})
+
+
+def clear_words(filters: Filters, name: str, region_names: dict[str, str] | None = None) -> str:
+    """The clear button's label: "Clear Team (T1)", "Clear Overall assessment (bad)"."""
+    spec = BY_NAME[name]
+    value = getattr(filters, name)
+    if name == "hours":
+        shown = f"{format_hour(value[0])}–{format_hour(value[1])}"
+    elif name == "problem":
+        shown = PROBLEMS.get(value, value)
+    elif name == "regions":
+        shown = ", ".join((region_names or {}).get(r, r) for r in value)
+    elif isinstance(value, tuple):
+        shown = ", ".join(value)
+    else:
+        shown = str(value)
+    if len(shown) > 60:
+        shown = shown[:59] + "…"
+    return f"Clear {spec.label.lower()} ({shown})"
+
+
+# ------------------------------------------------------------------------------------------ a tautological map
+def tautology(filters: Filters) -> str | None:
+    """When the assessment filter keeps only levels inside (or only outside) the map's own class "bad or very bad",
+    every region's share is 100 % (or 0 %): the sentence that says so, from the filters (``None``: the map compares).
+
+    >>> tautology(Filters(overall=("bad",)))[:81]
+    'The map shows the share of bad or very bad among forms you filtered to bad: every'
+    >>> tautology(Filters(overall=("good", "bad"))) is None
+    True
+    """
+    if filters.metric != "negative" or not filters.overall:
+        return None
+    chosen = set(filters.overall)
+    if chosen <= NEGATIVE_LEVELS:
+        reads = "100 %"
+    elif not chosen & NEGATIVE_LEVELS:
+        reads = "0 %"
+    else:
+        return None
+    levels = " or ".join(level for level in OVERALL_LEVELS if level in chosen)
+    return (
+        f"The map shows the share of bad or very bad among forms you filtered to {levels}: every region reads {reads} "
+        "(where it has forms). Clear the assessment filter to compare regions."
+    )

@@ -37,6 +37,7 @@ from dashboard.filters import Filters, to_query
 from dashboard.memo import IdentityLru
 from dashboard.selection import Selection, forms_key
 from dashboard.tables import TABLE_SOURCE_COLUMNS, table_rows
+from dashboard.text import plural
 from geo.mission import MissionDataset
 from geo.schema import PROBLEMS
 
@@ -409,6 +410,6 @@ def describe(query: TableQuery, count: int) -> str:
         said.append("new since you opened the page")
     if query.columns:
         said.append("filtered by column")
-    listed = f"{count:,} form{'s' if count != 1 else ''}"
+    listed = plural(count, "{n} form", "{n} forms")
     narrowed = f" of this view {', '.join(said)}" if said else " of this view"
     return f"{listed}{narrowed}. The CSV holds exactly these forms, in this order."

@@ -18,9 +18,28 @@ from geo.mission import MissionDataset
 from geo.schema import PHASE_LABELS, PHASE_WORDING, PROBLEMS
 
 
+def plural(n: int, one: str, many: str) -> str:
+    """The phrase for ``n``, singular or plural, with ``{n}`` written as a number ("2,834"). Whole phrases, never
+    "form" + "s": a translation (gettext's ngettext) takes the same two phrases.
+
+    >>> plural(1, "{n} voting form", "{n} voting forms"), plural(2834, "{n} team", "{n} teams")
+    ('1 voting form', '2,834 teams')
+    """
+    return (one if n == 1 else many).format(n=f"{n:,}")
+
+
 def forms_count(n: int) -> str:
     """ "1 form", "2,834 forms"."""
-    return f"{n:,} form" + ("" if n == 1 else "s")
+    return plural(n, "{n} form", "{n} forms")
+
+
+# What the statement counts, for one ("1 count observed"); PHASE_WORDING says it for many.
+OBSERVED_ONE = {
+    "opening": "opening observed",
+    "voting": "polling station visit",
+    "counting": "count observed",
+    "tabulation": "visit to a territorial election commission",
+}
 
 
 # ------------------------------------------------------------------------------------------ the map
@@ -33,14 +52,16 @@ def region_hover(metric: MetricTable, row: Any, form_type: str) -> str:
             return f"No form answered “{label}”"
         return (
             f"{percent(part, whole)} reported {label.lower()} ({interval_text(part, whole)})"
-            f"<br>{part} of {whole} forms that answered the question"
+            f"<br>{part} of {plural(whole, '{n} form', '{n} forms')} that answered the question"
         )
     if metric.key == "coverage":
         if not whole:
             return "No registered station matches this selection"
-        return f"{percent(part, whole)} of registered stations observed<br>{part} of {whole} stations ({n} forms)"
+        stations = plural(whole, "{n} station", "{n} stations")
+        # One decimal, as the map colours it (dashboard.metrics: coverage is a few per cent)
+        return f"{100 * part / whole:.1f} % of registered stations observed<br>{part} of {stations} ({forms_count(n)})"
     if metric.key == "forms":
-        return f"{n:,} {PHASE_LABELS[form_type].lower()} forms"
+        return phase_forms(n, form_type)
     if not whole:
         return "No assessed forms for this selection" + (f"<br>({forms_count(n)} without assessment)" if n else "")
     extra = f"<br>({forms_count(n - whole)} without assessment)" if n > whole else ""
@@ -84,14 +105,15 @@ def metric_figure(metric: MetricTable, filters: Filters, private: bool = False) 
     if private and (0 < n < filters.min_n or 0 < whole < filters.min_n):
         return too_few_words(filters.min_n).lower()
     if metric.key == "forms":
-        return f"N = {n:,} forms"
+        return f"N = {forms_count(n)}"
     if metric.key == "coverage":
-        return f"{part:,} of {whole:,} registered stations observed ({percent(part, whole)}); N = {n:,} forms"
+        stations = plural(whole, "{n} registered station", "{n} registered stations")
+        return f"{part:,} of {stations} observed ({percent(part, whole)}); N = {forms_count(n)}"
     if metric.key == "problem":
-        what = f"{part:,} of {whole:,} forms that answered reported {PROBLEMS[metric.problem].lower()}"
+        what = f"{part:,} of {plural(whole, '{n} form', '{n} forms')} that answered reported {PROBLEMS[metric.problem].lower()}"
     else:
         what = f"{part:,} bad or very bad of {whole:,} assessed"
-    return f"{what} ({percent(part, whole)}; {interval_text(part, whole)}); N = {n:,} forms"
+    return f"{what} ({percent(part, whole)}; {interval_text(part, whole)}); N = {forms_count(n)}"
 
 
 def as_of(mission: MissionDataset) -> str | None:
@@ -139,9 +161,15 @@ def picture_caption(mission: MissionDataset, metric: MetricTable, filters: Filte
     return " · ".join(parts)
 
 
+def picture_heading(mission: MissionDataset) -> str:
+    """The line above a picture's title, as the page's header says it: the election, then the organisation."""
+    parts = [mission.meta.get("name") or "Election observation mission", mission.meta.get("mission") or ""]
+    return " · ".join(p for p in parts if p)
+
+
 def station_hover(row: Any, worst: str) -> str:
     """A station's hover: id, visits with phases and times, worst assessment, problems reported (HTML, escaped)."""
-    visits = f"{row.visits} visit{'s' if row.visits != 1 else ''}"
+    visits = plural(int(row.visits), "{n} visit", "{n} visits")
     return (
         f"<b>{escape(str(row.ps_id), quote=False)}</b><br>{visits}: {row.phases} at {row.times or 'time unknown'}"
         f"<br>Worst assessment: {worst}<br>Problems reported: {row.problems or 'none'}"
@@ -157,6 +185,18 @@ def statement_for(form_type: str, tally: dict[str, int], filters: Filters, as_fr
     if private and (0 < tally["assessed"] < filters.min_n or 0 < tally["n"] < filters.min_n):
         subject, observed = PHASE_WORDING[form_type]
         return f"{subject}: too few {observed} with an assessment to report a share (fewer than {filters.min_n})."
+    # No form, or none assessed, is said of the filters, not of the election ("no openings observed" read as a finding).
+    if tally["n"] == 0:
+        return f"No {PHASE_LABELS[form_type].lower()} forms match these filters."
+    if tally["assessed"] == 0:
+        return plural(
+            tally["n"],
+            f"{{n}} {PHASE_LABELS[form_type].lower()} form matches these filters; it has no overall assessment.",
+            f"{{n}} {PHASE_LABELS[form_type].lower()} forms match these filters; none has an overall assessment.",
+        )
+    if tally["assessed"] == 1:  # statement_sentence says the observed in the plural
+        subject = PHASE_WORDING[form_type][0]
+        return f"{subject} was assessed as bad or very bad in {tally['negative'] * 100} per cent of 1 {OBSERVED_ONE[form_type]}."
     return statement_sentence(form_type, tally["negative"], tally["assessed"], as_fraction=as_fraction, min_n=filters.min_n)
 
 
@@ -168,7 +208,8 @@ def n_line(tally: dict[str, int], private_min_n: int | None = None) -> str:
     if private_min_n is not None and (0 < tally["assessed"] < private_min_n or 0 < tally["n"] < private_min_n):
         return f"N: fewer than {private_min_n} assessed forms"
     unassessed = tally["n"] - tally["assessed"]
-    line = f"N = {tally['assessed']:,} assessed of {tally['n']:,} forms" + (f" ({unassessed} without assessment)" if unassessed else "")
+    line = f"N = {tally['assessed']:,} assessed of {forms_count(tally['n'])}"
+    line += f" ({unassessed:,} without assessment)" if unassessed else ""
     if tally["assessed"]:
         line += f" · {interval_text(tally['negative'], tally['assessed'])}"
     return line
@@ -176,8 +217,14 @@ def n_line(tally: dict[str, int], private_min_n: int | None = None) -> str:
 
 def problems_title(filters: Filters, n: int, private: bool = False) -> str:
     scope = ", all of them" if filters.filters_by_problem else ""
-    count = f"fewer than {filters.min_n}" if private and 0 < n < filters.min_n else f"{n:,}"
-    return f"Problems reported in {PHASE_LABELS[filters.form_type].lower()} forms (N = {count} forms{scope})"
+    count = f"fewer than {filters.min_n} forms" if private and 0 < n < filters.min_n else forms_count(n)
+    return f"Problems reported in {PHASE_LABELS[filters.form_type].lower()} forms (N = {count}{scope})"
+
+
+def phase_forms(n: int, form_type: str) -> str:
+    """ "1 voting form", "2,834 counting forms"."""
+    phase = PHASE_LABELS[form_type].lower()
+    return plural(n, f"{{n}} {phase} form", f"{{n}} {phase} forms")
 
 
 def timeline_title(filters: Filters) -> str:

@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
+import math
+
 import plotly.graph_objects as go
 import plotly.io as pio
 
 FONT_FAMILY = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", Arial, sans-serif'
 TEXT = "#1f2933"
 MUTED = "#52606d"
-NO_DATA = "#e4e8ee"
-BORDER = "#ffffff"
+BORDER = "#7b8794"  # region borders: mid grey, so a white region (no forms) keeps its outline on the white map
 
 # Fixed class breaks (per cent) so maps of different phases and filters compare.
 BREAKS = (0, 10, 20, 30, 40)
-# ColorBrewer YlOrRd, 5 classes: sequential, colour-blind safe, prints in grey as a ramp.
+# ColorBrewer YlOrRd, 5 classes: sequential, colour-blind safe, prints in grey as a ramp. For the shares of something
+# that went wrong (bad or very bad, a problem): the alarm scale.
 CLASS_COLOURS = ("#ffffb2", "#fecc5c", "#fd8d3c", "#e31a1c", "#800026")
-# The colour axis: two grey bands below 0 (too few observations to colour; no data or not selected),
-# then one band of 10 per class.
+# ColorBrewer Blues, 5 classes: for how much was observed (coverage, number of forms), where more is not worse.
+COUNT_COLOURS = ("#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c")
+SCALES = {"negative": CLASS_COLOURS, "problem": CLASS_COLOURS, "coverage": COUNT_COLOURS, "forms": COUNT_COLOURS}
+# The colour axis: three grey bands below 0, each a class of its own in the legend, then one band of 10 per class.
 CLASS_WIDTH = 10
 TOP = CLASS_WIDTH * len(BREAKS)
-TOO_FEW_Z = -15.0
-NO_DATA_Z = -5.0
-BOTTOM = -20
-# Too few: a mid grey that reads as "not a colour of the scale"; no data: near white.
-TOO_FEW = "#a7b0bc"
+NOT_SELECTED_Z = -25.0  # a region outside the chosen regions (and every region under a drilled-down region's stations)
+NO_DATA_Z = -15.0  # no form (or no answer) there
+TOO_FEW_Z = -5.0  # forms, but fewer than min_n: not coloured as if known
+BOTTOM = -30
+NOT_SELECTED = "#dde2e8"  # light grey: context, not part of the view
+NO_DATA = "#ffffff"  # white: nothing there (the border keeps its outline)
+TOO_FEW = "#98a2b0"  # mid grey: "not a colour of the scale"
+GREYS = (NOT_SELECTED, NO_DATA, TOO_FEW)
 
 # Stations in the drilled-down region: worst assessment of their visits (ColorBrewer RdBu, CB-safe).
 STATION_COLOURS = {
@@ -38,14 +45,14 @@ BAR = "#3b5b92"
 
 
 def class_edges() -> list[float]:
-    """Edges of the colour classes on the z axis: too few, no data, then the share classes."""
-    return [BOTTOM, -CLASS_WIDTH, *(CLASS_WIDTH * i for i in range(len(BREAKS) + 1))]
+    """Edges of the colour classes on the z axis: not selected, no data, too few, then the value classes."""
+    return [BOTTOM, -2 * CLASS_WIDTH, -CLASS_WIDTH, *(CLASS_WIDTH * i for i in range(len(BREAKS) + 1))]
 
 
-def class_colorscale() -> list[list]:
-    """A stepped colour scale over BOTTOM..TOP: one flat colour per class, greys for too few and no data."""
+def class_colorscale(metric: str = "negative") -> list[list]:
+    """A stepped colour scale over BOTTOM..TOP: one flat colour per class: the three greys, then ``metric``'s scale."""
     edges = class_edges()
-    colours = (TOO_FEW, NO_DATA, *CLASS_COLOURS)
+    colours = (*GREYS, *SCALES.get(metric, CLASS_COLOURS))
     span = TOP - BOTTOM
     scale = []
     for i, colour in enumerate(colours):
@@ -54,11 +61,19 @@ def class_colorscale() -> list[list]:
     return scale
 
 
+def z_colour(z: float, metric: str = "negative") -> str:
+    """The colour the map gives a region at ``z`` (the class it falls in), e.g. for a small region's marker."""
+    edges = class_edges()
+    colours = (*GREYS, *SCALES.get(metric, CLASS_COLOURS))
+    i = max((k for k, edge in enumerate(edges[:-1]) if z >= edge), default=0)
+    return colours[min(i, len(colours) - 1)]
+
+
 def class_labels(breaks: tuple[float, ...] = BREAKS, min_n: int | None = None) -> list[str]:
     """Legend labels: the grey classes, then "0–10" ... "40+" for ``breaks``."""
     labels = [f"{a:g}–{b:g}" for a, b in zip(breaks, breaks[1:], strict=False)]
     too_few = f"too few<br>(N < {min_n})" if min_n else "—"
-    return [too_few, "no data", *labels, f"{breaks[-1]:g}+"]
+    return ["not<br>selected", "no data", too_few, *labels, f"{breaks[-1]:g}+"]
 
 
 def value_to_z(value: float, breaks: tuple[float, ...] = BREAKS) -> float:
@@ -69,6 +84,20 @@ def value_to_z(value: float, breaks: tuple[float, ...] = BREAKS) -> float:
     else:
         frac = min((value - breaks[-1]) / (breaks[-1] - breaks[-2]), 0.99)
     return round(CLASS_WIDTH * (i + frac), 2)
+
+
+def range_breaks(values: list[float], classes: int = len(BREAKS)) -> tuple[float, ...]:
+    """Class breaks lo, lo + s, ... over the spread of ``values``: s the smallest 1-2-5 step (0.1 and up) that fits the
+    values from their lowest into ``classes`` classes, lo the lowest value rounded down to a step. For values that all
+    sit in a narrow band (coverage of 1.8-3.4 %), which breaks from 0 would paint one colour."""
+    if not values:
+        return tuple(float(i) for i in range(classes))
+    low, high = min(values), max(values)
+    for step in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000):
+        start = math.floor(low / step) * step
+        if start + step * (classes - 1) > high:
+            break
+    return tuple(round(start + step * i, 1) for i in range(classes))
 
 
 def nice_breaks(largest: float, classes: int = len(BREAKS)) -> tuple[int, ...]:

@@ -15,20 +15,23 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Patch, dcc, html
 
-from dashboard import text
+from dashboard import text, theme
 from dashboard.analysis import filter_stations, percent, problem_rates, station_visits, tally_by_hour, tally_by_phase
 from dashboard.figures import (
     DISTRICTS,
     LEGEND_PX,
     MAP_HEIGHT,
     REGIONS,
+    SMALL_REGIONS,
     STATIONS,
     UNOBSERVED,
+    label_points,
     make_problem_chart,
     make_region_map,
     make_timeline,
     map_view,
     region_map_values,
+    small_region_values,
     station_values,
     trace_index,
 )
@@ -39,7 +42,7 @@ from geo.mission import MissionDataset
 from geo.schema import PHASE_LABELS
 
 DEFAULT_MAP_SIZE = (820, MAP_HEIGHT)  # until the browser has measured the map's element
-DRILLED_OPACITY = 0.45  # the regions' fill under a drilled region's stations
+DRILLED_OPACITY = 1  # the regions' fill under a drilled region's stations: one flat grey, "not selected" (region_values)
 # A station layer with this many points is drawn in clusters (MapLibre's, in the browser) below CLUSTER_MAXZOOM: at a
 # region's zoom, tens of thousands of markers cover one another and take seconds to draw; a few thousand do not.
 CLUSTER_FROM, CLUSTER_MAXZOOM = 5_000, 10
@@ -64,7 +67,19 @@ def region_values(mission: MissionDataset, metric: MetricTable, filters: Filters
         table = table.assign(too_few=table["too_few"] | ((table["n"] > 0) & (table["n"] < filters.min_n)))
         metric = replace(metric, table=table, legend=replace(metric.legend, min_n=filters.min_n))
     hovers = text.region_hovers(metric, filters.form_type, private)
-    return region_map_values(metric.table, mission.region_names, metric.legend, hovers, selected=filters.regions)
+    values = region_map_values(metric.table, mission.region_names, metric.legend, hovers, selected=filters.regions)
+    # Drilled into a region, the map shows its stations: the regions under them are one flat grey, not a faded class
+    # colour that matches no swatch and muddies the stations' colours; the colour bar goes, the hovers keep the figures.
+    values["showscale"] = not filters.drill
+    if filters.drill:  # the drilled region white, the others light grey around it
+        values["z"] = [theme.NO_DATA_Z if code == filters.drill else theme.NOT_SELECTED_Z for code in mission.region_codes]
+    return values
+
+
+def small_regions(mission: MissionDataset) -> list[str]:
+    """The regions the map draws as dots (too small to see at country zoom), in the mission's order."""
+    places = label_points(mission.geojson)
+    return [code for code in mission.region_codes if code in places and places[code][2]]
 
 
 def initial_map(mission: MissionDataset, filters: Filters, private: bool = False, urls: dict[str, str] | None = None) -> go.Figure:
@@ -73,7 +88,9 @@ def initial_map(mission: MissionDataset, filters: Filters, private: bool = False
     metric = metric_table(mission, select(mission, filters), filters)
     view = view_of(mission, filters.drill, DEFAULT_MAP_SIZE)
     values = region_values(mission, metric, filters, private)
-    return make_region_map(mission.geojson, mission.region_names, values, view, mission.districts, height=None, urls=urls)
+    return make_region_map(
+        mission.geojson, mission.region_names, values, view, mission.districts, height=None, urls=urls, notes=mission.meta.get("map_notes")
+    )
 
 
 def drill_layers(
@@ -126,7 +143,13 @@ def map_patch(
     regions["customdata"] = values["customdata"]
     regions["colorbar"]["title"]["text"] = values["colorbar.title.text"]
     regions["colorbar"]["ticktext"] = values["colorbar.ticktext"]
-    regions["marker"]["opacity"] = DRILLED_OPACITY if filters.drill else 1
+    regions["colorscale"] = values["colorscale"]
+    regions["showscale"] = values["showscale"]
+    small = small_regions(mission)
+    if small:
+        dots = small_region_values(values, list(mission.region_codes), small, values["metric"])
+        patch["data"][trace_index(SMALL_REGIONS)]["marker"]["color"] = dots["marker.color"]
+        patch["data"][trace_index(SMALL_REGIONS)]["customdata"] = dots["customdata"]
     for name, layer in (drill_layers(mission, selection, filters, CLUSTER_FROM) if layers or filters.drill else {}).items():
         if name != DISTRICTS:  # thousands of stations of one class are drawn in clusters until one zooms in
             layer = {**layer, "cluster": {"enabled": len(layer["lat"]) >= CLUSTER_FROM, "maxzoom": CLUSTER_MAXZOOM}}
@@ -196,12 +219,17 @@ def n_shown(mission: MissionDataset, selection: Selection, filters: Filters, pri
     teams = every.teams()
     if private and (0 < len(here) < filters.min_n or 0 < len(every) < filters.min_n):
         return [
-            html.Strong(f"Fewer than {filters.min_n} {PHASE_LABELS[filters.form_type].lower()} forms", id="n-phase-forms"),
+            html.Strong(f"Fewer than {text.phase_forms(filters.min_n, filters.form_type)}", id="n-phase-forms"),
             f" shown · {filters.describe(mission.region_names)}",
         ]
+    if not len(here):  # said of the filters, not of the election
+        said = f"No {PHASE_LABELS[filters.form_type].lower()} forms match these filters"
+        others = f" ({text.forms_count(len(every))} of other phases)" if len(every) else ""
+        return [html.Strong(said, id="n-phase-forms", **{"data-n": 0}), f"{others} · {filters.describe(mission.region_names)}"]
+    every_phase = text.plural(len(every), "{n} form of all phases", "{n} forms of all phases")
     return [
-        html.Strong(f"{len(here):,} {PHASE_LABELS[filters.form_type].lower()} forms", id="n-phase-forms", **{"data-n": len(here)}),
-        f" shown ({len(every):,} forms of all phases, from {teams:,} teams) · {filters.describe(mission.region_names)}",
+        html.Strong(text.phase_forms(len(here), filters.form_type), id="n-phase-forms", **{"data-n": len(here)}),
+        f" shown ({every_phase}, from {text.plural(teams, '{n} team', '{n} teams')}) · {filters.describe(mission.region_names)}",
     ]
 
 
@@ -238,7 +266,11 @@ def timeline(selection: Selection, filters: Filters, private: bool = False) -> g
     left_out = int(table["n"].sum() - inside["n"].sum())
     if left_out and not (private and left_out < filters.min_n):
         fig.add_annotation(
-            text=f"{left_out:,} form(s) timed before election-day midnight or 48 hours after it are not drawn.",
+            text=text.plural(
+                left_out,
+                "{n} form timed before election-day midnight or 48 hours after it is not drawn.",
+                "{n} forms timed before election-day midnight or 48 hours after it are not drawn.",
+            ),
             xref="paper", yref="paper", x=0, y=-0.12, xanchor="left", yanchor="top", showarrow=False, font=dict(size=12),
         )  # fmt: skip
         fig.update_layout(margin=dict(b=60))

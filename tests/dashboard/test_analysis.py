@@ -127,4 +127,8 @@ def test_colour_axis_places_values_in_their_class():
     assert theme.nice_breaks(230) == (0, 50, 100, 150, 200)
     assert theme.nice_breaks(26) == (0, 5, 10, 15, 20)
     assert theme.nice_breaks(100) == (0, 20, 40, 60, 80) and theme.nice_breaks(0) == (0, 1, 2, 3, 4)
-    assert theme.class_labels((0, 10, 20, 30, 40), 10) == ["too few<br>(N < 10)", "no data", "0–10", "10–20", "20–30", "30–40", "40+"]
+    greys = ["not<br>selected", "no data", "too few<br>(N < 10)"]
+    assert theme.class_labels((0, 10, 20, 30, 40), 10) == [*greys, "0–10", "10–20", "20–30", "30–40", "40+"]
+    # Breaks over a narrow spread: coverage of 1.77-3.41 % in five classes of half a point from 1.5.
+    assert theme.range_breaks([1.77, 2.2, 3.41]) == (1.5, 2.0, 2.5, 3.0, 3.5)
+    assert theme.range_breaks([16.1, 29.02]) == (15, 20, 25, 30, 35) and theme.range_breaks([]) == (0, 1, 2, 3, 4)

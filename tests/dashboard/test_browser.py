@@ -6,12 +6,12 @@ import time
 import pandas as pd
 import pytest
 import requests
-from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
 from dashboard.app import create_app
 from dashboard.figures import map_view
 from tests.conftest import DEMO, build_tiny
+from tests.dashboard.browser_wait import wait as _wait
 
 # One worker runs them all, one after the other: dash_duo serves on a fixed port.
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -95,20 +95,10 @@ const p = m.project([arguments[0], arguments[1]]);
 const r = m.getCanvas().getBoundingClientRect();
 return [r.left + p.x, r.top + p.y];
 """
-STATION_POINTS = f"const gd = {GD}; return gd._fullData.slice(2).reduce((n, t) => n + (t.visible === true ? t.lat.length : 0), 0);"
-
-
-def _wait(predicate, timeout=15, message="condition"):
-    """Poll `predicate`; an element Dash re-rendered between finding it and reading it is read again."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if predicate():
-                return
-        except StaleElementReferenceException:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {message}")
+# Points of the station layers (found by name: the map has other point layers, the city regions' dots and the names).
+STATION_POINTS = f"""const gd = {GD};
+return gd._fullData.filter(t => t.name === "Not observed" || t.name.startsWith("Observed: "))
+    .reduce((n, t) => n + (t.visible === true ? t.lat.length : 0), 0);"""
 
 
 def _map_ready(dash_duo):

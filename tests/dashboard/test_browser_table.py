@@ -12,6 +12,7 @@ from flask import request
 from selenium.webdriver.common.keys import Keys
 
 from dashboard.app import create_app
+from tests.dashboard.browser_wait import wait as _wait
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -25,18 +26,6 @@ FORM_ID = """
 const row = document.querySelector("#forms-table .ag-pinned-left-cols-container .ag-row[row-index='" + arguments[0] + "']");
 return row ? row.querySelector("[col-id='form_id']").textContent : null;
 """
-
-
-def _wait(predicate, timeout=20, message="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if predicate():
-                return
-        except Exception:  # a cell re-rendered between finding and reading it: read again
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {message}")
 
 
 def test_the_table_pages_sorts_and_searches_on_the_server(dash_duo, demo):

@@ -51,3 +51,13 @@ def test_missing_data_folder_is_one_sentence_not_a_traceback(tmp_path):
     assert out.returncode == 2
     assert "Traceback" not in out.stderr
     assert str(tmp_path / "none") in out.stderr and out.stderr.count("\n") == 1
+
+
+def test_serve_debug_turns_off_the_dev_tools_version_check(monkeypatch, tmp_path):
+    """`obsmap serve --debug` runs Dash's dev tools, whose page would otherwise ask dash-version.plotly.com for news."""
+    import dash
+
+    seen = {}
+    monkeypatch.setattr(dash.Dash, "run", lambda self, **kwargs: seen.update(kwargs))
+    assert main(["serve", "--debug", "--port", "8999"]) == 0
+    assert seen["debug"] is True and seen["dev_tools_disable_version_check"] is True

@@ -296,7 +296,7 @@ def test_the_brief_template_escapes_everything():
 # ------------------------------------------------------------------------------------ file names
 @pytest.mark.parametrize("code", ["../../etc/passwd", "a\\b", "x\r\nSet-Cookie: y", "nul\x00", "del\x7f", "tab\t", "é\u0085"])
 def test_download_names_have_no_path_separators_or_control_characters(code):
-    from dashboard.app import download_name
+    from dashboard.exports import download_name
 
     name = download_name(Filters("voting", regions=(code, "R0")), "map-voting", "png")
     assert not re.search(r"[\x00-\x1f\x7f/\\]", name), name

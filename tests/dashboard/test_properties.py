@@ -52,6 +52,28 @@ def reference_sentence(phase: str, k: int, n: int) -> str:
     return f"{subject} was assessed as bad or very bad in {half_up_percent(k, n)} per cent of {n:,} {observed}."
 
 
+ONE_OBSERVED = {
+    "opening": "opening observed",
+    "voting": "polling station visit",
+    "counting": "count observed",
+    "tabulation": "visit to a territorial election commission",
+}
+
+
+def reference_headline(phase: str, k: int, assessed: int, n: int) -> str:
+    """The page's sentence: as the statement, but an empty view is said of the filters and one form in the singular."""
+    label = phase  # the phase's label in lower case: opening, voting, counting, tabulation
+    if n == 0:
+        return f"No {label} forms match these filters."
+    if assessed == 0:
+        if n == 1:
+            return f"1 {label} form matches these filters; it has no overall assessment."
+        return f"{n:,} {label} forms match these filters; none has an overall assessment."
+    if assessed == 1:
+        return f"{PHASE_WORDING[phase][0]} was assessed as bad or very bad in {100 * k} per cent of 1 {ONE_OBSERVED[phase]}."
+    return reference_sentence(phase, k, assessed)
+
+
 def _mission(rows):
     return build_tiny(Path(tempfile.mkdtemp(prefix="obsmap-prop-")), rows)
 
@@ -101,8 +123,8 @@ def test_map_hover_region_table_and_headlines_equal_the_reference(rows, phase, m
         assert f"95 % CI {row['ci_low']}–{row['ci_high']} %" in hover[region]
         assert ("Too few observations" in hover[region]) is (assessed < min_n)
     n, assessed, negative = reference_tally(rows, phase)
-    assert reference_sentence(phase, negative, assessed) in blocks
-    assert f"N = {assessed:,} assessed of {n:,} forms" in blocks
+    assert reference_headline(phase, negative, assessed, n) in blocks
+    assert f"N = {assessed:,} assessed of {n:,} form{'' if n == 1 else 's'}" in blocks
 
 
 @given(k=st.integers(0, 3000), extra=st.integers(0, 3000))

@@ -143,7 +143,8 @@ class HttpClient:
 
 def phase_change_posts(client: DashClient, n: int) -> list[tuple[str, dict]]:
     """``n`` phase changes as dash-renderer posts them: the body and the CSRF header of each."""
-    (dependency,) = [d for d in client.dependencies if any(i["id"] == "phase" for i in d["inputs"])]
+    # The page's view callback (the briefing view's phase buttons follow the phase too, in the browser)
+    (dependency,) = [d for d in client.dependencies if any(i["id"] == "phase" for i in d["inputs"]) and "filters.data" in d["output"]]
     posts = []
     for i in range(n):
         client.props[("phase", "value")] = ("opening", "voting", "counting", "tabulation")[i % 4]

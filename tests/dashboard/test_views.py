@@ -41,7 +41,8 @@ def test_map_patch_sends_values_not_shapes(demo):
         "colorbar.tickfont.size",
         "colorbar.title.font.size",
         "colorbar.len",
-        "marker.opacity",
+        "colorscale",
+        "showscale",
     }
     assert "geojson" not in json.dumps(patch.to_plotly_json())
     shapes = len(json.dumps(demo.geojson))
@@ -65,7 +66,7 @@ def test_map_patch_values_follow_the_phase(demo):
 
 def test_region_filter_greys_out_the_other_regions(demo):
     values = _patch_values(map_patch(demo, {"form_type": "counting", "regions": ["KZ-YUZ", "KZ-ZHA"]}))
-    coloured = {code for code, z in zip(demo.regions["code"], values["z"], strict=True) if z != theme.NO_DATA_Z}
+    coloured = {code for code, z in zip(demo.regions["code"], values["z"], strict=True) if z != theme.NOT_SELECTED_Z}
     assert coloured == {"KZ-YUZ", "KZ-ZHA"}
     assert values["customdata"][0][1] == "Not in the selected regions"
 
@@ -75,10 +76,16 @@ def test_initial_map_carries_geometry_once_on_a_white_bg_map(demo):
     trace = fig.data[trace_index(REGIONS)]
     assert list(trace.locations) == list(demo.regions["code"])
     assert len(trace.geojson["features"]) == 16
-    assert fig.layout.map.style == "white-bg"
+    # A white background and the labels' font from the app: no tiles, no glyph server, nothing from another host.
+    style = fig.layout.map.style
+    assert [layer["type"] for layer in style["layers"]] == ["background"] and "glyphs" not in style
+    assert style["font-faces"] == {"Open Sans Regular": "/assets/fonts/map-sans.woff2"}
+    assert "://" not in json.dumps(style)
     colours = [c for _, c in trace.colorscale]
-    assert colours[:4] == [theme.TOO_FEW, theme.TOO_FEW, theme.NO_DATA, theme.NO_DATA]  # both greys are in the legend
-    assert trace.colorbar.ticktext[:2] == ("too few<br>(N < 10)", "no data")
+    # The three greys are classes of their own in the legend, each with its name.
+    assert colours[:6] == [theme.NOT_SELECTED, theme.NOT_SELECTED, theme.NO_DATA, theme.NO_DATA, theme.TOO_FEW, theme.TOO_FEW]
+    assert len({theme.NOT_SELECTED, theme.NO_DATA, theme.TOO_FEW}) == 3
+    assert trace.colorbar.ticktext[:3] == ("not<br>selected", "no data", "too few<br>(N < 10)")
     assert "%" in fig.data[trace_index(REGIONS)].colorbar.title.text
 
 

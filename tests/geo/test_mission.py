@@ -111,6 +111,11 @@ def test_malformed_json_in_a_mission_folder_names_the_file(tmp_path, name, conte
         (lambda meta, gj: meta.update(data_as_of=20051205), r"mission.json: 'data_as_of' should be text, found int"),
         (lambda meta, gj: meta.update(election_date="2005-13-45"), r"election_date '2005-13-45' is not a date"),
         (lambda meta, gj: gj["features"][1].pop("id"), r"regions.geojson: feature 2 has no text id"),
+        (
+            lambda meta, gj: meta.update(map_notes=[{"name": "Baikonur", "note": "leased", "lon": 63.4, "lat": "45.9"}]),
+            r"mission.json: map note 1 should have a name and a note \(text\) and lon, lat in degrees, found .*45.9",
+        ),
+        (lambda meta, gj: meta.update(map_notes=[{"name": "X", "note": "y", "lon": 200, "lat": 0}]), r"map note 1 .*lon, lat in degrees"),
     ],
 )
 def test_mission_facts_obsmap_cannot_use_are_named(tmp_path, change, message):
