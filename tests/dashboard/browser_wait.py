@@ -15,7 +15,8 @@ def wait(predicate: Callable[[], object], timeout: float = 20, message: str = "c
         try:
             if predicate():
                 return
-        except WebDriverException:  # stale element, element not there yet, a script reading a half-drawn page
+        # A stale element or one not there yet, a script reading a half-drawn page; a list of rows or cells still empty
+        except (WebDriverException, LookupError, TypeError):
             pass
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {message}")
