@@ -36,7 +36,18 @@ from dashboard import cache as shared_cache
 from dashboard import text, theme
 from dashboard.analysis import problem_rates, tally_by_phase
 from dashboard.errors import ExportUnavailable
-from dashboard.figures import LABEL_STYLE_JS, REGIONS, font_data_url, label_points, make_region_map, map_view, plotly_text, trace_index
+from dashboard.figures import (
+    LABEL_STYLE_JS,
+    MAP_NOTES,
+    REGIONS,
+    SMALL_REGIONS,
+    font_data_url,
+    label_points,
+    make_region_map,
+    map_view,
+    plotly_text,
+    trace_index,
+)
 from dashboard.filters import URL_ORDER, Filters
 from dashboard.metrics import metric_table
 from dashboard.selection import select
@@ -218,6 +229,8 @@ def vector_map(fig: go.Figure) -> go.Figure:
         props = {k: v for k, v in trace.items() if k not in ("type", "below", "subplot", "cluster")}
         if trace.get("name") == REGION_NAMES:
             continue  # the page's labels (if any); the vector map writes its own below
+        if trace.get("name") in (SMALL_REGIONS, MAP_NOTES):  # on the page their names are the map's own layer
+            props["mode"] = "markers+text"
         if kind == "choroplethmap":
             traces.append(go.Choropleth(props, skip_invalid=True))
         elif kind == "scattermap":

@@ -47,9 +47,9 @@ STATION_BRIEF_HOVER = "<b>%{{customdata}}</b><br>Worst assessment: {cls}<extra><
 STATION_CLASSES = tuple(theme.STATION_COLOURS)
 # The map's traces by name, in drawing order; a filter change patches them by name (see trace_index).
 REGIONS, DISTRICTS, UNOBSERVED = "Regions", "District borders", "Not observed"
-SMALL_REGIONS, REGION_NAMES, MAP_NOTES = "Small regions", "Region names", "Map notes"
+SMALL_REGIONS, MAP_NOTES = "Small regions", "Map notes"
 STATIONS = tuple(f"Observed: {cls}" for cls in STATION_CLASSES)
-MAP_TRACES = (REGIONS, DISTRICTS, SMALL_REGIONS, UNOBSERVED, *STATIONS, REGION_NAMES, MAP_NOTES)
+MAP_TRACES = (REGIONS, DISTRICTS, SMALL_REGIONS, UNOBSERVED, *STATIONS, MAP_NOTES)
 
 # ------------------------------------------------------------------------------------ names on the map
 # MapLibre draws text only from a font it is given: the map's style names a font file ("font-faces": MapLibre then
@@ -68,25 +68,64 @@ SMALL_AREA_SHARE, SMALL_REGIONS_MAX = 0.004, 40
 LABEL_STYLE_JS = """function(gd) {
     var sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
     var map = sub && sub.map;
-    if (!map || !map.getLayer) { return; }
-    (gd._fullData || []).forEach(function(trace) {  // by name: a picture's figure loses its traces' uids on the way
-        if (["REGION_NAMES", "SMALL_REGIONS", "MAP_NOTES"].indexOf(trace.name) < 0) { return; }
-        var text = "plotly-trace-layer-" + trace.uid + "-symbol", dot = "plotly-trace-layer-" + trace.uid + "-circle";
-        if (map.getLayer(text)) {
-            map.setPaintProperty(text, "text-halo-color", "rgba(255,255,255,0.92)");
-            map.setPaintProperty(text, "text-halo-width", 1.6);
-        }
-        if (trace.name !== "REGION_NAMES" && map.getLayer(dot)) {
-            map.setPaintProperty(dot, "circle-stroke-color", "#1f2933");
+    var meta = gd && gd.layout && gd.layout.meta && gd.layout.meta["LABELS_META"];
+    if (!map || !map.getStyle || !map.isStyleLoaded()) { return; }
+    var names = meta && map.obsmapMeta === meta ? map.obsmapNames : meta && {  // the names as text: &lt; back to <
+        type: "FeatureCollection",
+        features: meta.features.map(function(f) {
+            var name = String(f.properties.name).replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+            return {type: "Feature", geometry: f.geometry, properties: Object.assign({}, f.properties, {name: name})};
+        })
+    };
+    map.obsmapMeta = meta;
+    if (!meta && map.getSource("obsmap-names")) {  // a figure without names (a picture's tab draws one after another)
+        map.removeLayer("obsmap-names");
+        map.removeSource("obsmap-names");
+        map.obsmapNames = null;
+    }
+    if (names && map.getSource("obsmap-names") && map.obsmapNames !== names) {  // another figure (a picture's tab)
+        map.getSource("obsmap-names").setData(names);
+        map.obsmapNames = names;
+    }
+    if (names && !map.getSource("obsmap-names")) {  // once per map: plotly leaves alone a layer it did not make
+        map.obsmapNames = names;
+        map.addSource("obsmap-names", {type: "geojson", data: names});
+        map.addLayer({
+            id: "obsmap-names", type: "symbol", source: "obsmap-names",
+            layout: {
+                "text-field": ["get", "name"], "text-font": ["MAP_FONT"], "text-size": LABEL_SIZE,
+                "text-anchor": ["get", "anchor"],
+                "text-offset": ["match", ["get", "anchor"],
+                    "left", ["literal", [0.9, 0]], "bottom", ["literal", [0, -0.8]], ["literal", [0, 0]]]
+            },
+            paint: {
+                "text-color": ["case", ["get", "note"], "MUTED_COLOUR", "TEXT_COLOUR"],
+                "text-halo-color": "rgba(255,255,255,0.92)", "text-halo-width": 1.6
+            }
+        });
+    } else if (map.getLayer("obsmap-names")) {
+        var ids = map.getStyle().layers.map(function(l) { return l.id; });
+        if (ids[ids.length - 1] !== "obsmap-names") { map.moveLayer("obsmap-names"); }  // above a drill-down's stations
+    }
+    (gd._fullData || []).forEach(function(trace) {  // the dots' outline; by name: a picture's figure loses its uids
+        if (["SMALL_REGIONS", "MAP_NOTES"].indexOf(trace.name) < 0) { return; }
+        var dot = "plotly-trace-layer-" + trace.uid + "-circle";
+        if (map.getLayer(dot) && map.getPaintProperty(dot, "circle-stroke-width") !== 1.5) {
+            map.setPaintProperty(dot, "circle-stroke-color", "TEXT_COLOUR");
             map.setPaintProperty(dot, "circle-stroke-width", 1.5);
-            // the name beside a small region's dot, below a note's, not over it
-            map.setLayoutProperty(text, "text-offset", trace.name === "SMALL_REGIONS" ? [0.8, 0] : [0, 0.9]);
         }
     });
 }"""
 
+LABELS_META = "obsmap_names"  # where the figure carries the names for LABEL_STYLE_JS
 LABEL_STYLE_JS = (
-    LABEL_STYLE_JS.replace("REGION_NAMES", REGION_NAMES).replace("SMALL_REGIONS", SMALL_REGIONS).replace("MAP_NOTES", MAP_NOTES)
+    LABEL_STYLE_JS.replace("SMALL_REGIONS", SMALL_REGIONS)
+    .replace("MAP_NOTES", MAP_NOTES)
+    .replace("LABELS_META", LABELS_META)
+    .replace("MAP_FONT", MAP_FONT)
+    .replace("LABEL_SIZE", str(LABEL_SIZE))
+    .replace("MUTED_COLOUR", theme.MUTED)
+    .replace("TEXT_COLOUR", theme.TEXT)
 )
 
 
@@ -360,7 +399,7 @@ def make_region_map(
     shown = _escaped_names(names)
     traces.append(
         go.Scattermap(
-            lon=[places[c][0] for c in small], lat=[places[c][1] for c in small], mode="markers+text",
+            lon=[places[c][0] for c in small], lat=[places[c][1] for c in small], mode="markers",
             text=[shown.get(c, c) for c in small], textposition="middle right", textfont=dict(size=LABEL_SIZE, color=theme.TEXT),
             marker=dict(size=13, color=dots["marker.color"]), customdata=dots["customdata"], hovertemplate=MAP_HOVER,
             name=SMALL_REGIONS, uid="small-regions", showlegend=False,
@@ -379,17 +418,10 @@ def make_region_map(
                 customdata=[], hovertemplate=STATION_HOVER, name=name, visible=False,
             )
         )  # fmt: skip
-    traces.append(
-        go.Scattermap(
-            lon=[places[c][0] for c in named], lat=[places[c][1] for c in named], mode="text",
-            text=[shown.get(c, c) for c in named], textfont=dict(size=LABEL_SIZE, color=theme.TEXT),
-            hoverinfo="skip", name=REGION_NAMES, uid="region-names", showlegend=False,
-        )
-    )  # fmt: skip
     notes = notes or []
     traces.append(
         go.Scattermap(
-            lon=[n["lon"] for n in notes], lat=[n["lat"] for n in notes], mode="markers+text", textposition="bottom center",
+            lon=[n["lon"] for n in notes], lat=[n["lat"] for n in notes], mode="markers", textposition="bottom center",
             text=[plotly_text(n["name"]) for n in notes], customdata=[plotly_text(n["note"]) for n in notes],
             textfont=dict(size=LABEL_SIZE - 1, color=theme.MUTED), marker=dict(size=7, color=theme.MUTED),
             hovertemplate="<b>%{text}</b><br>%{customdata}<extra></extra>", name=MAP_NOTES, uid="map-notes", showlegend=False,
@@ -398,9 +430,19 @@ def make_region_map(
     fig = go.Figure(traces)
     if tuple(t.name for t in fig.data) != MAP_TRACES:  # patches find traces by these names
         raise RuntimeError(f"map traces {[t.name for t in fig.data]} differ from MAP_TRACES")
+    # The names are a layer the page's script adds to MapLibre itself (LABEL_STYLE_JS), from the figure's meta: plotly
+    # lays out again every trace and every layer of its own on each restyle, and names drawn by plotly made a click
+    # 550-700 ms in chromium instead of 220. Theirs is a data-driven layer: anchor and offset per name.
+    # Escaped like every string of a figure (plotly could show meta in a template); the script decodes them for MapLibre.
+    labels = [
+        *[_label(places[c][0], places[c][1], shown.get(c, c), "center") for c in named],
+        *[_label(places[c][0], places[c][1], shown.get(c, c), "left") for c in small],
+        *[_label(n["lon"], n["lat"], plotly_text(n["name"]), "bottom", note=True) for n in notes],
+    ]
     fig.update_layout(
         template="obsmap",
         map=dict(style=map_style(font_url), **view),
+        meta={LABELS_META: {"type": "FeatureCollection", "features": labels}},
         uirevision="country",
         margin=dict(l=0, r=0, t=0, b=0),
         height=height,  # None: the page's CSS sizes the map and plotly fills it
@@ -410,6 +452,16 @@ def make_region_map(
         ),
     )  # fmt: skip
     return fig
+
+
+def _label(lon: float, lat: float, text: str, anchor: str, note: bool = False) -> dict[str, Any]:
+    """One name on the map, as a GeoJSON point: its text (plain: MapLibre draws letters, it reads no HTML), where it
+    stands from its point (``center``; ``left``: beside a dot; ``bottom``: above a note's dot) and whether it is a note."""
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": {"name": text, "anchor": anchor, "note": note},
+    }
 
 
 def _interval(row: Any, few: bool) -> str:

@@ -18,7 +18,7 @@ BREAKS = (0, 10, 20, 30, 40)
 # that went wrong (bad or very bad, a problem): the alarm scale.
 CLASS_COLOURS = ("#ffffb2", "#fecc5c", "#fd8d3c", "#e31a1c", "#800026")
 # ColorBrewer Blues, 5 classes: for how much was observed (coverage, number of forms), where more is not worse.
-COUNT_COLOURS = ("#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c")
+COUNT_COLOURS = ("#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c")  # Blues, its lightest (near white) left out
 SCALES = {"negative": CLASS_COLOURS, "problem": CLASS_COLOURS, "coverage": COUNT_COLOURS, "forms": COUNT_COLOURS}
 # The colour axis: three grey bands below 0, each a class of its own in the legend, then one band of 10 per class.
 CLASS_WIDTH = 10
