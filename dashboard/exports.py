@@ -204,7 +204,7 @@ def figure_for(
 # empty topology as a data: URL instead (the file name plotly appends falls into the URL's #fragment), so nothing
 # is fetched: offline, the default URL fails the picture ("unexpected error while fetching topojson file").
 EMPTY_TOPOJSON = 'data:application/json,{"type":"Topology","objects":{},"arcs":[]}#'
-REGION_NAMES = "Region names"  # the name labels' trace, in the page's map and in the vector map
+REGION_NAMES = "Region names"  # the vector map's trace of names (the page's map draws them as a MapLibre layer)
 _DARK_FROM_Z = theme.TOP - 2 * theme.CLASS_WIDTH  # the two darkest classes: names written in white on them
 
 
@@ -227,8 +227,6 @@ def vector_map(fig: go.Figure) -> go.Figure:
     for trace in js["data"]:
         kind = trace.get("type")
         props = {k: v for k, v in trace.items() if k not in ("type", "below", "subplot", "cluster")}
-        if trace.get("name") == REGION_NAMES:
-            continue  # the page's labels (if any); the vector map writes its own below
         if trace.get("name") in (SMALL_REGIONS, MAP_NOTES):  # on the page their names are the map's own layer
             props["mode"] = "markers+text"
         if kind == "choroplethmap":

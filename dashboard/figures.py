@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import math
+from functools import lru_cache
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -140,8 +141,9 @@ def map_style(font_url: str = FONT_URL) -> dict[str, Any]:
     }
 
 
+@lru_cache(maxsize=1)
 def font_data_url() -> str:
-    """The labels' font inline, for pictures (kaleido's page has no app to fetch it from)."""
+    """The labels' font inline, for pictures (kaleido's page has no app to fetch it from); read once."""
     return "data:font/woff2;base64," + base64.b64encode(FONT_FILE.read_bytes()).decode("ascii")
 
 

@@ -42,7 +42,6 @@ from geo.mission import MissionDataset
 from geo.schema import PHASE_LABELS
 
 DEFAULT_MAP_SIZE = (820, MAP_HEIGHT)  # until the browser has measured the map's element
-DRILLED_OPACITY = 1  # the regions' fill under a drilled region's stations: one flat grey, "not selected" (region_values)
 # A station layer with this many points is drawn in clusters (MapLibre's, in the browser) below CLUSTER_MAXZOOM: at a
 # region's zoom, tens of thousands of markers cover one another and take seconds to draw; a few thousand do not.
 CLUSTER_FROM, CLUSTER_MAXZOOM = 5_000, 10
