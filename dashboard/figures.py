@@ -334,17 +334,18 @@ def make_region_map(
     font_url: str = FONT_URL,
     notes: list[dict[str, Any]] | None = None,
 ) -> go.Figure:
-    """Choropleth on a MapLibre ``white-bg`` map (renders with no network), plus drill-down layers.
+    """Choropleth on a MapLibre map with a white background (renders with no network), plus drill-down layers.
 
     "Regions" colours every region (``names``' order, which is ``values``' order); "District borders"
     outlines districts; "Not observed" and "Observed: <class>" are registry and observed stations, empty
     until a region is drilled into.
     All geometry is sent with this figure, or named by ``urls`` (``regions``, ``districts``: where the browser
     fetches it, once); filter changes patch values only. Traces are named :data:`MAP_TRACES`; patches find
-    them by name. "Small regions" are dots for regions too small to see at country zoom, "Region names" every other
-    region's name (see :func:`label_points`); both follow the regions' values and stay put. "Map notes"
-    explains places on the map that are not regions of the mission (``notes``, from mission.json's ``map_notes``: a hole
-    in the boundaries, such as Baikonur).
+    them by name. "Small regions" are dots, in their regions' colours, for regions too small to see at country zoom;
+    "Map notes" marks places on the map that are not regions of the mission (``notes``, from mission.json's
+    ``map_notes``: a hole in the boundaries, such as Baikonur). Every name (regions, small regions, notes; placed by
+    :func:`label_points`) travels in the layout's ``meta`` and is drawn by the page's script as a MapLibre layer of its
+    own (:data:`LABEL_STYLE_JS`), which a filter change leaves alone.
     """
     urls = urls or {}
     edges = theme.class_edges()
