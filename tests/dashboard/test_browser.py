@@ -307,8 +307,11 @@ def test_charts_below_the_fold_are_drawn_when_scrolled_to_with_the_newest_view(d
     _wait(lambda: driver.execute_script(BARS) is not None, 10, "the problem chart to be drawn")
     expected, _ = problems(select(demo, Filters(form_type="opening")), Filters(form_type="opening"), False)
     assert driver.execute_script(BARS) == pytest.approx(list(expected.data[0].x))
-    # On screen now: the next click (the phase buttons are scrolled away: clicked by script) draws it at once.
+    # On screen now: the next click (the phase buttons are scrolled away: clicked by script) draws it.
     driver.execute_script("arguments[0].click();", [el for el in dash_duo.find_elements("#phase label") if el.text == "Voting"][0])
+    dash_duo.wait_for_contains_text("#problem-title", "voting", timeout=20)
+    # The click may have scrolled the page to the (focused) phase button: back to the chart, drawn on screen or when seen.
+    driver.execute_script("document.getElementById('problem-chart').scrollIntoView()")
     expected, _ = problems(select(demo, Filters(form_type="voting")), Filters(form_type="voting"), False)
-    _wait(lambda: driver.execute_script(BARS) == pytest.approx(list(expected.data[0].x)), 10, "the voting bars")
+    _wait(lambda: driver.execute_script(BARS) == pytest.approx(list(expected.data[0].x)), 20, "the voting bars")
     assert dash_duo.get_logs() == []
