@@ -14,18 +14,20 @@ import pandas as pd
 from dashboard.analysis import interval_text, percent, statement_sentence
 from dashboard.filters import Filters
 from dashboard.metrics import MetricTable, selected_totals
+from geo.i18n import ngettext, number
 from geo.mission import MissionDataset
 from geo.schema import PHASE_LABELS, PHASE_WORDING, PROBLEMS
 
 
 def plural(n: int, one: str, many: str) -> str:
-    """The phrase for ``n``, singular or plural, with ``{n}`` written as a number ("2,834"). Whole phrases, never
-    "form" + "s": a translation (gettext's ngettext) takes the same two phrases.
+    """The phrase for ``n`` in the current language, with ``{n}`` written as a number ("2,834"; Russian "2 834").
+    Whole phrases, never "form" + "s": this is gettext's ``ngettext``, and Russian picks one of three forms.
+    (``scripts.i18n`` extracts the two phrases of every ``plural(n, one, many)`` call.)
 
     >>> plural(1, "{n} voting form", "{n} voting forms"), plural(2834, "{n} team", "{n} teams")
     ('1 voting form', '2,834 teams')
     """
-    return (one if n == 1 else many).format(n=f"{n:,}")
+    return ngettext(one, many, n).format(n=number(n))
 
 
 def forms_count(n: int) -> str:
