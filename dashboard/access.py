@@ -24,9 +24,12 @@ from functools import lru_cache
 import pandas as pd
 
 from dashboard.filters import Filters
+from geo.i18n import N_, Labels, _
 from geo.mission import MissionDataset
 
-VIEWER_NOTICE = "Polling-station detail and team filters are for analysts and coordinators; this account sees aggregates."
+VIEWER_NOTICE = N_("Polling-station detail and team filters are for analysts and coordinators; this account sees aggregates.")
+# A role as the header names it (the role itself stays the account's English word).
+ROLE_LABELS = Labels({"admin": N_("admin"), "analyst": N_("analyst"), "coordinator": N_("coordinator"), "viewer": N_("viewer")})
 
 
 class NotSignedIn(Exception):
@@ -64,12 +67,12 @@ class Access:
             theirs = tuple(code for code in filters.regions if code in self.regions)
             others = [code for code in filters.regions if code not in self.regions]
             if others:
-                notices.append(f"Not among your regions, left out: {', '.join(others)}.")
+                notices.append(_("Not among your regions, left out: {regions}.").format(regions=", ".join(others)))
             drill = filters.drill if filters.drill in self.regions else None
             filters = replace(filters, regions=theirs or tuple(sorted(self.regions)), drill=drill)
         if self.aggregates_only:
             if filters.drill or filters.teams:
-                notices.append(VIEWER_NOTICE)
+                notices.append(_(VIEWER_NOTICE))
             filters = replace(filters, drill=None, teams=(), min_n=max(filters.min_n, server_min_n))
         return filters, notices
 
@@ -82,9 +85,9 @@ class Access:
     def describe(self) -> str:
         """ "alice · coordinator (KZ-KAR, KZ-PAV)" for the header."""
         if self.open:
-            return "No sign-in"
+            return _("No sign-in")
         where = f" ({', '.join(sorted(self.regions))})" if self.regions is not None else ""
-        return f"{self.user} · {self.role}{where}"
+        return f"{self.user} · {ROLE_LABELS.get(self.role, self.role)}{where}"
 
 
 OPEN = Access(user=None, role="analyst", open=True)

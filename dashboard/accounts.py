@@ -42,6 +42,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from geo.errors import ObsmapError
+from geo.i18n import _, ngettext, number
 from geo.store import STORE_FILE
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,13 @@ _dummy: list[str] = []  # a hash of a random string, made once: unknown users co
 _dummy_lock = threading.Lock()
 
 
+def _last_admin(doing: str) -> str:
+    """The refusal to leave no enabled admin, per what was asked ("disabled", "given another role")."""
+    if doing == "disabled":
+        return _("{user} is the last enabled admin and cannot be disabled; make another admin first.")
+    return _("{user} is the last enabled admin and cannot be given another role; make another admin first.")
+
+
 class AccountError(ObsmapError):
     """An account operation that cannot be done; ``str(err)`` is one sentence (never holding a password)."""
 
@@ -112,7 +120,10 @@ class Throttled(AccountError):
     def __init__(self, seconds: int) -> None:
         self.seconds = seconds
         minutes = max(1, -(-seconds // 60))
-        super().__init__(f"Too many failed sign-ins; try again in {minutes} minute{'s' if minutes > 1 else ''}.")
+        message = ngettext(
+            "Too many failed sign-ins; try again in {n} minute.", "Too many failed sign-ins; try again in {n} minutes.", minutes
+        )
+        super().__init__(message.format(n=number(minutes)))
 
 
 @dataclass(frozen=True)
@@ -169,7 +180,9 @@ def printable(text: str, limit: int | None = None) -> str:
 def check_username(username: str) -> str:
     if not isinstance(username, str) or not USERNAME.fullmatch(username):
         raise AccountError(
-            f"{printable(str(username), 64)!r}: a user name is 1 to 64 letters, digits, '.', '_', '-' or '@', not starting with '-'."
+            _("{user}: a user name is 1 to 64 letters, digits, '.', '_', '-' or '@', not starting with '-'.").format(
+                user=repr(printable(str(username), 64))
+            )
         )
     return username
 
@@ -177,18 +190,23 @@ def check_username(username: str) -> str:
 def check_password(username: str, password: str) -> None:
     """Refuse a password that is too short or is the user name; the message never repeats the password."""
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        raise AccountError(f"A password needs at least {MIN_PASSWORD} characters.")
+        raise AccountError(
+            ngettext("A password needs at least {n} character.", "A password needs at least {n} characters.", MIN_PASSWORD).format(
+                n=MIN_PASSWORD
+            )
+        )
     if password.casefold() == username.casefold():
-        raise AccountError("A password must not be the user name.")
+        raise AccountError(_("A password must not be the user name."))
 
 
 def check_role(role: str, regions: tuple[str, ...]) -> None:
     if role not in ROLES:
-        raise AccountError(f"{printable(str(role), 64)!r}: expected a role among {', '.join(ROLES)}.")
+        raise AccountError(_("{role}: expected a role among {roles}.").format(role=repr(printable(str(role), 64)), roles=", ".join(ROLES)))
     if role == "coordinator" and not regions:
-        raise AccountError("A coordinator needs at least one region (--regions CODE,CODE).")
+        raise AccountError(_("A coordinator needs at least one region (--regions CODE,CODE)."))
     if role != "coordinator" and regions:
-        raise AccountError(f"Only coordinators are limited to regions; a {role} sees every region, so give no regions.")
+        # TRANSLATORS: {role} is a role as --role names it: admin, analyst or viewer.
+        raise AccountError(_("Only coordinators are limited to regions; a {role} sees every region, so give no regions.").format(role=role))
 
 
 def _regions(regions: Any) -> tuple[str, ...]:
@@ -211,20 +229,32 @@ class Accounts:
         self.path = Path(path)
         if not self.path.exists():
             if not create:
-                raise AccountError(f"{self.path}: no accounts yet; add the first admin with: obsmap users add NAME --role admin --data DIR")
+                raise AccountError(
+                    _("{path}: no accounts yet; add the first admin with: {command}").format(
+                        path=self.path, command="obsmap users add NAME --role admin --data DIR"
+                    )
+                )
             self._create_file()
         try:
             with self._db() as db:
                 found = db.execute("PRAGMA user_version").fetchone()[0]
                 if found not in (0, SCHEMA_VERSION):
-                    raise AccountError(f"{self.path}: accounts schema {found}, this obsmap reads schema {SCHEMA_VERSION}.")
+                    raise AccountError(
+                        _("{path}: accounts schema {found}, this obsmap reads schema {version}.").format(
+                            path=self.path, found=found, version=SCHEMA_VERSION
+                        )
+                    )
                 if found == 0:
                     if set(_tables(db)) - {"accounts", "audit", "sessions"}:  # e.g. $OBSMAP_ACCOUNTS naming the mission's store
-                        raise AccountError(f"{self.path}: expected obsmap's accounts file, found another SQLite database.")
+                        raise AccountError(
+                            _("{path}: expected obsmap's accounts file, found another SQLite database.").format(path=self.path)
+                        )
                     db.execute("PRAGMA journal_mode=WAL")  # kept in the file: every later connection is in WAL mode
                     db.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
-            raise AccountError(f"{self.path}: expected obsmap's accounts file, found a file SQLite cannot use ({exc}).") from exc
+            raise AccountError(
+                _("{path}: expected obsmap's accounts file, found a file SQLite cannot use ({error}).").format(path=self.path, error=exc)
+            ) from exc
 
     @classmethod
     def for_folder(cls, folder: Path | str, *, create: bool = False) -> Accounts:
@@ -356,7 +386,7 @@ class Accounts:
     def _existing(self, db: sqlite3.Connection, username: str) -> Account:
         account = self._account(db.execute("SELECT * FROM accounts WHERE username = ?", (username,)).fetchone())
         if account is None:
-            raise AccountError(f"{printable(str(username), 64)}: no such account; see obsmap users list.")
+            raise AccountError(_("{user}: no such account; see obsmap users list.").format(user=printable(str(username), 64)))
         return account
 
     @staticmethod
@@ -364,7 +394,7 @@ class Accounts:
         if account.role == "admin" and not account.disabled:
             others = db.execute("SELECT 1 FROM accounts WHERE role = 'admin' AND disabled = 0 AND id != ? LIMIT 1", (account.id,))
             if others.fetchone() is None:
-                raise AccountError(f"{account.username} is the last enabled admin and cannot be {doing}; make another admin first.")
+                raise AccountError(_last_admin(doing).format(user=account.username))
 
     def add(self, username: str, password: str, role: str, regions: Any = (), *, by: str, address: str) -> Account:
         """A new account; the password is kept only as an argon2 hash."""
@@ -381,7 +411,7 @@ class Accounts:
                     (username, password_hash, role, json.dumps(regions), stamp, stamp),
                 )
             except sqlite3.IntegrityError:
-                raise AccountError(f"{username}: an account with this name exists already.") from None
+                raise AccountError(_("{user}: an account with this name exists already.").format(user=username)) from None
             self._record(db, "user_added", user=by, address=address, detail={"account": username, "role": role, "regions": list(regions)})
             account = self._existing(db, username)
         log.info("account %s added (%s) by %s", username, role, by)
@@ -436,7 +466,7 @@ class Accounts:
         """A new password; the account's open sessions end."""
         account = self.get(username)
         if account is None:
-            raise AccountError(f"{printable(str(username), 64)}: no such account; see obsmap users list.")
+            raise AccountError(_("{user}: no such account; see obsmap users list.").format(user=printable(str(username), 64)))
         check_password(account.username, password)
         password_hash = _hasher.hash(password)
         with self._db(write=True) as db:
@@ -538,7 +568,9 @@ class Accounts:
                 if len(key) >= 32:
                     return key
                 time.sleep(0.02)
-            raise AccountError(f"{path}: expected 32 random bytes (the session key); delete the file to make a new one.") from None
+            raise AccountError(
+                _("{path}: expected 32 random bytes (the session key); delete the file to make a new one.").format(path=path)
+            ) from None
         key = secrets.token_bytes(32)
         with os.fdopen(fd, "wb") as out:
             out.write(key)
@@ -575,5 +607,7 @@ def _iso_bound(since: str) -> str:
     try:
         when = datetime.fromisoformat(since)
     except ValueError:
-        raise AccountError(f"{since!r}: expected an ISO date or time, such as 2026-11-28 or 2026-11-28T10:00.") from None
+        raise AccountError(
+            _("{value}: expected an ISO date or time, such as 2026-11-28 or 2026-11-28T10:00.").format(value=repr(since))
+        ) from None
     return now_iso(when if when.tzinfo else when.replace(tzinfo=UTC))

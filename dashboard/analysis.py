@@ -17,7 +17,9 @@ import pandas as pd
 
 from dashboard.counting import Counted
 from dashboard.filters import DEFAULT_MIN_N, Filters
-from geo.schema import FORM_TYPES, PHASE_WORDING, PROBLEMS
+from geo.i18n import N_, _, ngettext, number
+from geo.i18n import percent as percent_text
+from geo.schema import FORM_TYPES, PHASE_LABELS, PROBLEMS
 
 
 def form_masks(forms: pd.DataFrame, filters: Filters) -> dict[str, pd.Series]:
@@ -124,9 +126,14 @@ def whole_percent(part: int, whole: int) -> int | None:
 
 
 def percent(part: int, whole: int) -> str:
-    """``"58 %"`` for 23 of 40; ``"n/a"`` when nothing was counted."""
+    """``"58 %"`` for 23 of 40 (Russian "58 %" with a no-break space); ``"n/a"`` when nothing was counted.
+
+    >>> percent(23, 40), percent(0, 0)
+    ('58 %', 'n/a')
+    """
     value = whole_percent(part, whole)
-    return "n/a" if value is None else f"{value} %"
+    # TRANSLATORS: a share that cannot be computed (nothing counted): "not applicable"
+    return _("n/a") if value is None else percent_text(value)
 
 
 Z95 = 1.959963984540054  # standard normal quantile for a two-sided 95 % interval
@@ -159,9 +166,16 @@ def interval_percent(part: int, whole: int) -> tuple[int, int] | None:
 
 
 def interval_text(part: int, whole: int) -> str:
-    """``"95 % CI 19–30 %"``; "no interval" when nothing was counted."""
+    """``"95 % CI 19–30 %"``; "no interval" when nothing was counted.
+
+    >>> interval_text(57, 224), interval_text(0, 0)
+    ('95 % CI 20–32 %', 'no interval')
+    """
     ci = interval_percent(part, whole)
-    return "no interval" if ci is None else f"95 % CI {ci[0]}–{ci[1]} %"
+    if ci is None:
+        return _("no interval")
+    # TRANSLATORS: the 95 per cent confidence interval of a share; {high} carries its per-cent sign ("30 %")
+    return _("95 % CI {low}–{high}").format(low=number(ci[0]), high=percent_text(ci[1]))
 
 
 def reported_problems(forms: pd.DataFrame) -> pd.Series:
@@ -170,14 +184,16 @@ def reported_problems(forms: pd.DataFrame) -> pd.Series:
     return yes.apply(lambda row: [PROBLEMS[p] for p, answered_yes in row.items() if answered_yes], axis=1)
 
 
+# TRANSLATORS: these fill {fraction} in "... was assessed as bad or very bad in {fraction} counts observed (57 of 224)":
+# in Russian the case after «в» (prepositional): «в одном из четырёх».
 _FRACTIONS = {
-    Fraction(1, 2): "one out of two",
-    Fraction(1, 3): "one out of three",
-    Fraction(1, 4): "one out of four",
-    Fraction(1, 5): "one out of five",
-    Fraction(1, 10): "one out of ten",
-    Fraction(2, 3): "two out of three",
-    Fraction(3, 4): "three out of four",
+    Fraction(1, 2): N_("one out of two"),
+    Fraction(1, 3): N_("one out of three"),
+    Fraction(1, 4): N_("one out of four"),
+    Fraction(1, 5): N_("one out of five"),
+    Fraction(1, 10): N_("one out of ten"),
+    Fraction(2, 3): N_("two out of three"),
+    Fraction(3, 4): N_("three out of four"),
 }
 
 
@@ -192,7 +208,7 @@ def fraction_phrase(part: int, whole: int, min_n: int = DEFAULT_MIN_N) -> str | 
     shown = whole_percent(part, whole)
     for fraction, words in _FRACTIONS.items():
         if abs(Fraction(shown) - 100 * fraction) <= 1:
-            return words
+            return _(words)
     return None
 
 
@@ -208,14 +224,74 @@ def statement_sentence(form_type: str, negative: int, assessed: int, *, as_fract
     said as one ("one out of four"); otherwise the per-cent sentence is used. The denominator is
     always stated.
     """
-    subject, observed = PHASE_WORDING[form_type]
     if assessed == 0:
-        return f"{subject}: no {observed} with an overall assessment."
+        return _none_assessed(form_type)
     phrase = fraction_phrase(negative, assessed, min_n) if as_fraction else None
     if phrase:
-        return f"{subject} was assessed as bad or very bad in {phrase} {observed} ({negative:,} of {assessed:,})."
-    pct = whole_percent(negative, assessed)
-    return f"{subject} was assessed as bad or very bad in {pct} per cent of {assessed:,} {observed}."
+        return _fraction_sentence(form_type).format(fraction=phrase, part=number(negative), whole=number(assessed))
+    return _percent_sentence(form_type, assessed).format(percent=per_cent(whole_percent(negative, assessed)), n=number(assessed))
+
+
+def per_cent(value: int) -> str:
+    """A whole percentage as a statement writes it: "25 per cent"; Russian, after «в»: "25 процентах", "21 проценте".
+
+    >>> per_cent(25), per_cent(1)
+    ('25 per cent', '1 per cent')
+    """
+    # TRANSLATORS: fills {percent} in "... assessed as bad or very bad in {percent} of 224 counts observed":
+    # Russian, prepositional after «в»: «в 1 проценте», «в 2 процентах», «в 25 процентах».
+    return ngettext("{pct} per cent", "{pct} per cent", value).format(pct=number(value))
+
+
+# One whole sentence per phase (Russian agrees the verb with the subject and declines the observed by their number).
+def _percent_sentence(form_type: str, n: int) -> str:
+    """The sentence with ``{percent}`` (:func:`per_cent`) and ``{n}``, in the form for ``n`` observed."""
+    if form_type == "opening":
+        return ngettext(
+            "The opening was assessed as bad or very bad in {percent} of {n} opening observed.",
+            "The opening was assessed as bad or very bad in {percent} of {n} openings observed.",
+            n,
+        )
+    if form_type == "voting":
+        return ngettext(
+            "Voting was assessed as bad or very bad in {percent} of {n} polling station visit.",
+            "Voting was assessed as bad or very bad in {percent} of {n} polling station visits.",
+            n,
+        )
+    if form_type == "counting":
+        return ngettext(
+            "The count was assessed as bad or very bad in {percent} of {n} count observed.",
+            "The count was assessed as bad or very bad in {percent} of {n} counts observed.",
+            n,
+        )
+    if form_type == "tabulation":
+        return ngettext(
+            "Tabulation was assessed as bad or very bad in {percent} of {n} visit to a territorial election commission.",
+            "Tabulation was assessed as bad or very bad in {percent} of {n} visits to territorial election commissions.",
+            n,
+        )
+    raise KeyError(form_type)
+
+
+def _fraction_sentence(form_type: str) -> str:
+    """The sentence with ``{fraction}`` ("one out of four"), ``{part}`` and ``{whole}``."""
+    return {
+        "opening": lambda: _("The opening was assessed as bad or very bad in {fraction} openings observed ({part} of {whole})."),
+        "voting": lambda: _("Voting was assessed as bad or very bad in {fraction} polling station visits ({part} of {whole})."),
+        "counting": lambda: _("The count was assessed as bad or very bad in {fraction} counts observed ({part} of {whole})."),
+        "tabulation": lambda: _(
+            "Tabulation was assessed as bad or very bad in {fraction} visits to territorial election commissions ({part} of {whole})."
+        ),
+    }[form_type]()
+
+
+def _none_assessed(form_type: str) -> str:
+    return {
+        "opening": lambda: _("The opening: no openings observed with an overall assessment."),
+        "voting": lambda: _("Voting: no polling station visits with an overall assessment."),
+        "counting": lambda: _("The count: no counts observed with an overall assessment."),
+        "tabulation": lambda: _("Tabulation: no visits to territorial election commissions with an overall assessment."),
+    }[form_type]()
 
 
 def problem_share_by_region(forms: pd.DataFrame | Counted, problem: str, region_codes: list[str]) -> pd.DataFrame:
@@ -290,7 +366,10 @@ def station_visits(forms: pd.DataFrame) -> pd.DataFrame:
             out.index, fill_value=""
         )
 
-    phases = pd.DataFrame({"ps_id": ps, "text": located["form_type"].astype(str).to_numpy(dtype=object)}).drop_duplicates()
+    # The phases as people read them ("voting", Russian "голосование"); the codes are English data.
+    phase_words = {ft: PHASE_LABELS[ft].lower() for ft in FORM_TYPES}
+    phase_text = [phase_words.get(ft, ft) for ft in located["form_type"].astype(str)]
+    phases = pd.DataFrame({"ps_id": ps, "text": np.array(phase_text, dtype=object)}).drop_duplicates()
     timed = located[located["observed_at"].notna()].sort_values("observed_at", kind="stable")
     times = pd.DataFrame(
         {"ps_id": timed["ps_id"].to_numpy(dtype=object), "text": timed["observed_at"].dt.strftime("%H:%M").to_numpy(dtype=object)}

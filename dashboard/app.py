@@ -6,9 +6,10 @@ import hashlib
 import json
 import logging
 import unicodedata
+from dataclasses import replace
 from html import escape
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from dash import Dash, html
 from flask import Response, abort, has_request_context, request
@@ -27,6 +28,7 @@ from dashboard.memo import IdentityLru
 from dashboard.paths import resolve_data_dir
 from dashboard.selection import select
 from dashboard.views import initial_map
+from geo.i18n import _, browser_language, languages, use
 from geo.mission import MissionDataset
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -56,7 +58,7 @@ def create_app(
     filters = Filters(min_n=min_n)
     app = Dash(
         __name__,
-        title=escape(f"obsmap · {mission.meta.get('name', 'mission')}"),  # Dash writes the title into HTML as is
+        title=page_title(mission),  # Dash writes the title into HTML as is
         assets_folder=str(ASSETS),
         update_title=None,
         serve_locally=True,
@@ -75,17 +77,31 @@ def create_app(
             return html.Div(id="page")  # no one is asking: nothing is read
         now = access.scope(live.current())
         poll = poll_seconds if live.is_live else None
-        return page(
-            now,
-            initial_map(now, filters, access.aggregates_only, geometry_urls(now)),
-            filters,
-            data_version=live.store_version(),
-            poll_seconds=poll,
-            access=access,
-            csrf_token=generate_csrf() if has_request_context() else None,
-        )
+        query = page_query()
+        with use(query_language(query)) as lang:
+            view = replace(filters, lang=lang)
+            return page(
+                now,
+                initial_map(now, view, access.aggregates_only, geometry_urls(now)),
+                view,
+                data_version=live.store_version(),
+                poll_seconds=poll,
+                access=access,
+                csrf_token=generate_csrf() if has_request_context() else None,
+                query=query,
+            )
 
     app.layout = layout
+    index = app.interpolate_index
+
+    def interpolate_index(**parts: str) -> str:
+        """The page's HTML in its language: ``<html lang="ru">`` (screen readers, hyphenation, fonts) and the title."""
+        with use(query_language(page_query())) as lang:
+            parts["title"] = page_title(live.current())
+            html = index(**parts)
+        return html.replace("<html>", f'<html lang="{lang}">', 1)
+
+    app.interpolate_index = interpolate_index
     shared_cache.install(app.server, cache)
     compression.install(app.server)
     register_callbacks(app, live)
@@ -94,6 +110,30 @@ def create_app(
     auth.install(app, accounts)  # last: its CSP hashes the inline scripts the callbacks added
     log.info("obsmap: %s forms from %s", len(mission.forms), mission.path)
     return app
+
+
+def page_title(mission: MissionDataset) -> str:
+    """The browser tab's title, in the language of the moment (escaped: Dash writes it into the HTML as is)."""
+    return escape(_("obsmap · {mission}").format(mission=mission.text("name") or _("mission")))
+
+
+def page_query() -> str:
+    """The query string of the page being answered. The page's layout is asked for at ``/_dash-layout``, which has
+    none: there, the Referer's (the page's own address: auth.py's ``Referrer-Policy: same-origin`` sends it to this
+    server only)."""
+    if not has_request_context():
+        return ""
+    if request.path.endswith("/_dash-layout"):
+        referer = urlsplit(request.headers.get("Referer") or "")
+        same = not referer.netloc or referer.netloc == request.host
+        return referer.query if same else ""
+    return request.query_string.decode("utf-8", "replace")
+
+
+def query_language(query: str) -> str:
+    """The language a page's query asks for (``lang=ru``), else the browser's (``Accept-Language``), else English."""
+    asked = (parse_qs(query).get("lang") or [None])[0]
+    return asked if asked in languages() else browser_language()
 
 
 GEOMETRY_LAYERS = ("regions", "districts")
@@ -193,9 +233,9 @@ def register_downloads(app: Dash, live: LiveMission, accounts: Accounts | None =
         access, mission, filters, notices = reader(view_query)
         if not access.sees_forms:
             audit("denied", "export.csv")
-            return Response(
-                "This account sees aggregates only: the CSV of forms is for analysts and coordinators.\n", 403, mimetype="text/plain"
-            )
+            with use(filters.lang):
+                said = _("This account sees aggregates only: the CSV of forms is for analysts and coordinators.")
+            return Response(said + "\n", 403, mimetype="text/plain")
         every_phase = "form" not in request.args  # the page's link always sets it
         what = "all-phases" if every_phase else filters.form_type
         audit("export", "export.csv")
@@ -203,7 +243,12 @@ def register_downloads(app: Dash, live: LiveMission, accounts: Accounts | None =
         chosen = select(mission, filters)
         listed = table_pages.positions(mission, chosen, table, every_phase) if table else None
         reply = Response(tables.export_csv(chosen, every_phase=every_phase, positions=listed), mimetype=MIMETYPES["csv"])
-        _name_the_file(reply, exports.download_name(filters, what, "csv"), attachment=True)
+        with use(filters.lang):
+            _name_the_file(reply, exports.download_name(filters, what, "csv"), attachment=True)
+        if notices and filters.lang != "en":  # the header is for programs: its notices in English, whatever the view's language
+            with use("en"):
+                _view, notices = parse_query(view_query, live.known(mission), notices_in="en")
+                notices = [*notices, *access.restrict(_view, live.min_n)[1]]
         if notices:
             # Header values must be one printable ASCII line: anything else from the URL becomes "?".
             reply.headers["X-Obsmap-Notices"] = "".join(ch if " " <= ch <= "~" else "?" for ch in " ".join(notices))[:1000]
@@ -211,11 +256,16 @@ def register_downloads(app: Dash, live: LiveMission, accounts: Accounts | None =
 
     @app.server.route("/export/<name>.<fmt>")
     def export_image(name: str, fmt: str) -> Response:
-        """A captioned figure (PNG/SVG) or the one-page brief (PDF/HTML) of the page's view."""
-        access, mission, filters, _ = reader()
+        """A captioned figure (PNG/SVG) or the one-page brief (PDF/HTML) of the page's view, in the view's language."""
+        access, mission, filters, _notices = reader()
+        with use(filters.lang):
+            return _export_image(access, mission, filters, name, fmt)
+
+    def _export_image(access: Access, mission: MissionDataset, filters: Filters, name: str, fmt: str) -> Response:
         figure = name in exports.FIGURES and fmt in ("png", "svg")
         if not (figure or (name == "brief" and fmt in ("pdf", "html"))):
-            return Response(f"No export {name}.{fmt}: expected map, problems or timeline as png or svg, or brief as pdf or html.\n", 404)
+            said = _("No export {name}.{fmt}: expected map, problems or timeline as png or svg, or brief as pdf or html.")
+            return Response(said.format(name=name, fmt=fmt) + "\n", 404)
         try:
             private = access.aggregates_only
             if figure:

@@ -15,7 +15,7 @@
   provider says who the person is; their role and regions are the local account's of the same name.
 - **Headers** on every response: a Content-Security-Policy with no outside origin (script hashes for
   Dash's own inline scripts; MapLibre's workers from ``blob:``), ``frame-ancestors 'none'``, ``nosniff``,
-  ``no-referrer``; mission data is never cached by the browser.
+  ``Referrer-Policy: same-origin``; mission data is never cached by the browser.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 
 from dashboard.accounts import Account, Accounts, Throttled, accounts_path
 from geo.errors import ObsmapError
+from geo.i18n import _, browser_language, languages, ngettext, use
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,17 @@ def audit(event: str, detail: dict[str, Any]) -> None:
         accounts.record(event, user=current_user.account.username, address=client_address(), detail=detail)
 
 
+def request_language() -> str:
+    """The language of the request being answered: its ``lang=``, or that of the page it leads to (``next=/?lang=ru``),
+    else the browser's ``Accept-Language``."""
+    for value in (request.values.get("lang"), urlsplit(request.values.get("next") or "").query):
+        for part in (value or "").split("&"):
+            code = part.removeprefix("lang=")
+            if code in languages():
+                return code
+    return browser_language()
+
+
 def security_headers(reply: Response, script_hashes: list[str]) -> Response:
     """The headers every reply carries (see the module's docstring)."""
     csp = {
@@ -111,7 +123,10 @@ def security_headers(reply: Response, script_hashes: list[str]) -> Response:
     headers = reply.headers
     headers["Content-Security-Policy"] = "; ".join(f"{k} {v}" for k, v in csp.items())
     headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = "no-referrer"
+    # same-origin, not no-referrer: the page asks for its layout at /_dash-layout, which has no query string; the
+    # browser's Referer (the page's own address, with ?lang=ru) tells the server the page's language. Sent to this
+    # server only: no other site ever learns a view's address (and the page loads nothing from another site).
+    headers["Referrer-Policy"] = "same-origin"
     headers["X-Frame-Options"] = "DENY"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     if request.is_secure:
@@ -135,7 +150,7 @@ def install(app: Dash, accounts: Accounts | None) -> None:
         SESSION_COOKIE_NAME="obsmap_session",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session (a page stays open all night)
-        WTF_CSRF_SSL_STRICT=False,  # Referrer-Policy: no-referrer sends no Referer to check; the token does the work
+        WTF_CSRF_SSL_STRICT=False,  # the token does the work (a sign-in page opened from a bookmark has no Referer)
         OBSMAP_OPEN=accounts is None,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,  # a callback's payload is a few KB; nothing larger is read
     )
@@ -146,6 +161,9 @@ def install(app: Dash, accounts: Accounts | None) -> None:
 
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     CSRFProtect(server)
+    # The sign-in page's words: {{ _("...") }} in templates/sign_in.html, in the language of the moment.
+    server.jinja_env.add_extension("jinja2.ext.i18n")
+    server.jinja_env.install_gettext_callables(gettext=_, ngettext=ngettext, newstyle=True)  # type: ignore[attr-defined]
     script_hashes = app.csp_hashes()
 
     @server.after_request
@@ -157,16 +175,20 @@ def install(app: Dash, accounts: Accounts | None) -> None:
 
     @server.errorhandler(CSRFError)
     def _csrf_failed(exc: CSRFError) -> tuple[str, int]:
-        return "This form or page has expired (its security token is missing or old): reload the page and try again.\n", 400
+        with use(request_language()):
+            return _("This form or page has expired (its security token is missing or old): reload the page and try again.") + "\n", 400
 
     @server.errorhandler(DependencyException)
     def _no_such_file(_exc: DependencyException) -> tuple[str, int]:
-        return "No such file.\n", 404  # a crafted component-suite path: not a server error
+        with use(request_language()):
+            return _("No such file.") + "\n", 404  # a crafted component-suite path: not a server error
 
     @server.errorhandler(500)
     def _server_error(_exc: Any) -> tuple[str, int, dict[str, str]]:
         # Never a traceback to the browser: the log has it.
-        return "Something went wrong on the server; the details are in the server's log.\n", 500, {"Content-Type": "text/plain"}
+        with use(request_language()):
+            said = _("Something went wrong on the server; the details are in the server's log.")
+        return said + "\n", 500, {"Content-Type": "text/plain"}
 
     if accounts is None:
         return
@@ -187,17 +209,23 @@ def install(app: Dash, accounts: Accounts | None) -> None:
             return None
         if request.method == "GET" and not path.startswith(("/_dash", "/export", "/_reload")):
             return redirect("/sign-in?next=" + _quote_next(request.full_path.rstrip("?")))
-        return "Sign in first.\n", 401
+        with use(request_language()):
+            return _("Sign in first.") + "\n", 401
 
     def _sign_in_page(error: str | None = None, status: int = 200, username: str = "") -> tuple[str, int]:
-        page = render_template(
-            "sign_in.html",
-            error=error,
-            username=username,
-            next=_local_path(request.values.get("next")),
-            csrf_token=generate_csrf(),
-            oidc=oidc is not None,
-        )
+        """The sign-in page in the language of the page asked for (``next``'s ``lang=``), else the browser's.
+        ``error`` is already in that language."""
+        next_path = _local_path(request.values.get("next"))
+        with use(request_language()) as lang:
+            page = render_template(
+                "sign_in.html",
+                error=error,
+                username=username,
+                next=next_path,
+                csrf_token=generate_csrf(),
+                oidc=oidc is not None,
+                lang=lang,
+            )
         return page, status
 
     @server.route("/sign-in", methods=["GET", "POST"])
@@ -211,7 +239,9 @@ def install(app: Dash, accounts: Accounts | None) -> None:
         except Throttled as exc:
             return _sign_in_page(str(exc), 429, username)
         if account is None:
-            return _sign_in_page("Wrong user name or password.", 401, username)
+            with use(request_language()):
+                said = _("Wrong user name or password.")
+            return _sign_in_page(said, 401, username)
         _start_session(account)
         return redirect(_local_path(request.form.get("next")))
 
@@ -252,7 +282,8 @@ def _install_oidc(server: Flask, accounts: Accounts, start_session: Any, sign_in
         @server.route("/sign-in/oidc")
         @server.route("/sign-in/oidc/callback")
         def oidc_off() -> tuple[str, int]:
-            return "Single sign-on is not set up on this server.\n", 404
+            with use(request_language()):
+                return _("Single sign-on is not set up on this server.") + "\n", 404
 
         return None
     from authlib.integrations.flask_client import OAuth
@@ -284,11 +315,15 @@ def _install_oidc(server: Flask, accounts: Accounts, start_session: Any, sign_in
             token = client.authorize_access_token()
         except Exception as exc:  # noqa: BLE001 - any failure of the provider's answer is a failed sign-in
             accounts.record("sign_in_failed", user=None, address=address, detail={"via": "oidc", "reason": type(exc).__name__})
-            return sign_in_page("The sign-in provider's answer could not be checked; try again.", 401)
+            with use(request_language()):
+                said = _("The sign-in provider's answer could not be checked; try again.")
+            return sign_in_page(said, 401)
         claims = token.get("userinfo")  # the id_token's claims, checked by Authlib against the provider's keys
         if not claims:
             accounts.record("sign_in_failed", user=None, address=address, detail={"via": "oidc", "reason": "no id_token"})
-            return sign_in_page("The sign-in provider's answer could not be checked; try again.", 401)
+            with use(request_language()):
+                said = _("The sign-in provider's answer could not be checked; try again.")
+            return sign_in_page(said, 401)
         # An e-mail address names the person only when the provider has verified it.
         email = claims.get("email") if claims.get("email_verified") else None
         name = claims.get("preferred_username") or email or ""
@@ -296,7 +331,12 @@ def _install_oidc(server: Flask, accounts: Accounts, start_session: Any, sign_in
         if account is None or account.disabled:
             reason = "no local account" if account is None else "account disabled"
             accounts.record("sign_in_failed", user=name[:64] or None, address=address, detail={"via": "oidc", "reason": reason})
-            return sign_in_page(f"{name or 'This person'} has no obsmap account here; ask the mission's admin.", 403)
+            with use(request_language()):
+                if name:
+                    said = _("{name} has no obsmap account here; ask the mission's admin.").format(name=name)
+                else:
+                    said = _("This person has no obsmap account here; ask the mission's admin.")
+            return sign_in_page(said, 403)
         accounts.record("sign_in", user=account.username, address=address, detail={"via": "oidc"})
         target = session.get("oidc_next", "/")
         start_session(account)

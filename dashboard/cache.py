@@ -42,6 +42,7 @@ from flask import Flask, current_app, has_app_context
 from flask_caching import Cache
 
 from geo.errors import ObsmapError
+from geo.i18n import _, current
 
 T = TypeVar("T")
 CACHE_ENV = "OBSMAP_CACHE"
@@ -98,12 +99,14 @@ def cache_config(url: str | None = None) -> dict[str, Any]:
     except ValueError:
         parts, port = None, None
     if parts is None or parts.scheme not in ("redis", "rediss") or not parts.hostname:
-        shown = url if "@" not in url else "that URL"  # credentials are never repeated
-        raise ObsmapError(f"--cache (or ${CACHE_ENV}) takes simple, none or redis://host:port/db, not {shown}.")
+        shown = url if "@" not in url else _("that URL")  # credentials are never repeated
+        raise ObsmapError(_("--cache (or ${env}) takes simple, none or redis://host:port/db, not {url}.").format(env=CACHE_ENV, url=shown))
     if parts.password is not None or "password" in parts.query.lower():
         raise ObsmapError(
-            f"--cache (or ${CACHE_ENV}) must not hold a password (any user of this machine can read a command line): put it in a file only "
-            f"obsmap can read and name that file in ${PASSWORD_FILE_ENV}."
+            _(
+                "--cache (or ${env}) must not hold a password (any user of this machine can read a command line): put it in a file only "
+                "obsmap can read and name that file in ${file_env}."
+            ).format(env=CACHE_ENV, file_env=PASSWORD_FILE_ENV)
         )
     options: dict[str, Any] = {"socket_timeout": SOCKET_TIMEOUT_S, "socket_connect_timeout": SOCKET_TIMEOUT_S}
     secret_file = os.environ.get(PASSWORD_FILE_ENV)
@@ -111,7 +114,9 @@ def cache_config(url: str | None = None) -> dict[str, Any]:
         try:
             options["password"] = Path(secret_file).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ObsmapError(f"${PASSWORD_FILE_ENV}: cannot read {secret_file} ({exc.strerror}).") from None
+            raise ObsmapError(
+                _("${env}: cannot read {file} ({error}).").format(env=PASSWORD_FILE_ENV, file=secret_file, error=exc.strerror)
+            ) from None
     shown = f"{parts.scheme}://{parts.hostname}:{port or 6379}{parts.path or '/0'}"
     return {**common, "CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": url, "CACHE_OPTIONS": options, "OBSMAP_CACHE_SHOWN": shown}
 
@@ -216,8 +221,9 @@ def shareable(mission_version: str) -> bool:
     return bool(mission_version) and not mission_version.startswith("object-")
 
 
-def part_key(mission_version: str, key: Hashable) -> str:
-    """The cache's name for a part: fixed length, the same in every process for the same version and key.
+def part_key(mission_version: str, key: Hashable, language: str | None = None) -> str:
+    """The cache's name for a part: fixed length, the same in every process for the same version, key and language
+    (``language``: the current one by default; a part holds words, so a Russian view's parts are never an English one's).
 
     >>> from dashboard.filters import Filters
     >>> k = part_key("v1|all|forms", ("map", Filters("voting", regions=("KZ-KAR",)), False))
@@ -225,8 +231,12 @@ def part_key(mission_version: str, key: Hashable) -> str:
     (True, 76, True)
     >>> k == part_key("v1|all|aggregates", ("map", Filters("voting", regions=("KZ-KAR",)), False))
     False
+    >>> key = ("map", Filters("voting", regions=("KZ-KAR",)), False)
+    >>> k == part_key("v1|all|forms", key, "ru"), k == part_key("v1|all|forms", key, "en")
+    (False, True)
     """
-    text = json.dumps([CODE, mission_version, _canonical(key)], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    words = language or current()
+    text = json.dumps([CODE, mission_version, words, _canonical(key)], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return KEY_PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -27,6 +27,8 @@ from dashboard.layout import LAZY, lazy_store
 from dashboard.live import LiveMission
 from dashboard.selection import FORM_FIELDS, select
 from dashboard.state import CLEARABLE, clear_words, filter_to_clear, next_view, tautology, without
+from geo.i18n import _, browser_language, languages, use
+from geo.i18n import current as current_language
 from geo.schema import PHASE_LABELS
 
 IMAGE_LINKS = tuple(f"{figure}-{fmt}" for figure in ("map", "problems", "timeline") for fmt in ("png", "svg"))
@@ -124,74 +126,79 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         filters, notices = next_view(
             trigger, search=search, controls=controls, current=current, map_click=map_click, bar_click=bar_click, known=known
         )
-        filters, withheld = access.restrict(filters, live.min_n)
-        notices = [*notices, *withheld]
-        if trigger == "region-map" and isinstance(current, dict) and filters.to_dict() == {k: v for k, v in current.items() if k != SHOWN}:
-            raise dash.exceptions.PreventUpdate  # a click on a station (it opens its forms) or on the region drilled into
-        chosen = select(mission, filters)
-        # The URL follows the view (a new history entry); when the URL led, it stays as the browser has it.
-        if trigger not in (None, "url", "data-version"):
-            out["url"] = to_query(filters, default_min_n=known.min_n)
-        out["live"] = text.live_status(mission, opened)
-        if trigger == "data-version":  # organisations and teams that arrived since the page was built become choosable
-            out["org_options"] = sorted(mission.forms["observer_org"].dropna().unique())  # teams: found as one types
-        out["store"] = {**filters.to_dict(), SHOWN: mission.version}  # the data the page's figures were made from
-        out["notices"] = _notice(notices)
-        if not len(chosen.phase):  # no form: said of the filters, with the filter to clear in one click
-            out["notices"] = [out["notices"], _empty_notice(filters, current, mission.region_names, bool(len(chosen.all_phases)))]
-        if more_filters_active(filters) and trigger != "data-version":
-            out["more"] = True
-        if trigger in (None, "url", "mode-toggle", "reset"):
-            briefing = filters.mode == "briefing"
-            out["page"] = "obs-page obs-briefing" if briefing else "obs-page"
-            out["mode"] = "Exit briefing view" if briefing else "Briefing view"
-        if trigger != "data-version":  # new data leaves the controls alone (a slider may be in the user's hand)
-            # Only the controls that show something else than the view: the others are not sent, nor redrawn.
-            wanted = controls_from_filters(filters)
-            out["controls"] = {c: dash.no_update if controls.get(c) == v else v for c, v in wanted.items()}
+        with use(filters.lang):
+            filters, withheld = access.restrict(filters, live.min_n)
+            notices = [*notices, *withheld]
+            if (
+                trigger == "region-map"
+                and isinstance(current, dict)
+                and filters.to_dict() == {k: v for k, v in current.items() if k != SHOWN}
+            ):
+                raise dash.exceptions.PreventUpdate  # a click on a station (it opens its forms) or on the region drilled into
+            chosen = select(mission, filters)
+            # The URL follows the view (a new history entry); when the URL led, it stays as the browser has it.
+            if trigger not in (None, "url", "data-version"):
+                out["url"] = to_query(filters, default_min_n=known.min_n)
+            out["live"] = text.live_status(mission, opened)
+            if trigger == "data-version":  # organisations and teams that arrived since the page was built become choosable
+                out["org_options"] = sorted(mission.forms["observer_org"].dropna().unique())  # teams: found as one types
+            out["store"] = {**filters.to_dict(), SHOWN: mission.version}  # the data the page's figures were made from
+            out["notices"] = _notice(notices)
+            if not len(chosen.phase):  # no form: said of the filters, with the filter to clear in one click
+                out["notices"] = [out["notices"], _empty_notice(filters, current, mission.region_names, bool(len(chosen.all_phases)))]
+            if more_filters_active(filters) and trigger != "data-version":
+                out["more"] = True
+            if trigger in (None, "url", "mode-toggle", "reset"):
+                briefing = filters.mode == "briefing"
+                out["page"] = "obs-page obs-briefing" if briefing else "obs-page"
+                out["mode"] = _("Exit briefing view") if briefing else _("Briefing view")
+            if trigger != "data-version":  # new data leaves the controls alone (a slider may be in the user's hand)
+                # Only the controls that show something else than the view: the others are not sent, nor redrawn.
+                wanted = controls_from_filters(filters)
+                out["controls"] = {c: dash.no_update if controls.get(c) == v else v for c, v in wanted.items()}
 
-        # Each part is made once per (forms, view, privacy) and remembered with the view's forms (Selection.remember),
-        # and shared with the other workers through the app's cache (dashboard.cache: Redis with --cache).
-        def part(name: str, make: Any) -> Any:
-            key = (name, filters, private)
-            return chosen.remember(key, lambda: cache.remember(mission.version, key, make))
+            # Each part is made once per (forms, view, privacy) and remembered with the view's forms (Selection.remember),
+            # and shared with the other workers through the app's cache (dashboard.cache: Redis with --cache).
+            def part(name: str, make: Any) -> Any:
+                key = (name, filters, private)
+                return chosen.remember(key, lambda: cache.remember(mission.version, key, make))
 
-        # The drill-down's layers go when the map is or was drilled into; a country map keeps its empty layers as they are.
-        layers = bool(filters.drill) or not isinstance(current, dict) or bool(current.get("drill")) or trigger in (None, "url")
-        patch, out["map_title"], out["map_caption"], map_notices = part(
-            f"map-{layers}", lambda: views.map_patch(mission, chosen, filters, private, layers)
-        )
-        out["map"] = patch
-        out["fit"] = views.map_fit(mission, filters)
-        out["back"] = None if filters.drill else {"display": "none"}
-        if filters.drill:  # Back returns to the selection before the drill-down
-            before = ", ".join(mission.region_names.get(r, r) for r in filters.back_to)
-            before = before if len(filters.back_to) < 4 else text.plural(len(filters.back_to), "{n} region", "{n} regions")
-            out["back_label"] = f"← Back to {before}" if before else "← Back to the country"
-        said = tautology(filters) if len(chosen.phase) else None  # an empty view says so instead (notices)
-        out["map_notices"] = _notice([*map_notices, *filter(None, [said])])
-        # The findings, the N, the region table, the problem chart and the timeline depend on the forms, the problem, the
-        # threshold and the privacy only: when a click changed none of these (the metric, the mode, a drill into a region
-        # already alone in the selection), the browser keeps what it shows and redraws nothing.
-        if not _same_findings(trigger, current, filters, mission.version):
-            fraction = bool(as_fraction)
-            out["headlines"] = part(f"headlines-{fraction}", lambda: views.headlines(mission, chosen, filters, fraction, private))
-            out["n_shown"] = part("n_shown", lambda: views.n_shown(mission, chosen, filters, private))
-            out["regions"] = part("regions", lambda: tables.region_table(mission, chosen, filters, private))
-            out["regions_title"] = text.region_table_title(filters)
-            out["problems"], out["problems_title"] = part("problems", lambda: views.problems(chosen, filters, private))
-            out["timeline"] = part("timeline", lambda: views.timeline(chosen, filters, private))
-        query = to_query(filters, always_form=True, default_min_n=known.min_n)
-        # While the table is open, its CSV link is the table's (search, column filters, sort: set by show_rows with each
-        # new list); a view change that keeps the list (the metric, the mode) must not put back every form of the view.
-        if not (table_open and access.sees_forms):
-            out["csv"] = f"/export.csv{query}" if access.sees_forms else None
-        out["brief"] = f"/export/brief.pdf{query}"
-        out["images"] = {link: "/export/{}.{}{}".format(*link.split("-"), query) for link in IMAGE_LINKS}
-        # The table's rows are asked for by the grid itself, a block at a time (show_rows); this names the forms it
-        # lists, so that an open table starts again from its first row when they change, and only then.
-        out["rows"] = table_pages.view_key(mission, filters) if access.sees_forms else None
-        return out
+            # The drill-down's layers go when the map is or was drilled into; a country map keeps its empty layers as they are.
+            layers = bool(filters.drill) or not isinstance(current, dict) or bool(current.get("drill")) or trigger in (None, "url")
+            patch, out["map_title"], out["map_caption"], map_notices = part(
+                f"map-{layers}", lambda: views.map_patch(mission, chosen, filters, private, layers)
+            )
+            out["map"] = patch
+            out["fit"] = views.map_fit(mission, filters)
+            out["back"] = None if filters.drill else {"display": "none"}
+            if filters.drill:  # Back returns to the selection before the drill-down
+                before = ", ".join(mission.region_names.get(r, r) for r in filters.back_to)
+                before = before if len(filters.back_to) < 4 else text.plural(len(filters.back_to), "{n} region", "{n} regions")
+                out["back_label"] = _("← Back to {regions}").format(regions=before) if before else _("← Back to the country")
+            said = tautology(filters) if len(chosen.phase) else None  # an empty view says so instead (notices)
+            out["map_notices"] = _notice([*map_notices, *filter(None, [said])])
+            # The findings, the N, the region table, the problem chart and the timeline depend on the forms, the problem, the
+            # threshold and the privacy only: when a click changed none of these (the metric, the mode, a drill into a region
+            # already alone in the selection), the browser keeps what it shows and redraws nothing.
+            if not _same_findings(trigger, current, filters, mission.version):
+                fraction = bool(as_fraction)
+                out["headlines"] = part(f"headlines-{fraction}", lambda: views.headlines(mission, chosen, filters, fraction, private))
+                out["n_shown"] = part("n_shown", lambda: views.n_shown(mission, chosen, filters, private))
+                out["regions"] = part("regions", lambda: tables.region_table(mission, chosen, filters, private))
+                out["regions_title"] = text.region_table_title(filters)
+                out["problems"], out["problems_title"] = part("problems", lambda: views.problems(chosen, filters, private))
+                out["timeline"] = part("timeline", lambda: views.timeline(chosen, filters, private))
+            query = to_query(filters, always_form=True, default_min_n=known.min_n)
+            # While the table is open, its CSV link is the table's (search, column filters, sort: set by show_rows with each
+            # new list); a view change that keeps the list (the metric, the mode) must not put back every form of the view.
+            if not (table_open and access.sees_forms):
+                out["csv"] = f"/export.csv{query}" if access.sees_forms else None
+            out["brief"] = f"/export/brief.pdf{query}"
+            out["images"] = {link: "/export/{}.{}{}".format(*link.split("-"), query) for link in IMAGE_LINKS}
+            # The table's rows are asked for by the grid itself, a block at a time (show_rows); this names the forms it
+            # lists, so that an open table starts again from its first row when they change, and only then.
+            out["rows"] = table_pages.view_key(mission, filters) if access.sees_forms else None
+            return out
 
     @app.callback(
         Output("headlines", "children", allow_duplicate=True),
@@ -202,8 +209,9 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
     def rephrase(as_fraction, current):
         """The "one out of four" switch -> the findings, phrased as fractions or per cent."""
         access, mission = _reader(live)
-        filters, _ = access.restrict(from_dict(current, live.known(mission)), live.min_n)
-        return views.headlines(mission, select(mission, filters), filters, bool(as_fraction), access.aggregates_only)
+        with use(_lang(current)):
+            filters, _withheld = access.restrict(from_dict(current, live.known(mission)), live.min_n)
+            return views.headlines(mission, select(mission, filters), filters, bool(as_fraction), access.aggregates_only)
 
     @app.callback(
         Output("forms-table", "getRowsResponse", allow_duplicate=True),
@@ -226,7 +234,7 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         if not access.sees_forms:  # a crafted request from an aggregates-only account: no form, not even a count
             return {"rowData": [], "rowCount": 0}, dash.no_update, dash.no_update
         known = live.known(mission)
-        filters, _ = access.restrict(from_dict(current, known), live.min_n)
+        filters, _withheld = access.restrict(from_dict(current, known), live.min_n)
         query = table_pages.query_from_grid(ask, search, opened if new_only else None)
         start, end = table_pages.block(ask)
         rows, count = table_pages.page(mission, select(mission, filters), query, start, end)
@@ -243,7 +251,9 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
                 _audited.popitem(last=False)
         if start:
             return reply, dash.no_update, dash.no_update
-        return reply, f"/export.csv{view}{table_pages.to_params(query)}", table_pages.describe(query, count)
+        with use(filters.lang):
+            said = table_pages.describe(query, count)
+        return reply, f"/export.csv{view}{table_pages.to_params(query)}", said
 
     for part, prop in LAZY.items():
         app.clientside_callback(
@@ -291,7 +301,7 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
                 var source = api.getGridOption("datasource");
                 if (source) { api.setGridOption("datasource", {getRows: source.getRows}); }
             });
-            return "Finding the forms…";
+            return obsmapText("finding");
         }
         """,
         Output("table-status", "children", allow_duplicate=True),
@@ -434,9 +444,10 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         if not opening:
             access, mission = _reader(live)
             known = live.known(mission)
-            filters, _ = access.restrict(from_dict(current, known), live.min_n)
+            filters, _withheld = access.restrict(from_dict(current, known), live.min_n)
             href = f"/export.csv{to_query(filters, always_form=True, default_min_n=known.min_n)}" if access.sees_forms else None
-        label = "Hide the forms" if opening else "Show the forms"
+        with use(_lang(current)):
+            label = _("Hide the forms") if opening else _("Show the forms")
         return opening, label, shown if opening else hidden, hidden if opening else shown, href
 
     # The briefing view's phase buttons (the filter bar is hidden there) show the phase control's value, and a press on
@@ -497,16 +508,20 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
     def open_form(cell, map_click, visit, current):
         """A click on a table row, or on an observed station of the drilled-down map (its visits listed, newest first),
         or a visit chosen in the list -> that form in the side panel, every answer. Only for those who see forms."""
+        with use(_lang(current)):
+            return _open_form(cell, map_click, visit, current)
+
+    def _open_form(cell, map_click, visit, current):
         trigger = ctx.triggered_id
         access, mission = _reader(live)
         no = dash.no_update
         hidden = {"display": "none"}
         if not access.sees_forms:  # an aggregates-only account: nothing, however asked
-            return False, "Form", None, [], None, hidden, None
+            return False, _("Form"), None, [], None, hidden, None
         if trigger == "region-map":
             if not (isinstance(current, dict) and current.get("drill")) or not form_detail.on_station(map_click):
                 raise dash.exceptions.PreventUpdate  # a click on a region drills in (update_view): nothing to parse here
-            filters, _ = access.restrict(from_dict(current, live.known(mission)), live.min_n)
+            filters, _withheld = access.restrict(from_dict(current, live.known(mission)), live.min_n)
             if not filters.drill:
                 raise dash.exceptions.PreventUpdate
             chosen = select(mission, filters)
@@ -520,7 +535,8 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
             form = visits.iloc[0]
             auth.audit("form_opened", {"form": str(form["form_id"]), "station": station})
             box = None if len(visits) > 1 else hidden
-            heading = f"Station {station}: " + text.plural(len(visits), "{n} visit", "{n} visits, newest first")
+            visits_said = text.plural(len(visits), "{n} visit", "{n} visits, newest first")
+            heading = _("Station {station}: {visits}").format(station=station, visits=visits_said)
             return True, form_detail.title(form), form_detail.body(mission, form), options, options[0]["value"], box, heading
         form_id = (cell or {}).get("rowId") if trigger == "forms-table" else visit
         form = form_detail.form_by_id(mission, form_id)
@@ -573,6 +589,12 @@ def _reader(live: LiveMission) -> tuple[Access, Any]:
     return access, access.scope(live.current())
 
 
+def _lang(current: Any) -> str:
+    """The language of the view in the filter store (the browser's ``Accept-Language`` when the store has none)."""
+    lang = current.get("lang") if isinstance(current, dict) else None
+    return lang if lang in languages() else browser_language()
+
+
 def _unchanged(dependency: Any) -> Any:
     """``no_update`` in the shape of an output group."""
     if isinstance(dependency, dict):
@@ -582,13 +604,17 @@ def _unchanged(dependency: Any) -> Any:
 
 def _empty_notice(filters: Filters, before: Any, names: dict[str, str], other_phases: bool) -> html.Div:
     """ "No forms match these filters", and a button that clears the filter just changed (or the most specific one)."""
-    phase = PHASE_LABELS[filters.form_type].lower()
-    said = f"No {phase} forms match these filters" + (" (forms of other phases do)." if other_phases else ".")
+    label = PHASE_LABELS[filters.form_type]
+    phase = label.lower() if current_language() == "en" else label
+    if other_phases:
+        said = _("No {phase} forms match these filters (forms of other phases do).").format(phase=phase)
+    else:
+        said = _("No {phase} forms match these filters.").format(phase=phase)
     name = filter_to_clear(filters, before if isinstance(before, dict) else None)
     button = (
         dbc.Button(clear_words(filters, name, names), id={"type": CLEAR, "field": name}, color="primary", size="sm", className="ms-2")
         if name
-        else dbc.Button("Reset filters", id={"type": CLEAR, "field": "all"}, color="primary", size="sm", className="ms-2")
+        else dbc.Button(_("Reset filters"), id={"type": CLEAR, "field": "all"}, color="primary", size="sm", className="ms-2")
     )
     return html.Div([html.Span(said, id="no-forms"), button], className="alert alert-info obs-notice", role="status")
 

@@ -53,6 +53,9 @@ from dashboard.metrics import metric_table
 from dashboard.selection import select
 from dashboard.tables import region_table
 from dashboard.views import drill_layers, problems, region_values, timeline, view_of
+from geo import i18n
+from geo.i18n import _, current, number
+from geo.i18n import percent as percent_text
 from geo.mission import MissionDataset
 from geo.schema import PHASE_LABELS
 
@@ -66,7 +69,18 @@ KALEIDO_OPTIONS = {"mathjax": False, "enable_extensions": False, "proxy_server":
 FIGURES = ("map", "problems", "timeline")
 RENDER_TIMEOUT_S = 60  # a map picture is 1.5-2 s of chromium's CPU warm, a brief's printing under 1 s; a stuck one is given up on
 MAX_JOBS = 16  # pictures and briefs admitted per process at once (one drawn, the rest in line); more: 503 + Retry-After
-TEMPLATES = Environment(loader=PackageLoader("dashboard", "templates"), autoescape=select_autoescape(["html"]), trim_blocks=True)
+TEMPLATES = Environment(
+    loader=PackageLoader("dashboard", "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    extensions=["jinja2.ext.i18n"],
+)
+# The templates' words in the language of the moment ({{ _("...") }}, {% trans %}); newstyle: "%(name)s" placeholders,
+# filled and escaped by jinja, so a template's own strings avoid a bare "%" (a per-cent sign comes from ``percent``).
+TEMPLATES.install_gettext_callables(i18n._, i18n.ngettext, newstyle=True)
+TEMPLATES.policies["ext.i18n.trimmed"] = True  # as scripts.i18n extracts them: a {% trans %} block's lines joined by one space
+TEMPLATES.filters["number"] = number
+TEMPLATES.globals["percent"] = percent_text
 
 
 def caption(mission: MissionDataset, filters: Filters, private: bool = False) -> str:
@@ -135,7 +149,7 @@ def map_figure(
     values = region_values(mission, metric, filters, private)
     # The names' font inline: the picture's page has no app to fetch it from.
     view = view_of(mission, filters.drill, (width, height))
-    notes = mission.meta.get("map_notes")
+    notes = mission.map_notes
     fig = make_region_map(mission.geojson, mission.region_names, values, view, mission.districts, font_url=font_data_url(), notes=notes)
     for name, layer in drill_layers(mission, chosen, filters).items():
         fig.data[trace_index(name)].update(layer)
@@ -289,6 +303,15 @@ def _two_lines(name: str) -> str:
     return name[:cut] + "<br>" + name[cut + 1 :]
 
 
+def _failed(what: str) -> str:
+    """What a person reads when chromium failed to ``what`` (the log keeps the English ``what``)."""
+    if what == "draw the map":
+        return _("chromium could not draw the map; try again (the server log has the detail).")
+    if what == "print the brief":
+        return _("chromium could not print the brief; try again (the server log has the detail).")
+    return _("chromium could not draw the picture; try again (the server log has the detail).")
+
+
 class ExportBusy(ExportUnavailable):
     """Too many pictures and briefs in hand on this process: come back in ``retry_after`` seconds (a 503 with Retry-After)."""
 
@@ -436,7 +459,12 @@ class Renderer:
         with self._admitting:
             if self._jobs >= MAX_JOBS:
                 wait = max(2, math.ceil(self._jobs * self._step_s))
-                raise ExportBusy(f"{self._jobs} pictures and briefs are being made on this server; try again in {wait} s.", wait)
+                raise ExportBusy(
+                    _("{jobs} pictures and briefs are being made on this server; try again in {wait} s.").format(
+                        jobs=number(self._jobs), wait=number(wait)
+                    ),
+                    wait,
+                )
             self._jobs += 1
         self._in_job.active = True
         try:
@@ -478,7 +506,10 @@ class Renderer:
         """``work(browser)`` (a coroutine) in the browser, once it is free; bounded in waiting and in time."""
         # Waiting in line is bounded too: a request never hangs behind a stuck picture.
         if not self._lock.acquire(timeout=RENDER_TIMEOUT_S):
-            raise ExportBusy(f"the picture renderer is busy for more than {RENDER_TIMEOUT_S} s; try again.", RENDER_TIMEOUT_S)
+            raise ExportBusy(
+                _("the picture renderer is busy for more than {seconds} s; try again.").format(seconds=number(RENDER_TIMEOUT_S)),
+                RENDER_TIMEOUT_S,
+            )
         try:
             if self._kaleido is not None and not (self._thread and self._thread.is_alive()):
                 self.stop()  # its event loop's thread is gone (killed from outside): start afresh rather than wait
@@ -491,7 +522,7 @@ class Renderer:
         except Exception as exc:
             log.warning("chromium failed to %s: %r", what, exc)
             self.stop()
-            raise ExportUnavailable(f"chromium could not {what}; try again (the server log has the detail).") from exc
+            raise ExportUnavailable(_failed(what)) from exc
         finally:
             self._lock.release()
 
@@ -623,13 +654,14 @@ def brief_html(mission: MissionDataset, filters: Filters, private: bool = False)
     rest = sorted((r for r in regions if r not in listed), key=lambda r: (r["region"].casefold(), r["region"]))
     meta = mission.meta
     return TEMPLATES.get_template("brief.html").render(
-        name=meta.get("name", "mission"),
-        title=meta.get("name", "Election observation mission"),
-        mission_line=meta.get("mission", ""),
+        lang=current(),
+        name=mission.text("name") or _("mission"),
+        title=mission.text("name") or _("Election observation mission"),
+        mission_line=mission.text("mission") or "",
         phase=PHASE_LABELS[filters.form_type],
         selection=filters.describe(mission.region_names),
-        as_of=text.as_of(mission) or "not given",
-        synthetic=meta.get("notice", "The forms are synthetic.") if meta.get("synthetic") else None,
+        as_of=text.as_of(mission) or _("not given"),
+        synthetic=(mission.text("notice") or _("The forms are synthetic.")) if meta.get("synthetic") else None,
         map_png=_data_url(map_png),
         chart_png=_data_url(chart_png),
         sentences=sentences,
@@ -638,7 +670,9 @@ def brief_html(mission: MissionDataset, filters: Filters, private: bool = False)
         few=[r for r in rest if not r["assessed"] or r["assessed"] < filters.min_n],
         more=[r for r in rest if r["assessed"] and r["assessed"] >= filters.min_n],
         min_n=filters.min_n,
-        sources=meta.get("sources", []),
+        sources=mission.sources,
+        ci_head=_("95 % CI"),
+        ci_level=percent_text(95),
     )
 
 
@@ -662,7 +696,7 @@ def _side_by_side(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict
 def _brief_statement(form_type: str, tally: dict[str, int], filters: Filters, private: bool) -> str:
     """The phase's statement as a printed page says it: a reason where there is no figure, never an instruction."""
     if form_type == "tabulation" and tally["n"] == 0 and (filters.setting or filters.evoting):
-        return "Not shown: urban/rural and voting-method filters do not apply to territorial commissions."
+        return _("Not shown: urban/rural and voting-method filters do not apply to territorial commissions.")
     return text.statement_for(form_type, tally, filters, private=private)
 
 
@@ -729,7 +763,7 @@ def chromium() -> str:
         path = shutil.which(name)
         if path:
             return path
-    raise ExportUnavailable("Images and briefs need a chromium on PATH: install Debian's chromium (make test does).")
+    raise ExportUnavailable(_("Images and briefs need a chromium on PATH: install Debian's chromium (make test does)."))
 
 
 def html_to_pdf(html: str) -> bytes:

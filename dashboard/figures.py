@@ -20,7 +20,10 @@ from dashboard.analysis import interval_text, percent
 from dashboard.filters import format_hour
 from dashboard.memo import IdentityLru
 from dashboard.metrics import MetricView
-from dashboard.text import station_hover
+from dashboard.text import forms_count, plural, station_hover
+from geo.i18n import _, number, plotly_separators
+from geo.i18n import percent as percent_text
+from geo.schema import LEVEL_LABELS
 
 
 def plotly_text(value: object) -> str:
@@ -43,7 +46,7 @@ def _escaped_names(names: dict[str, str]) -> dict[str, str]:
 
 MAP_HOVER = "<b>%{customdata[0]}</b><br>%{customdata[1]}<extra></extra>"
 STATION_HOVER = "%{customdata}<extra></extra>"
-STATION_BRIEF_HOVER = "<b>%{{customdata}}</b><br>Worst assessment: {cls}<extra></extra>"  # a class of very many stations
+STATION_BRIEF_HOVER = "<b>%{{customdata}}</b><br>{worst}<extra></extra>"  # a class of very many stations
 
 STATION_CLASSES = tuple(theme.STATION_COLOURS)
 # The map's traces by name, in drawing order; a filter change patches them by name (see trace_index).
@@ -51,6 +54,19 @@ REGIONS, DISTRICTS, UNOBSERVED = "Regions", "District borders", "Not observed"
 SMALL_REGIONS, MAP_NOTES = "Small regions", "Map notes"
 STATIONS = tuple(f"Observed: {cls}" for cls in STATION_CLASSES)
 MAP_TRACES = (REGIONS, DISTRICTS, SMALL_REGIONS, UNOBSERVED, *STATIONS, MAP_NOTES)
+
+
+def shown_trace_name(name: str) -> str:
+    """A map trace's name as its legend shows it, in the current language ("Observed: very bad", Russian
+    «Наблюдались: очень плохо»). The traces are found by their place (:func:`trace_index`), never by a translated name;
+    in English the name is :data:`MAP_TRACES`' own."""
+    if name == UNOBSERVED:
+        return _("Not observed")
+    if name in STATIONS:
+        cls = STATION_CLASSES[STATIONS.index(name)]
+        return _("Observed: {level}").format(level=LEVEL_LABELS[cls])
+    return name
+
 
 # ------------------------------------------------------------------------------------ names on the map
 # MapLibre draws text only from a font it is given: the map's style names a font file ("font-faces": MapLibre then
@@ -192,7 +208,10 @@ def figure(data: list[dict[str, Any]], layout: dict[str, Any]) -> go.Figure:
     """A figure in obsmap's template from plain dicts, not checked by plotly property by property: those checks
     took 5-7 ms a figure, a third of a filter change at 1,000,000 forms. Every figure the page and the exports
     show is checked against plotly's schema by the tests instead (tests/dashboard/test_figures_valid.py)."""
-    return go.Figure({"data": data, "layout": {"template": theme.TEMPLATE_JSON, **layout}}, _validate=False)
+    # The language's decimal mark and thousands separator for every number plotly writes (axes, colour bars, hovers).
+    return go.Figure(
+        {"data": data, "layout": {"template": theme.TEMPLATE_JSON, "separators": plotly_separators(), **layout}}, _validate=False
+    )
 
 
 def trace_index(name: str) -> int:
@@ -219,13 +238,14 @@ def region_map_values(
     for code, value, too_few, hover in rows:
         if chosen and code not in chosen:
             z.append(theme.NOT_SELECTED_Z)
-            text.append("Not in the selected regions")
+            text.append(_("Not in the selected regions"))
         elif value is None or math.isnan(value):
             z.append(theme.NO_DATA_Z)
             text.append(hover)
         elif too_few:
             z.append(theme.TOO_FEW_Z)
-            text.append(f"Too few observations to colour (fewer than {legend.min_n})<br>{hover}")
+            too_few = _("Too few observations to colour (fewer than {min_n})").format(min_n=number(legend.min_n or 0))
+            text.append(f"{too_few}<br>{hover}")
         else:
             z.append(theme.value_to_z(float(value), legend.breaks))
             text.append(hover)
@@ -276,7 +296,8 @@ def station_values(visits: pd.DataFrame, unobserved: pd.DataFrame, brief_from: i
             "customdata": [plotly_text(ps) for ps in here["ps_id"]] if brief else [station_hover(r, cls) for r in here.itertuples()],
         }
         if brief_from is not None:
-            out[name]["hovertemplate"] = STATION_BRIEF_HOVER.format(cls=plotly_text(cls)) if brief else STATION_HOVER
+            worst_said = plotly_text(_("Worst assessment: {level}").format(level=LEVEL_LABELS[cls]))
+            out[name]["hovertemplate"] = STATION_BRIEF_HOVER.format(worst=worst_said) if brief else STATION_HOVER
     return out
 
 
@@ -411,14 +432,15 @@ def make_region_map(
     traces.append(
         go.Scattermap(
             lat=[], lon=[], mode="markers", marker=dict(size=5, color=theme.UNOBSERVED, opacity=0.45),
-            customdata=[], hovertemplate="<b>%{customdata}</b><br>Not observed<extra></extra>", name=UNOBSERVED, visible=False,
+            customdata=[], hovertemplate="<b>%{customdata}</b><br>" + plotly_text(_("Not observed")) + "<extra></extra>",
+            name=shown_trace_name(UNOBSERVED), visible=False,
         )
     )  # fmt: skip
     for name, cls in zip(STATIONS, STATION_CLASSES, strict=True):
         traces.append(
             go.Scattermap(
                 lat=[], lon=[], mode="markers", marker=dict(size=10, color=theme.STATION_COLOURS[cls], opacity=0.95),
-                customdata=[], hovertemplate=STATION_HOVER, name=name, visible=False,
+                customdata=[], hovertemplate=STATION_HOVER, name=shown_trace_name(name), visible=False,
             )
         )  # fmt: skip
     notes = notes or []
@@ -431,7 +453,7 @@ def make_region_map(
         )
     )  # fmt: skip
     fig = go.Figure(traces)
-    if tuple(t.name for t in fig.data) != MAP_TRACES:  # patches find traces by these names
+    if tuple(t.name for t in fig.data) != tuple(shown_trace_name(n) for n in MAP_TRACES):  # patches find traces by place
         raise RuntimeError(f"map traces {[t.name for t in fig.data]} differ from MAP_TRACES")
     # The names are a layer the page's script adds to MapLibre itself (LABEL_STYLE_JS), from the figure's meta: plotly
     # lays out again every trace and every layer of its own on each restyle, and names drawn by plotly made a click
@@ -449,8 +471,9 @@ def make_region_map(
         uirevision="country",
         margin=dict(l=0, r=0, t=0, b=0),
         height=height,  # None: the page's CSS sizes the map and plotly fills it
+        separators=plotly_separators(),
         legend=dict(
-            title=dict(text="Stations (worst visit)"), x=0.01, y=0.01, xanchor="left", yanchor="bottom",
+            title=dict(text=_("Stations (worst visit)")), x=0.01, y=0.01, xanchor="left", yanchor="bottom",
             bgcolor="rgba(255,255,255,0.9)", font=dict(size=13),
         ),
     )  # fmt: skip
@@ -468,7 +491,7 @@ def _label(lon: float, lat: float, text: str, anchor: str, note: bool = False) -
 
 
 def _interval(row: Any, few: bool) -> str:
-    return interval_text(row.negative, row.assessed) + (" · too few" if few else "")
+    return interval_text(row.negative, row.assessed) + (" · " + _("too few") if few else "")
 
 
 def make_timeline(table: pd.DataFrame, hours: range, min_n: int = 10, private: bool = False) -> go.Figure:
@@ -490,17 +513,26 @@ def make_timeline(table: pd.DataFrame, hours: range, min_n: int = 10, private: b
     # (the "too few" trace), and the line breaks there rather than drawing a trend through it.
     solid = [None if f else v for v, f in zip(share, few, strict=True)]
     bars = {
-        "type": "bar", "x": labels, "y": [None if h else int(n) for n, h in zip(t["n"], hidden, strict=True)], "name": "Forms",
+        "type": "bar", "x": labels, "y": [None if h else int(n) for n, h in zip(t["n"], hidden, strict=True)], "name": _("Forms"),
         "marker": {"color": theme.BAR}, "opacity": 0.55,
-        "hovertemplate": "%{x}: %{y} forms<extra></extra>",
+        "customdata": [forms_count(int(n)) for n in t["n"]],  # "1 form", "2 forms": Russian has three forms of the noun
+        "hovertemplate": "%{x}: %{customdata}<extra></extra>",
     }  # fmt: skip
     customdata = [
-        [0, 0, "too few", ""] if private and f else [int(r.negative), int(r.assessed), percent(r.negative, r.assessed), _interval(r, f)]
+        [0, 0, _("too few"), ""]
+        if private and f
+        else [number(int(r.negative)), number(int(r.assessed)), percent(r.negative, r.assessed), _interval(r, f)]
         for r, f in zip(t.itertuples(), few, strict=True)
     ]
-    hover = "%{x}: %{customdata[2]} bad or very bad (%{customdata[0]} of %{customdata[1]} assessed; %{customdata[3]})<extra></extra>"
+    said = _("{time}: {percent} bad or very bad ({part} of {whole} assessed; {interval})")
+    hover = said.format(
+        time="%{x}", percent="%{customdata[2]}", part="%{customdata[0]}", whole="%{customdata[1]}", interval="%{customdata[3]}"
+    )
+    hover += "<extra></extra>"
+    share_name = _("% bad or very bad")
+    thin_name = plural(min_n, "% bad or very bad, fewer than {n} assessed", "% bad or very bad, fewer than {n} assessed")
     line = {
-        "type": "scatter", "x": labels, "y": solid, "name": "% bad or very bad", "yaxis": "y2", "mode": "lines+markers",
+        "type": "scatter", "x": labels, "y": solid, "name": share_name, "yaxis": "y2", "mode": "lines+markers",
         "connectgaps": False,
         "line": {"color": theme.CLASS_COLOURS[-1], "width": 3},
         "marker": {"size": 7, "color": theme.CLASS_COLOURS[-1]},
@@ -508,23 +540,23 @@ def make_timeline(table: pd.DataFrame, hours: range, min_n: int = 10, private: b
     }  # fmt: skip
     thin = [v if f else None for v, f in zip(share, few, strict=True)]
     points = {
-        "type": "scatter", "x": labels, "y": thin, "name": f"% bad or very bad, fewer than {min_n} assessed", "yaxis": "y2",
+        "type": "scatter", "x": labels, "y": thin, "name": thin_name, "yaxis": "y2",
         "mode": "markers", "marker": {"size": 9, "color": "white", "line": {"color": theme.TOO_FEW, "width": 2}},
         "customdata": customdata, "hovertemplate": hover, "showlegend": any(v is not None for v in thin),
     }  # fmt: skip
     layout = {
         "height": 340,
         "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
-        "yaxis": {"title": {"text": "Forms", "standoff": 8}, "rangemode": "tozero", "gridcolor": "#e4e7eb", "automargin": True},
+        "yaxis": {"title": {"text": _("Forms"), "standoff": 8}, "rangemode": "tozero", "gridcolor": "#e4e7eb", "automargin": True},
         "yaxis2": {
-            "title": {"text": "Bad or very bad", "standoff": 8},
+            "title": {"text": _("Bad or very bad"), "standoff": 8},
             "overlaying": "y",
             "side": "right",
             "range": share_range,
             "tickmode": "linear",
             "tick0": 0,
             "dtick": 5 if share_range[1] <= 30 else (10 if share_range[1] <= 60 else 20),  # the top is a tick
-            "ticksuffix": " %",
+            "ticksuffix": percent_text(""),  # " %"; Russian with a no-break space
             "showgrid": False,
             "automargin": True,
         },
@@ -550,6 +582,11 @@ def timeline_share_top(shares: list[float]) -> int:
     return int(min(100, max(25, 10 * math.ceil(round(1.5 * top, 6) / 10))))
 
 
+def _of(part: int, whole: int) -> str:
+    """ "12 of 230" (a bar's count under its label)."""
+    return _("{part} of {whole}").format(part=number(part), whole=number(whole))
+
+
 def make_problem_chart(rates: pd.DataFrame, selected: str | None = None, min_n: int = 10, private: bool = False) -> go.Figure:
     """Horizontal bars: share of forms reporting each problem; each label carries its "yes of answered".
 
@@ -562,7 +599,7 @@ def make_problem_chart(rates: pd.DataFrame, selected: str | None = None, min_n: 
     few = shown["answered"] < min_n
     hide = few & private
     labels = [
-        f"{r.label}<br><span style='color:{theme.MUTED}'>{'too few' if h else f'{r.yes:,} of {r.answered:,}'}</span>"
+        f"{r.label}<br><span style='color:{theme.MUTED}'>{_('too few') if h else _of(r.yes, r.answered)}</span>"
         for r, h in zip(shown.itertuples(), hide, strict=True)
     ]
     colours = [
@@ -575,22 +612,26 @@ def make_problem_chart(rates: pd.DataFrame, selected: str | None = None, min_n: 
         "orientation": "h",
         "marker": {"color": colours},
         "text": [
-            "too few" if h else percent(r.yes, r.answered) + (" (too few)" if f else "")
+            _("too few") if h else percent(r.yes, r.answered) + (" (" + _("too few") + ")" if f else "")
             for r, f, h in zip(shown.itertuples(), few, hide, strict=True)
         ],
         "textposition": "outside",
         "cliponaxis": False,
         "customdata": [
-            ["too few", f"fewer than {min_n} answers", r.Index]
+            [_("too few"), plural(min_n, "fewer than {n} answers", "fewer than {n} answers"), r.Index]
             if h
             else [percent(r.yes, r.answered), interval_text(r.yes, r.answered), r.Index]
             for r, h in zip(shown.itertuples(), hide, strict=True)
         ],
-        "hovertemplate": "%{y}<br>%{customdata[0]} of the forms that answered the question (%{customdata[1]})<extra></extra>",
+        "hovertemplate": "%{y}<br>"
+        + _("{percent} of the forms that answered the question ({interval})").format(
+            percent="%{customdata[0]}", interval="%{customdata[1]}"
+        )
+        + "<extra></extra>",
     }
     top = float(100 * shown["share"].max()) if len(shown) else 10.0
     layout: dict[str, Any] = {
-        "xaxis": {"title": {"text": "% of forms that answered"}, "range": [0, max(10.0, top * 1.35)], "ticksuffix": " %",
+        "xaxis": {"title": {"text": _("% of forms that answered")}, "range": [0, max(10.0, top * 1.35)], "ticksuffix": percent_text(""),
                   "gridcolor": "#e4e7eb", "nticks": 5},
         "yaxis": {"automargin": True},
         "height": max(240, 54 * len(shown) + 80),
@@ -599,6 +640,6 @@ def make_problem_chart(rates: pd.DataFrame, selected: str | None = None, min_n: 
     }  # fmt: skip
     if shown.empty:
         layout["annotations"] = [
-            {"text": "No forms for this selection", "showarrow": False, "x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper"}
+            {"text": _("No forms for this selection"), "showarrow": False, "x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper"}
         ]
     return figure([bars], layout)

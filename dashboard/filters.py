@@ -26,7 +26,8 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
-from geo.schema import FORM_TYPES, OVERALL_LEVELS, PROBLEMS
+from geo.i18n import N_, _, browser_language, current, languages, ngettext, number, use
+from geo.schema import FORM_TYPES, LEVEL_LABELS, OVERALL_LEVELS, PROBLEMS  # LEVEL_LABELS: the levels as read
 
 SETTINGS = ("urban", "rural")
 EVOTING = ("yes", "no")
@@ -42,6 +43,7 @@ MAX_NOTICES = 10
 # A meter, never read by the app: filter parses here, filter passes and cache hits in dashboard.selection.
 work: Counter[str] = Counter()
 ALL = "all"  # a segmented control's "no restriction" value
+DEFAULT_LANG = "en"  # the page's language when neither the URL nor the browser says another
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class Filters:
     back_to: tuple[str, ...] = ()  # the regions selected before the drill-down: "Back" returns to them
     min_n: int = DEFAULT_MIN_N  # shares behind fewer forms than this are flagged "too few"
     mode: str = "analysis"  # "briefing": controls hidden, large type, for a projector
+    lang: str = DEFAULT_LANG  # the language the page speaks (geo.i18n.languages()); part of the view and of cache keys
 
     @property
     def filters_by_problem(self) -> bool:
@@ -94,7 +97,7 @@ class Filters:
     def describe(self, region_names: Mapping[str, str] | None = None) -> str:
         """The non-phase filters in words, e.g. "Karaganda, Pavlodar · urban stations · 08:00–20:00"."""
         parts = [text for spec in SPEC if spec.words and (text := spec.words(getattr(self, spec.name), self, region_names or {}))]
-        return " · ".join(parts) if parts else "all regions, all stations"
+        return " · ".join(parts) if parts else _("all regions, all stations")
 
 
 def format_hour(hours: float) -> str:
@@ -149,16 +152,47 @@ def _fixed(values: Iterable[str]) -> Callable[[Known], tuple[str, ...]]:
 def _teams_words(teams: tuple[str, ...], _f: Filters, _names: Mapping[str, str]) -> str | None:
     if not teams:
         return None
-    return "team " + ", ".join(teams) if len(teams) < 4 else f"{len(teams)} teams"
+    if len(teams) < 4:
+        return _("team {teams}").format(teams=", ".join(teams))
+    return ngettext("{n} team", "{n} teams", len(teams)).format(n=number(len(teams)))
 
 
+def _setting_words(value: str | None, _f: Filters, _n: Mapping[str, str]) -> str | None:
+    return {"urban": _("urban stations"), "rural": _("rural stations")}.get(value) if value else None
+
+
+def _levels_words(levels: tuple[str, ...], _f: Filters, _n: Mapping[str, str]) -> str | None:
+    if not levels:
+        return None
+    if len(levels) == 1:
+        return _("assessed {level}").format(level=LEVEL_LABELS.get(levels[0], levels[0]))
+    # TRANSLATORS: "assessed very good, good or bad": the last two levels joined by "or"
+    return _("assessed {levels} or {last}").format(
+        levels=", ".join(LEVEL_LABELS.get(v, v) for v in levels[:-1]), last=LEVEL_LABELS.get(levels[-1], levels[-1])
+    )
+
+
+def _problem_words(value: str | None, f: Filters, _n: Mapping[str, str]) -> str | None:
+    if not f.filters_by_problem:
+        return None
+    label = PROBLEMS.get(value, value)
+    shown = label.lower() if current() == DEFAULT_LANG else label[:1].lower() + label[1:]
+    return _("reporting {problem}").format(problem=shown)
+
+
+def _hours_words(value: tuple[int, int] | None, _f: Filters, _n: Mapping[str, str]) -> str | None:
+    return f"{format_hour(value[0])}–{format_hour(value[1])}" if value else None
+
+
+# Labels and help are marked for the catalogue (N_) and translated where they are shown (layout._field, state.clear_words,
+# add_flags).
 SPEC: tuple[Field, ...] = (
     Field(
         "regions",
         "region",
         "many",
-        "Regions",
-        "region codes, comma-separated (or repeat the flag)",
+        N_("Regions"),
+        N_("region codes, comma-separated (or repeat the flag)"),
         choices=lambda k: k.regions,
         control="regions",
         what="a region",
@@ -168,30 +202,30 @@ SPEC: tuple[Field, ...] = (
         "setting",
         "setting",
         "one",
-        "Stations",
-        "urban or rural",
+        N_("Stations"),
+        N_("urban or rural"),
         choices=_fixed(SETTINGS),
         control="setting",
         all_value=ALL,
-        words=lambda v, _f, _n: f"{v} stations" if v else None,
+        words=_setting_words,
     ),
     Field(
         "evoting",
         "evoting",
         "one",
-        "Voting",
-        "yes (electronic voting) or no (paper ballots)",
+        N_("Voting"),
+        N_("yes (electronic voting) or no (paper ballots)"),
         choices=_fixed(EVOTING),
         control="evoting",
         all_value=ALL,
-        words=lambda v, _f, _n: {"yes": "electronic voting", "no": "paper ballots"}.get(v),
+        words=lambda v, _f, _n: {"yes": _("electronic voting"), "no": _("paper ballots")}.get(v),
     ),
     Field(
         "orgs",
         "org",
         "many",
-        "Organisation",
-        "observer organisations, comma-separated (or repeat the flag)",
+        N_("Organisation"),
+        N_("observer organisations, comma-separated (or repeat the flag)"),
         choices=lambda k: k.orgs,
         control="orgs",
         what="an observer organisation",
@@ -201,8 +235,8 @@ SPEC: tuple[Field, ...] = (
         "teams",
         "team",
         "many",
-        "Team",
-        "team ids, comma-separated (or repeat the flag)",
+        N_("Team"),
+        N_("team ids, comma-separated (or repeat the flag)"),
         choices=lambda k: k.teams,
         control="teams",
         what="a team",
@@ -212,73 +246,79 @@ SPEC: tuple[Field, ...] = (
         "overall",
         "overall",
         "many",
-        "Overall assessment",
-        "assessment levels, comma-separated: very_good, good, bad, very_bad",
+        N_("Overall assessment"),
+        N_("assessment levels, comma-separated: very_good, good, bad, very_bad"),
         choices=_fixed(OVERALL_LEVELS),
         control="overall",
         what="an assessment level",
         to_url=lambda v: v.replace(" ", "_"),
         from_url=lambda v: v.replace("_", " ").lower(),
-        words=lambda v, _f, _n: "assessed " + " or ".join(v) if v else None,
+        words=_levels_words,
     ),
     Field(
         "hours",
         "hours",
         "hours",
-        "Time of visit",
-        f"hour range since election-day midnight, e.g. 8-20 (within {HOURS_RANGE[0]}-{HOURS_RANGE[1]})",
+        N_("Time of visit"),
+        N_("hour range since election-day midnight, e.g. 8-20 (within 0-30)"),
         control="hours",
-        words=lambda v, _f, _n: f"{format_hour(v[0])}–{format_hour(v[1])}" if v else None,
+        words=_hours_words,
     ),
     Field(
         "review",
         "review",
         "one",
-        "Review",
-        "which forms count by review: not_rejected (default), all (rejected too) or approved (approved only)",
+        N_("Review"),
+        N_("which forms count by review: not_rejected (default), all (rejected too) or approved (approved only)"),
         choices=_fixed(REVIEWS),
         control="review",
-        words=lambda v, _f, _n: {"all": "rejected forms included", "approved": "approved forms only"}.get(v),
+        words=lambda v, _f, _n: {"all": _("rejected forms included"), "approved": _("approved forms only")}.get(v),
     ),
     Field(
         "conflict",
         "conflict",
         "one",
-        "Station conflicts",
-        "yes: only forms of stations whose overall assessments disagree (good against bad)",
+        N_("Station conflicts"),
+        N_("yes: only forms of stations whose overall assessments disagree (good against bad)"),
         choices=_fixed(CONFLICTS),
         control="conflict",
         all_value=ALL,
-        words=lambda v, _f, _n: "stations with conflicting assessments" if v else None,
+        words=lambda v, _f, _n: _("stations with conflicting assessments") if v else None,
     ),
     Field(
         "problem",
         "problem",
         "one",
-        "Reported problem",
-        "a problem column, e.g. protocol_tampering: forms that reported it (with --metric problem: the problem mapped)",
+        N_("Reported problem"),
+        N_("a problem column, e.g. protocol_tampering: forms that reported it (with --metric problem: the problem mapped)"),
         choices=_fixed(PROBLEMS),
         control="problem",
-        words=lambda v, f, _n: f"reporting {PROBLEMS[v].lower()}" if f.filters_by_problem else None,
+        words=_problem_words,
     ),
     Field(
         "form_type",
         "form",
         "one",
-        "Phase",
-        "phase: opening, voting, counting (default) or tabulation",
+        N_("Phase"),
+        N_("phase: opening, voting, counting (default) or tabulation"),
         choices=_fixed(FORM_TYPES),
         control="phase",
     ),
     Field(
-        "metric", "metric", "one", "Map shows", "negative (default), problem, coverage or forms", choices=_fixed(METRICS), control="metric"
+        "metric",
+        "metric",
+        "one",
+        N_("Map shows"),
+        N_("negative (default), problem, coverage or forms"),
+        choices=_fixed(METRICS),
+        control="metric",
     ),
     Field(
         "drill",
         "drill",
         "one",
-        "Drill-down",
-        "one region to zoom into, with its polling stations",
+        N_("Drill-down"),
+        N_("one region to zoom into, with its polling stations"),
         choices=lambda k: k.regions,
         what="a region",
     ),
@@ -286,14 +326,16 @@ SPEC: tuple[Field, ...] = (
         "back_to",
         "back",
         "many",
-        "Back to",
-        "the regions selected before the drill-down (Back returns to them)",
+        N_("Back to"),
+        N_("the regions selected before the drill-down (Back returns to them)"),
         choices=lambda k: k.regions,
         flag=False,
         what="a region",
     ),
-    Field("min_n", "min_n", "count", "Too few below", "small-sample threshold", flag=False),
-    Field("mode", "mode", "one", "Mode", "analysis or briefing", choices=_fixed(MODES), flag=False),
+    Field("min_n", "min_n", "count", N_("Too few below"), N_("small-sample threshold"), flag=False),
+    Field("mode", "mode", "one", N_("Mode"), N_("analysis or briefing"), choices=_fixed(MODES), flag=False),
+    # The page's language: ``obsmap brief --lang`` is the command's own flag (dashboard/cli.py), so no flag here.
+    Field("lang", "lang", "one", N_("Language"), N_("the page's language: en or ru"), choices=lambda _k: languages(), flag=False),
 )
 BY_PARAM = {f.param: f for f in SPEC}
 BY_NAME = {f.name: f for f in SPEC}
@@ -305,6 +347,25 @@ URL_ORDER = (BY_NAME["form_type"], BY_NAME["metric"], *(f for f in SPEC if f.nam
 
 
 # ------------------------------------------------------------------------------- cleaning one value
+# A value the mission does not have, in a list (``region=A,B``) and alone (``drill=A``): whole sentences per kind.
+NOT_OURS = {
+    "a region": (
+        N_("Ignored {param} {value}: not a region of this mission."),
+        N_("Ignored {param}={value}: not a region of this mission."),
+    ),
+    "an observer organisation": (
+        N_("Ignored {param} {value}: not an observer organisation of this mission."),
+        N_("Ignored {param}={value}: not an observer organisation of this mission."),
+    ),
+    "a team": (N_("Ignored {param} {value}: not a team of this mission."), N_("Ignored {param}={value}: not a team of this mission.")),
+    "an assessment level": (
+        N_("Ignored {param} {value}: not an assessment level of this mission."),
+        N_("Ignored {param}={value}: not an assessment level of this mission."),
+    ),
+    "a value": (N_("Ignored {param} {value}: not a value of this mission."), N_("Ignored {param}={value}: not a value of this mission.")),
+}
+
+
 def _clean(spec: Field, items: list[str], known: Known, notices: list[str]) -> Any:
     """The value of ``spec`` from raw strings (already split into list items), or its default."""
     allowed = spec.allowed(known)
@@ -317,7 +378,7 @@ def _clean(spec: Field, items: list[str], known: Known, notices: list[str]) -> A
             if allowed is None or value in allowed:
                 good.append(value)
             else:
-                notices.append(f"Ignored {spec.param} {item!r}: not {spec.what} of this mission.")
+                notices.append(_(NOT_OURS[spec.what][0]).format(param=spec.param, value=repr(item)))
         return tuple(dict.fromkeys(good))
     raw = ",".join(items)
     if spec.kind == "one":
@@ -325,22 +386,34 @@ def _clean(spec: Field, items: list[str], known: Known, notices: list[str]) -> A
         if allowed is None or value in allowed:
             return value
         if spec.what != "a value":
-            notices.append(f"Ignored {spec.param}={raw!r}: not {spec.what} of this mission.")
+            notices.append(_(NOT_OURS[spec.what][1]).format(param=spec.param, value=repr(raw)))
         else:
-            notices.append(f"Ignored {spec.param}={raw!r}: expected one of {', '.join(allowed)}.")
+            notices.append(
+                _("Ignored {param}={value}: expected one of {choices}.").format(
+                    param=spec.param, value=repr(raw), choices=", ".join(allowed)
+                )
+            )
         return spec.default
     if spec.kind == "hours":
-        start, _, end = raw.partition("-")
+        start, _dash, end = raw.partition("-")
         if start.isascii() and end.isascii() and start.isdigit() and end.isdigit():
             hours = (int(start), int(end))
             if HOURS_RANGE[0] <= hours[0] < hours[1] <= HOURS_RANGE[1]:
                 return None if hours == HOURS_RANGE else hours
-        notices.append(f"Ignored {spec.param}={raw!r}: expected a range like 8-20 within {HOURS_RANGE[0]}-{HOURS_RANGE[1]}.")
+        notices.append(
+            _("Ignored {param}={value}: expected a range like 8-20 within {low}-{high}.").format(
+                param=spec.param, value=repr(raw), low=HOURS_RANGE[0], high=HOURS_RANGE[1]
+            )
+        )
         return None
     # count
     if raw.isascii() and raw.isdigit() and MIN_N_RANGE[0] <= int(raw) <= MIN_N_RANGE[1]:
         return int(raw)
-    notices.append(f"Ignored {spec.param}={raw!r}: expected a whole number from {MIN_N_RANGE[0]} to {MIN_N_RANGE[1]}.")
+    notices.append(
+        _("Ignored {param}={value}: expected a whole number from {low} to {high}.").format(
+            param=spec.param, value=repr(raw), low=MIN_N_RANGE[0], high=MIN_N_RANGE[1]
+        )
+    )
     return known.min_n
 
 
@@ -366,7 +439,7 @@ def from_params(params: Mapping[str, list[list[str]]], known: Known) -> tuple[Fi
     for param, occurrences in params.items():
         spec = BY_PARAM.get(param)
         if spec is None:
-            notices.append(f"Ignored unknown parameter {param!r}.")
+            notices.append(_("Ignored unknown parameter {param}.").format(param=repr(param)))
             continue
         occurrences = [items for items in occurrences if any(i for i in items)]
         if not occurrences:
@@ -376,29 +449,51 @@ def from_params(params: Mapping[str, list[list[str]]], known: Known) -> tuple[Fi
             values[spec.name] = _clean(spec, items, known, notices)
             continue
         if len(occurrences) > 1:
-            notices.append(f"Parameter '{param}' was given {len(occurrences)} times; the first value is used.")
+            times = len(occurrences)
+            notices.append(
+                ngettext(
+                    "Parameter '{param}' was given {n} time; the first value is used.",
+                    "Parameter '{param}' was given {n} times; the first value is used.",
+                    times,
+                ).format(param=param, n=times)
+            )
         values[spec.name] = _clean(spec, occurrences[0], known, notices)
     drill = values.get("drill")
     if drill:
         if values.get("regions") and values["regions"] != (drill,):
-            notices.append(f"Ignored region=: drill={drill} shows that region only.")
+            notices.append(_("Ignored region=: drill={drill} shows that region only.").format(drill=drill))
         values["regions"] = (drill,)
     else:
         values.pop("back_to", None)  # only a drill-down has somewhere to go back to
     if len(notices) > MAX_NOTICES:
-        notices = [*notices[:MAX_NOTICES], f"… and {len(notices) - MAX_NOTICES} more ignored values."]
+        more = len(notices) - MAX_NOTICES
+        notices = [
+            *notices[:MAX_NOTICES],
+            ngettext("… and {n} more ignored value.", "… and {n} more ignored values.", more).format(n=number(more)),
+        ]
     return Filters(**values), notices
 
 
-def parse_query(search: str | None, known: Known) -> tuple[Filters, list[str]]:
-    """``?a=b&...`` -> (filters, notices). Each notice is one sentence about one ignored value."""
+def parse_query(search: str | None, known: Known, notices_in: str | None = None) -> tuple[Filters, list[str]]:
+    """``?a=b&...`` -> (filters, notices). Each notice is one sentence about one ignored value.
+
+    Without ``lang=``, the language is the one the browser asks for (``Accept-Language`` of the request being
+    answered; English outside a request). The notices are in the view's language, or in ``notices_in`` ("en": a
+    header for programs).
+    """
     params: dict[str, list[list[str]]] = {}
     for pair in (search or "").lstrip("?").split("&"):
         if not pair:
             continue
         name, _, value = pair.partition("=")
         params.setdefault(unquote_plus(name), []).append([unquote_plus(v) for v in value.split(",")])
-    return from_params(params, known)
+    # The view's language leads: the notices are written in it. Without lang=, the browser's Accept-Language.
+    asked = next((items[0] for items in params.get("lang", []) if items and items[0] in languages()), None)
+    with use(notices_in or asked or browser_language()):
+        filters, notices = from_params(params, known)
+    if "lang" not in params:
+        filters = replace(filters, lang=browser_language())
+    return filters, notices
 
 
 def to_query(filters: Filters, *, always_form: bool = False, default_min_n: int = DEFAULT_MIN_N) -> str:
@@ -414,7 +509,11 @@ def to_query(filters: Filters, *, always_form: bool = False, default_min_n: int 
     for spec in URL_ORDER:
         value = getattr(filters, spec.name)
         default = default_min_n if spec.name == "min_n" else spec.default
-        if value == default and not (always_form and spec.name == "form_type"):
+        if (
+            value == default
+            and not (always_form and spec.name == "form_type")
+            and not (spec.name == "lang" and value != browser_language())
+        ):
             continue
         if spec.name == "regions" and filters.drill:
             continue  # drill= says the region
@@ -448,7 +547,7 @@ def from_dict(data: Mapping[str, Any] | None, known: Known) -> Filters:
         else:
             continue
         params[spec.param] = [items]
-    filters, _ = from_params(params, known)
+    filters, _notices = from_params(params, known)
     return filters
 
 
@@ -477,7 +576,7 @@ def filters_from_controls(values: Mapping[str, Any], current: Mapping[str, Any] 
     and the store's values are checked together.
     """
     current = current or {}
-    data: dict[str, Any] = {name: current.get(name) for name in ("min_n", "mode")}
+    data: dict[str, Any] = {name: current.get(name) for name in ("min_n", "mode", "lang")}
     for spec in SPEC:
         if spec.control:
             value = values.get(spec.control)
@@ -490,8 +589,8 @@ def filters_from_controls(values: Mapping[str, Any], current: Mapping[str, Any] 
 
 
 def reset(current: Filters, known: Known) -> Filters:
-    """The default view, keeping the mode (a briefing stays a briefing)."""
-    return Filters(min_n=known.min_n, mode=current.mode)
+    """The default view, keeping the mode (a briefing stays a briefing) and the language."""
+    return Filters(min_n=known.min_n, mode=current.mode, lang=current.lang)
 
 
 def more_filters_active(filters: Filters) -> bool:
@@ -508,7 +607,7 @@ def add_flags(parser: Any) -> None:
     for spec in SPEC:
         if spec.flag:
             action = "append" if spec.kind == "many" else "store"
-            parser.add_argument(f"--{spec.param}", action=action, dest=f"view_{spec.name}", help=spec.help)
+            parser.add_argument(f"--{spec.param}", action=action, dest=f"view_{spec.name}", help=_(spec.help))
 
 
 def from_flags(args: Any, known: Known) -> tuple[Filters, list[str]]:

@@ -18,7 +18,10 @@ from dash import html
 
 from dashboard.analysis import station_visits
 from dashboard.figures import MAP_TRACES, STATION_CLASSES, STATIONS
+from dashboard.filters import LEVEL_LABELS
 from dashboard.selection import Selection
+from dashboard.state import VALUE_LABELS
+from geo.i18n import _, number
 from geo.mission import MissionDataset
 from geo.schema import PHASE_LABELS, PROBLEMS
 
@@ -43,7 +46,7 @@ def panel() -> dbc.Offcanvas:
             html.Div(id=BODY),
         ],
         id=PANEL,
-        title="Form",
+        title=_("Form"),
         placement="end",
         is_open=False,
         scrollable=True,
@@ -108,8 +111,10 @@ def visit_options(visits: pd.DataFrame) -> list[dict[str, str]]:
     """One radio item per visit: time, team and assessment (text), its value the form id."""
     options = []
     for row in visits.itertuples():
-        assessed = "not assessed" if _blank(row.overall) else str(row.overall)
-        label = f"{_clock(row.observed_at)} · team {_text(row.team_id)} · {assessed} · form {row.form_id}"
+        assessed = _("not assessed") if _blank(row.overall) else LEVEL_LABELS.get(str(row.overall), str(row.overall))
+        label = _("{time} · team {team} · {assessed} · form {form}").format(
+            time=_clock(row.observed_at), team=_text(row.team_id), assessed=assessed, form=row.form_id
+        )
         options.append({"label": label, "value": str(row.form_id)})
     return options
 
@@ -126,7 +131,7 @@ def _text(value: Any) -> str:
 def _clock(value: Any) -> str:
     """A form's time as HH:MM, with its day: "09:15 (2026-03-15)"."""
     if _blank(value):
-        return "time unknown"
+        return _("time unknown")
     t = pd.Timestamp(value)
     return f"{t:%H:%M} ({t:%Y-%m-%d})"
 
@@ -134,12 +139,18 @@ def _clock(value: Any) -> str:
 def answer(value: Any) -> str:
     """A problem question's answer: yes, no, or not answered (a blank is never "no")."""
     if _blank(value):
-        return "Not answered"
-    return "Yes" if bool(value) else "No"
+        return _("Not answered")
+    return _("Yes") if bool(value) else _("No")
 
 
 def title(form: pd.Series) -> str:
-    return f"Form {_text(form.get('form_id'))}"
+    return _("Form {form}").format(form=_text(form.get("form_id")))
+
+
+def _value(value: Any) -> str:
+    """A coded answer (urban, yes, approved) in the page's language; other values as they are."""
+    shown = _text(value)
+    return VALUE_LABELS.get(shown, shown)
 
 
 def body(mission: MissionDataset, form: pd.Series) -> list[Any]:
@@ -147,31 +158,40 @@ def body(mission: MissionDataset, form: pd.Series) -> list[Any]:
     phase = form.get("form_type")
     region = form.get("region_code")
     facts = [
-        ("Phase", PHASE_LABELS.get(str(phase), _text(phase))),
-        ("Time", _clock(form.get("observed_at"))),
-        ("Station", _text(form.get("ps_id"))),
-        ("Region", _text(mission.region_names.get(region, region) if not _blank(region) else None)),
-        ("Team", _text(form.get("team_id"))),
-        ("Organisation", _text(form.get("observer_org"))),
-        ("Setting", _text(form.get("urban_rural"))),
-        ("Electronic voting", _text(form.get("evoting"))),
-        ("Overall assessment", "Not assessed" if _blank(form.get("overall")) else str(form.get("overall"))),
+        (_("Phase"), _(PHASE_LABELS[str(phase)]) if str(phase) in PHASE_LABELS else _text(phase)),
+        (_("Time"), _clock(form.get("observed_at"))),
+        (_("Station"), _text(form.get("ps_id"))),
+        (_("Region"), _text(mission.region_names.get(region, region) if not _blank(region) else None)),
+        (_("Team"), _text(form.get("team_id"))),
+        (_("Organisation"), _text(form.get("observer_org"))),
+        (_("Setting"), _value(form.get("urban_rural"))),
+        (_("Electronic voting"), _value(form.get("evoting"))),
+        (
+            _("Overall assessment"),
+            _("Not assessed") if _blank(form.get("overall")) else LEVEL_LABELS.get(str(form.get("overall")), str(form.get("overall"))),
+        ),
     ]
     if "review" in form.index:
-        facts.append(("Review", _text(form.get("review"))))
+        facts.append((_("Review"), _value(form.get("review"))))
     if "conflict" in form.index and not _blank(form.get("conflict")) and bool(form.get("conflict")):
-        facts.append(("Conflict", "another form of this station and phase disagrees on the assessment"))
+        facts.append((_("Conflict"), _("another form of this station and phase disagrees on the assessment")))
     listed = html.Dl(
         [item for label, value in facts for item in (html.Dt(label), html.Dd(value, className="mb-0"))],
         className="obs-form-facts",
         style={"display": "grid", "gridTemplateColumns": "max-content 1fr", "columnGap": "1rem", "rowGap": "0.3rem"},
     )
-    answers = [(label, answer(form.get(key)) if key in form.index else "Not asked") for key, label in PROBLEMS.items()]
-    yes = sum(a == "Yes" for _, a in answers)
+    said = [(_(label), answer(form.get(key)) if key in form.index else _("Not asked"), key) for key, label in PROBLEMS.items()]
+    reported = [key in form.index and not _blank(form.get(key)) and bool(form.get(key)) for _label, _a, key in said]
+    yes = sum(reported)
     problems = dbc.Table(
         [
-            html.Thead(html.Tr([html.Th("Problem"), html.Th("Answer")])),
-            html.Tbody([html.Tr([html.Td(label), html.Td(a, className="fw-bold" if a == "Yes" else None)]) for label, a in answers]),
+            html.Thead(html.Tr([html.Th(_("Problem")), html.Th(_("Answer"))])),
+            html.Tbody(
+                [
+                    html.Tr([html.Td(label), html.Td(a, className="fw-bold" if bold else None)])
+                    for (label, a, _key), bold in zip(said, reported, strict=True)
+                ]
+            ),
         ],
         size="sm",
         className="obs-form-problems",
@@ -179,8 +199,11 @@ def body(mission: MissionDataset, form: pd.Series) -> list[Any]:
     comment = form.get("comments")
     return [
         listed,
-        html.H3(f"Problems reported: {yes} of {len(answers)}", className="h6 mt-3"),
+        html.H3(
+            _("Problems reported: {n} of {total}").format(n=number(yes), total=number(len(said))),
+            className="h6 mt-3",
+        ),
         problems,
-        html.H3("Comment", className="h6 mt-3"),
-        html.P("No comment." if _blank(comment) or not str(comment).strip() else str(comment), className="obs-form-comment"),
+        html.H3(_("Comment"), className="h6 mt-3"),
+        html.P(_("No comment.") if _blank(comment) or not str(comment).strip() else str(comment), className="obs-form-comment"),
     ]

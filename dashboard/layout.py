@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import json
+
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from dashboard import form_detail, text
 from dashboard.access import OPEN, Access
-from dashboard.filters import ALL, BY_CONTROL, HOURS_RANGE, METRICS, Filters, controls_from_filters, format_hour, more_filters_active
+from dashboard.filters import (
+    ALL,
+    BY_CONTROL,
+    DEFAULT_LANG,
+    HOURS_RANGE,
+    LEVEL_LABELS,
+    METRICS,
+    Filters,
+    controls_from_filters,
+    format_hour,
+    more_filters_active,
+    to_query,
+)
 from dashboard.table_pages import BLOCK, TEXT_OPS
+from geo.i18n import N_, Labels, _, current, language_name, languages
 from geo.mission import MissionDataset
 from geo.schema import FORM_TYPES, OVERALL_LEVELS, PHASE_LABELS, PROBLEMS
 
@@ -23,7 +38,44 @@ GRAPH_CONFIG = {
     "modeBarButtonsToRemove": ["select2d", "lasso2d", "sendDataToCloud", "editInChartStudio", "toImage"],
     "scrollZoom": True,
 }
-METRIC_SHORT = {"negative": "Bad / very bad", "problem": "Problem", "coverage": "Coverage", "forms": "Forms"}
+METRIC_SHORT = Labels({"negative": N_("Bad / very bad"), "problem": N_("Problem"), "coverage": N_("Coverage"), "forms": N_("Forms")})
+
+
+def graph_config(config: dict) -> dict:
+    """A graph's config in the page's language: plotly's own texts (the mode bar's tips, dates) from the local
+    dashboard/assets/plotly-locale-ru.js (nothing fetched); English is plotly's default."""
+    return config if current() == DEFAULT_LANG else {**config, "locale": current()}
+
+
+def page_texts() -> dict[str, str]:
+    """The words the page's scripts write (20-obsmap.js, the clientside callbacks), in the page's language: read by
+    ``obsmapText(key)`` from the ``data-i18n`` attribute of ``#obs-i18n``. No English is written in the scripts."""
+    return {"finding": _("Finding the forms…")}
+
+
+def language_switch(query: str = "") -> html.Nav:
+    """ "English · Русский": links that reload the page with the same view in another language. 20-obsmap.js takes the
+    view the browser shows at the click (``location.search``); the href, the view the page was opened with (``query``),
+    is the fallback. ``lang=`` is always written, English too: without it a Russian browser would get Russian. The
+    current language is marked (``aria-current``)."""
+    kept = [p for p in (query or "").lstrip("?").split("&") if p and not p.startswith("lang=")]
+    items: list = []
+    for code in languages():
+        if items:
+            items.append(html.Span(" · ", className="obs-lang-sep", **{"aria-hidden": "true"}))
+        here = code == current()
+        items.append(
+            html.A(
+                language_name(code),
+                href="/?" + "&".join([*kept, f"lang={code}"]),
+                lang=code,
+                className="obs-lang" + (" obs-lang-current" if here else ""),
+                id=f"lang-{code}",
+                **({"aria-current": "true"} if here else {}),
+                **{"data-lang": code},
+            )
+        )
+    return html.Nav(items, className="obs-langs", id="languages", **{"aria-label": _("Language")})
 
 
 # The parts of the page below the map and the findings: a view's figures for them are sent with every click (one round
@@ -55,21 +107,21 @@ def _segmented(id_: str, options: list[tuple[str, str]], value: str) -> dbc.Radi
 
 def _field(control, html_for: str | None = None, **col) -> dbc.Col:
     """A control in a column, labelled as the filter spec names it; the column's id is ``field-<control id>``."""
-    label = BY_CONTROL[control.id].label
+    label = _(BY_CONTROL[control.id].label)
     return dbc.Col([html.Label(label, className="obs-label", htmlFor=html_for), control], id=f"field-{control.id}", **col)
 
 
 def account_line(access: Access, csrf_token: str | None) -> html.Div:
     """Who is signed in, with a sign-out button (a POST with its CSRF token); or that the page is open."""
     if access.open:
-        return html.Div("Open demo: no sign-in (this machine only)", className="obs-account obs-open-note", id="account")
+        return html.Div(_("Open demo: no sign-in (this machine only)"), className="obs-account obs-open-note", id="account")
     return html.Div(
         [
             html.Span(access.describe(), id="account-name"),
             html.Form(
                 [
                     dcc.Input(type="hidden", name="csrf_token", value=csrf_token or ""),
-                    html.Button("Sign out", type="submit", className="btn btn-outline-light btn-sm py-0", id="sign-out"),
+                    html.Button(_("Sign out"), type="submit", className="btn btn-outline-light btn-sm py-0", id="sign-out"),
                 ],
                 method="POST",
                 action="/sign-out",
@@ -80,11 +132,13 @@ def account_line(access: Access, csrf_token: str | None) -> html.Div:
     )
 
 
-def header(mission: MissionDataset, access: Access = OPEN, csrf_token: str | None = None) -> html.Header:
+def header(mission: MissionDataset, access: Access = OPEN, csrf_token: str | None = None, query: str = "") -> html.Header:
     meta = mission.meta
     badges = []
     if meta.get("synthetic"):
-        badges.append(dbc.Badge("DEMO · synthetic forms", color="warning", text_color="dark", className="obs-badge", id="synthetic-badge"))
+        badges.append(
+            dbc.Badge(_("DEMO · synthetic forms"), color="warning", text_color="dark", className="obs-badge", id="synthetic-badge")
+        )
     return html.Header(
         className="obs-header",
         children=[
@@ -93,10 +147,10 @@ def header(mission: MissionDataset, access: Access = OPEN, csrf_token: str | Non
                     html.H1(
                         [
                             html.Span("obsmap · ", className="obs-brand"),
-                            html.Span(meta.get("name", "Election observation mission"), className="obs-title-name"),
+                            html.Span(mission.text("name") or _("Election observation mission"), className="obs-title-name"),
                         ]
                     ),
-                    html.Div(meta.get("mission", ""), className="obs-subtitle"),
+                    html.Div(mission.text("mission") or "", className="obs-subtitle"),
                 ]
             ),
             html.Div(
@@ -104,13 +158,14 @@ def header(mission: MissionDataset, access: Access = OPEN, csrf_token: str | Non
                     html.Div(
                         [
                             *badges,
-                            dbc.Button("Briefing view", id="mode-toggle", color="light", size="sm", className="obs-mode"),
+                            dbc.Button(_("Briefing view"), id="mode-toggle", color="light", size="sm", className="obs-mode"),
                             html.A(
-                                dbc.Button("Brief (PDF)", color="light", outline=True, size="sm"),
+                                dbc.Button(_("Brief (PDF)"), color="light", outline=True, size="sm"),
                                 id="brief-link",
                                 href="/export/brief.pdf",
                                 className="obs-analysis-only",
                             ),
+                            language_switch(query),  # on the buttons' line: the header keeps its height
                         ],
                         className="obs-header-actions",
                     ),
@@ -126,7 +181,11 @@ def header(mission: MissionDataset, access: Access = OPEN, csrf_token: str | Non
 def filter_bar(mission: MissionDataset, filters: Filters, access: Access = OPEN) -> dbc.Card:
     c = controls_from_filters(filters)
     forms = mission.forms
-    region_options = [{"label": f"{r.name} ({r.code})", "value": r.code} for r in mission.regions.sort_values("name").itertuples()]
+    names = mission.region_names
+    region_options = sorted(
+        ({"label": f"{names.get(r.code, r.name)} ({r.code})", "value": r.code} for r in mission.regions.itertuples()),
+        key=lambda o: o["label"].casefold(),
+    )
     if access.regions is not None:  # a coordinator chooses among their regions
         region_options = [o for o in region_options if o["value"] in access.regions]
     orgs = sorted(forms["observer_org"].dropna().unique())
@@ -135,19 +194,19 @@ def filter_bar(mission: MissionDataset, filters: Filters, access: Access = OPEN)
     hidden = {"display": "none"}
     main = dbc.Row(
         [
-            _field(_segmented("phase", [(ft, PHASE_LABELS[ft]) for ft in FORM_TYPES], c["phase"]), xs=12, xl="auto"),
+            _field(_segmented("phase", [(ft, _(PHASE_LABELS[ft])) for ft in FORM_TYPES], c["phase"]), xs=12, xl="auto"),
             _field(_segmented("metric", metric_options, c["metric"]), xs=12, xl="auto"),
             _field(
                 # its 16 rows open at once on a desktop (CSS: tighter rows; a phone's menu is capped)
                 dcc.Dropdown(
-                    id="regions", options=region_options, value=c["regions"], multi=True, placeholder="All regions", maxHeight=660
+                    id="regions", options=region_options, value=c["regions"], multi=True, placeholder=_("All regions"), maxHeight=660
                 ),
                 html_for="regions",
                 xs=12,
                 xl=True,
             ),
             dbc.Col(
-                dbc.Button("More filters", id="more-toggle", color="secondary", outline=True, className="obs-more"),
+                dbc.Button(_("More filters"), id="more-toggle", color="secondary", outline=True, className="obs-more"),
                 xs="auto",
                 className="align-self-end",
             ),
@@ -159,9 +218,9 @@ def filter_bar(mission: MissionDataset, filters: Filters, access: Access = OPEN)
             _field(
                 dcc.Dropdown(
                     id="problem",
-                    options=[{"label": label, "value": key} for key, label in PROBLEMS.items()],
+                    options=[{"label": _(label), "value": key} for key, label in PROBLEMS.items()],
                     value=c["problem"],
-                    placeholder="Any (click a bar to choose)",
+                    placeholder=_("Any (click a bar to choose)"),
                 ),
                 html_for="problem",
                 xs=12,
@@ -183,29 +242,29 @@ def filter_bar(mission: MissionDataset, filters: Filters, access: Access = OPEN)
                 xs=12,
                 lg=4,
             ),
-            _field(dcc.Dropdown(id="orgs", options=orgs, value=c["orgs"], multi=True, placeholder="All"), "orgs", xs=6, lg=2),
+            _field(dcc.Dropdown(id="orgs", options=orgs, value=c["orgs"], multi=True, placeholder=_("All")), "orgs", xs=6, lg=2),
             _field(
-                dcc.Dropdown(id="teams", options=teams, value=c["teams"], multi=True, placeholder="All (type to find a team)"),
+                dcc.Dropdown(id="teams", options=teams, value=c["teams"], multi=True, placeholder=_("All (type to find a team)")),
                 "teams",
                 xs=6,
                 lg=3,
                 style=None if access.sees_forms else hidden,  # team ids point to observers
             ),
             _field(
-                _segmented("setting", [(ALL, "All"), ("urban", "Urban"), ("rural", "Rural")], c["setting"]),
+                _segmented("setting", [(ALL, _("All")), ("urban", _("Urban")), ("rural", _("Rural"))], c["setting"]),
                 xs="auto",
                 # A mission whose forms say nothing about urban/rural gets no such filter.
                 style=None if forms["urban_rural"].notna().any() else hidden,
             ),
             _field(
-                _segmented("evoting", [(ALL, "All"), ("yes", "Electronic"), ("no", "Paper")], c["evoting"]),
+                _segmented("evoting", [(ALL, _("All")), ("yes", _("Electronic")), ("no", _("Paper"))], c["evoting"]),
                 xs="auto",
                 style=None if forms["evoting"].notna().any() else hidden,
             ),
             _field(
                 dbc.Checklist(
                     id="overall",
-                    options=[{"label": level, "value": level} for level in OVERALL_LEVELS],
+                    options=[{"label": LEVEL_LABELS[level], "value": level} for level in OVERALL_LEVELS],
                     value=c["overall"],
                     inline=True,
                     className="obs-checklist",
@@ -213,13 +272,15 @@ def filter_bar(mission: MissionDataset, filters: Filters, access: Access = OPEN)
                 xs="auto",
             ),
             _field(
-                _segmented("review", [("not_rejected", "Not rejected"), ("all", "All"), ("approved", "Approved only")], c["review"]),
+                _segmented(
+                    "review", [("not_rejected", _("Not rejected")), ("all", _("All")), ("approved", _("Approved only"))], c["review"]
+                ),
                 xs="auto",
                 # Shown once forms carry a review (a live store); a folder of files has none.
                 style=None if "review" in forms and (forms["review"] != "pending").any() else hidden,
             ),
             _field(
-                _segmented("conflict", [(ALL, "All"), ("yes", "Conflicts only")], c["conflict"]),
+                _segmented("conflict", [(ALL, _("All")), ("yes", _("Conflicts only"))], c["conflict"]),
                 xs="auto",
                 style=None if "conflict" in forms and forms["conflict"].any() else hidden,
             ),
@@ -240,7 +301,12 @@ def map_card(figure) -> dbc.Card:
                     [
                         html.H2(id="map-title", className="obs-card-title"),
                         dbc.Button(
-                            "← Back to the country", id="back", color="primary", size="sm", className="obs-back", style={"display": "none"}
+                            _("← Back to the country"),
+                            id="back",
+                            color="primary",
+                            size="sm",
+                            className="obs-back",
+                            style={"display": "none"},
                         ),
                     ],
                     className="obs-card-head",
@@ -249,9 +315,9 @@ def map_card(figure) -> dbc.Card:
             dbc.CardBody(
                 # The box has the map's height (CSS, per mode); the graph fills it and the browser measures it.
                 [
-                    dcc.Graph(id="region-map", figure=figure, config=GRAPH_CONFIG, className="obs-map", responsive=True),
+                    dcc.Graph(id="region-map", figure=figure, config=graph_config(GRAPH_CONFIG), className="obs-map", responsive=True),
                     # Shown while the wheel turns over a map not clicked into (the page scrolls instead): 20-obsmap.js
-                    html.Div("Click the map to zoom with the wheel", id="map-hint", className="obs-map-hint", **{"aria-hidden": "true"}),
+                    html.Div(_("Click the map to zoom with the wheel"), id="map-hint", className="obs-map-hint", **{"aria-hidden": "true"}),
                 ],
                 className="p-0 obs-map-box",
                 id="map-box",
@@ -277,7 +343,7 @@ def image_links(figure: str) -> html.Div:
     return html.Div(
         [
             html.A(
-                "Download PNG", id=f"{figure}-png", href=f"/export/{figure}.png", download=f"obsmap-{figure}.png", className=IMAGE_BUTTON
+                _("Download PNG"), id=f"{figure}-png", href=f"/export/{figure}.png", download=f"obsmap-{figure}.png", className=IMAGE_BUTTON
             ),
             html.A(
                 "SVG",
@@ -285,7 +351,7 @@ def image_links(figure: str) -> html.Div:
                 href=f"/export/{figure}.svg",
                 download=f"obsmap-{figure}.svg",
                 className=IMAGE_BUTTON,
-                title="Download SVG",
+                title=_("Download SVG"),
             ),
         ],
         className="obs-image-links obs-analysis-only",
@@ -298,16 +364,17 @@ def card_header(title: html.H2, *tools) -> dbc.CardHeader:
 
 
 def headlines_card() -> dbc.Card:
-    switch = dbc.Switch(id="as-fraction", label="“one out of four”", value=False, className="obs-switch")
+    # TRANSLATORS: the switch that phrases the findings as fractions ("one out of four") instead of per cent
+    switch = dbc.Switch(id="as-fraction", label=_("“one out of four”"), value=False, className="obs-switch")
     # The briefing view's phase buttons (the filter bar is hidden there); keys 1-4 do the same (20-obsmap.js).
     phases = html.Div(
-        _segmented("briefing-phase", [(ft, PHASE_LABELS[ft]) for ft in FORM_TYPES], None),  # follows the phase control
+        _segmented("briefing-phase", [(ft, _(PHASE_LABELS[ft])) for ft in FORM_TYPES], None),  # follows the phase control
         className="obs-briefing-only obs-briefing-phases",
-        title="Map this phase (keys 1-4)",
+        title=_("Map this phase (keys 1-4)"),
     )
     return dbc.Card(
         [
-            card_header(html.H2("Findings by phase", className="obs-card-title obs-analysis-title"), phases, switch),
+            card_header(html.H2(_("Findings by phase"), className="obs-card-title obs-analysis-title"), phases, switch),
             dbc.CardBody(id="headlines", className="obs-headlines"),
         ],
         className="obs-card h-100",
@@ -318,18 +385,18 @@ def problems_card() -> dbc.Card:
     return dbc.Card(
         [
             card_header(html.H2(id="problem-title", className="obs-card-title"), image_links("problems")),
-            dbc.CardBody(dcc.Graph(id="problem-chart", figure=BLANK_FIGURE, config={**NO_CLOUD, "displayModeBar": False})),
+            dbc.CardBody(dcc.Graph(id="problem-chart", figure=BLANK_FIGURE, config=graph_config({**NO_CLOUD, "displayModeBar": False}))),
         ],
         className="obs-card",
     )
 
 
 def timeline_card() -> dbc.Card:
-    title = html.H2("Through the day: forms per hour and share bad or very bad", className="obs-card-title")
+    title = html.H2(_("Through the day: forms per hour and share bad or very bad"), className="obs-card-title")
     return dbc.Card(
         [
             card_header(title, image_links("timeline")),
-            dbc.CardBody(dcc.Graph(id="timeline", figure=BLANK_FIGURE, config={**NO_CLOUD, "displayModeBar": False})),
+            dbc.CardBody(dcc.Graph(id="timeline", figure=BLANK_FIGURE, config=graph_config({**NO_CLOUD, "displayModeBar": False}))),
         ],
         className="obs-card",
     )
@@ -339,48 +406,126 @@ TABLE_COLUMN_DEFS = [
     # A click on a row opens the whole form in the side panel (dashboard/form_detail.py); a cut value shows whole on hover.
     {
         "field": "form_id",
-        "headerName": "Form",
+        "headerName": N_("Form"),
         "width": 110,
         "pinned": "left",
         "tooltipField": "form_id",
-        "headerTooltip": "Click a row to open the whole form",
+        "headerTooltip": N_("Click a row to open the whole form"),
         "cellClass": "obs-form-link",
     },
-    {"field": "form_type", "headerName": "Phase", "width": 100},
-    {"field": "observed_at", "headerName": "Time", "width": 160, "sort": "asc", "filter": False, "tooltipField": "observed_at"},
-    {"field": "region", "headerName": "Region", "width": 150, "tooltipField": "region"},
-    {"field": "ps_id", "headerName": "Station", "width": 115, "tooltipField": "ps_id"},
-    {"field": "team_id", "headerName": "Team", "width": 110, "tooltipField": "team_id"},
-    {"field": "observer_org", "headerName": "Organisation", "width": 150, "tooltipField": "observer_org"},
-    {"field": "urban_rural", "headerName": "Setting", "width": 90},
-    {"field": "evoting", "headerName": "E-voting", "width": 95},
-    {"field": "overall", "headerName": "Overall", "width": 100},
-    {"field": "review", "headerName": "Review", "width": 100},
-    {"field": "conflict", "headerName": "Station", "width": 95, "headerTooltip": "Another form of this station and phase disagrees"},
+    {"field": "form_type", "headerName": N_("Phase"), "width": 100},
+    {"field": "observed_at", "headerName": N_("Time"), "width": 160, "sort": "asc", "filter": False, "tooltipField": "observed_at"},
+    {"field": "region", "headerName": N_("Region"), "width": 150, "tooltipField": "region"},
+    {"field": "ps_id", "headerName": N_("Station"), "width": 115, "tooltipField": "ps_id"},
+    {"field": "team_id", "headerName": N_("Team"), "width": 110, "tooltipField": "team_id"},
+    {"field": "observer_org", "headerName": N_("Organisation"), "width": 150, "tooltipField": "observer_org"},
+    {"field": "urban_rural", "headerName": N_("Setting"), "width": 90},
+    {"field": "evoting", "headerName": N_("E-voting"), "width": 95},
+    {"field": "overall", "headerName": N_("Overall"), "width": 100},
+    {"field": "review", "headerName": N_("Review"), "width": 100},
+    {
+        "field": "conflict",
+        "headerName": N_("Station"),
+        "width": 95,
+        "headerTooltip": N_("Another form of this station and phase disagrees"),
+    },
     {
         "field": "problems",
-        "headerName": "Problems reported",
+        "headerName": N_("Problems reported"),
         "flex": 2,
         "minWidth": 260,
         "tooltipField": "problems",
         "filter": False,  # the page's problem filter does it
-        "headerTooltip": "Sorted by how many problems were reported",
+        "headerTooltip": N_("Sorted by how many problems were reported"),
     },
     # Plain text: AG Grid's default renderer writes text, never HTML.
-    {"field": "comments", "headerName": "Comments", "flex": 3, "minWidth": 320, "tooltipField": "comments"},
+    {"field": "comments", "headerName": N_("Comments"), "flex": 3, "minWidth": 320, "tooltipField": "comments"},
 ]
 
 
 REGION_COLUMN_DEFS = [
-    {"field": "region", "headerName": "Region", "flex": 2, "minWidth": 160},
-    {"field": "forms", "headerName": "Forms", "type": "numericColumn", "width": 100},
-    {"field": "assessed", "headerName": "Assessed (N)", "type": "numericColumn", "width": 130},
-    {"field": "negative", "headerName": "Bad or very bad", "type": "numericColumn", "width": 140},
-    {"field": "share", "headerName": "Share %", "type": "numericColumn", "width": 110},
-    {"field": "ci_low", "headerName": "95 % CI from", "type": "numericColumn", "width": 130},
-    {"field": "ci_high", "headerName": "to", "type": "numericColumn", "width": 80},
-    {"field": "note", "headerName": "Note", "flex": 1, "minWidth": 130},
+    {"field": "region", "headerName": N_("Region"), "flex": 2, "minWidth": 160},
+    {"field": "forms", "headerName": N_("Forms"), "type": "numericColumn", "width": 100},
+    {"field": "assessed", "headerName": N_("Assessed (N)"), "type": "numericColumn", "width": 130},
+    {"field": "negative", "headerName": N_("Bad or very bad"), "type": "numericColumn", "width": 140},
+    {"field": "share", "headerName": N_("Share %"), "type": "numericColumn", "width": 110},
+    {"field": "ci_low", "headerName": N_("95 % CI from"), "type": "numericColumn", "width": 130},
+    {"field": "ci_high", "headerName": N_("to"), "type": "numericColumn", "width": 80},
+    {"field": "note", "headerName": N_("Note"), "flex": 1, "minWidth": 130},
 ]
+
+
+# AG Grid's own words the page can show (the filter menu, the loading rows, the column menu); English is AG Grid's.
+GRID_TEXTS = {
+    "noRowsToShow": N_("No Rows To Show"),
+    "loadingOoo": N_("Loading..."),
+    "filterOoo": N_("Filter..."),
+    "contains": N_("Contains"),
+    "notContains": N_("Does not contain"),
+    "equals": N_("Equals"),
+    "notEqual": N_("Does not equal"),
+    "startsWith": N_("Begins with"),
+    "endsWith": N_("Ends with"),
+    "blank": N_("Blank"),
+    "notBlank": N_("Not blank"),
+    "andCondition": N_("AND"),
+    "orCondition": N_("OR"),
+    "resetFilter": N_("Reset"),
+    "applyFilter": N_("Apply"),
+    "clearFilter": N_("Clear"),
+    "cancelFilter": N_("Cancel"),
+    "pinColumn": N_("Pin Column"),
+    "pinLeft": N_("Pin Left"),
+    "pinRight": N_("Pin Right"),
+    "noPin": N_("No Pin"),
+    "autosizeThisColumn": N_("Autosize This Column"),
+    "autosizeAllColumns": N_("Autosize All Columns"),
+    "resetColumns": N_("Reset Columns"),
+    "sortAscending": N_("Sort Ascending"),
+    "sortDescending": N_("Sort Descending"),
+    "sortUnSort": N_("Clear Sort"),
+    "columnFilter": N_("Column Filter"),
+    "ariaFilterInput": N_("Filter Input"),
+    "ariaFilterValue": N_("Filter Value"),
+    "ariaFilteringOperator": N_("Filtering Operator"),
+    "ariaColumnFiltered": N_("Column Filtered"),
+    "ariaMenuColumn": N_("Press ALT DOWN to open column menu"),
+    "ariaFilterColumn": N_("Press CTRL ENTER to open filter"),
+    "ariaSortableColumn": N_("Press ENTER to sort"),
+    "ariaRowSelect": N_("Press SPACE to select this row"),
+}
+
+
+def grid_texts(**own: str) -> dict[str, str]:
+    """AG Grid's ``localeText`` in the page's language (``own``: the page's own texts, already translated)."""
+    if current() == DEFAULT_LANG:
+        return dict(own)
+    return {key: _(text) for key, text in GRID_TEXTS.items()} | own
+
+
+def _translated_columns(defs: list[dict], decimals: dict[str, int] | None = None) -> list[dict]:
+    """Column definitions with their header and header tip in the page's language; in another language than English,
+    numbers written the language's way by AG Grid (``obsmapNumber`` of 20-obsmap.js: "1 234,5")."""
+    out = []
+    for col in defs:
+        col = dict(col)
+        for key in ("headerName", "headerTooltip"):
+            if key in col:
+                col[key] = _(col[key])
+        if decimals is not None and col["field"] in decimals and current() != DEFAULT_LANG:
+            col["valueFormatter"] = {"function": f"obsmapNumber(params.value, '{current()}', {decimals[col['field']]})"}
+        out.append(col)
+    return out
+
+
+def table_column_defs() -> list[dict]:
+    """:data:`TABLE_COLUMN_DEFS` in the page's language."""
+    return _translated_columns(TABLE_COLUMN_DEFS)
+
+
+def region_column_defs() -> list[dict]:
+    """:data:`REGION_COLUMN_DEFS` in the page's language."""
+    return _translated_columns(REGION_COLUMN_DEFS, {"forms": 0, "assessed": 0, "negative": 0, "share": 0, "ci_low": 0, "ci_high": 0})
 
 
 def region_table_card() -> dbc.Card:
@@ -390,10 +535,10 @@ def region_table_card() -> dbc.Card:
             dbc.CardBody(
                 dag.AgGrid(
                     id="region-table",
-                    columnDefs=REGION_COLUMN_DEFS,
+                    columnDefs=region_column_defs(),
                     rowData=[],
                     defaultColDef={"sortable": True, "resizable": True},
-                    dashGridOptions={"domLayout": "autoHeight", "animateRows": False},
+                    dashGridOptions={"domLayout": "autoHeight", "animateRows": False, "localeText": grid_texts()},
                 ),
                 className="p-2",
             ),
@@ -411,7 +556,7 @@ def table_card(live: bool = False, shown: bool = True) -> dbc.Card:
     """
     grid = dag.AgGrid(
         id="forms-table",
-        columnDefs=TABLE_COLUMN_DEFS,
+        columnDefs=table_column_defs(),
         getRowId="params.data.form_id",
         rowModelType="infinite",
         defaultColDef={
@@ -430,7 +575,7 @@ def table_card(live: bool = False, shown: bool = True) -> dbc.Card:
             "animateRows": False,
             "tooltipShowDelay": 300,
             "suppressColumnVirtualisation": True,  # a dozen columns: render them all
-            "localeText": {"noRowsToShow": "No form of this view matches."},
+            "localeText": grid_texts(noRowsToShow=_("No form of this view matches.")),
         },
         style={"height": "480px"},
     )
@@ -439,19 +584,19 @@ def table_card(live: bool = False, shown: bool = True) -> dbc.Card:
             dbc.CardHeader(
                 html.Div(
                     [
-                        html.H2("The forms behind the figures", className="obs-card-title"),
+                        html.H2(_("The forms behind the figures"), className="obs-card-title"),
                         html.Div(
                             [
                                 dbc.Switch(
                                     id="new-only",
-                                    label="Only new since I opened",
+                                    label=_("Only new since I opened"),
                                     value=False,
                                     className="obs-switch",
                                     style=None if live else {"display": "none"},
                                 ),
-                                dbc.Button("Show the forms", id="table-toggle", color="secondary", outline=True, size="sm"),
+                                dbc.Button(_("Show the forms"), id="table-toggle", color="secondary", outline=True, size="sm"),
                                 html.A(
-                                    dbc.Button("Download CSV of these forms", color="primary", size="sm"),
+                                    dbc.Button(_("Download CSV of these forms"), color="primary", size="sm"),
                                     id="export-link",
                                     href="/export.csv",
                                     download="obsmap-forms.csv",
@@ -467,7 +612,7 @@ def table_card(live: bool = False, shown: bool = True) -> dbc.Card:
             dbc.CardBody(
                 [
                     html.P(
-                        "Press “Show the forms” to list the forms behind the figures; the CSV holds every form of this view.",
+                        _("Press “Show the forms” to list the forms behind the figures; the CSV holds every form of this view."),
                         id="table-hint",
                         className="text-muted small mb-0",
                     ),
@@ -476,7 +621,7 @@ def table_card(live: bool = False, shown: bool = True) -> dbc.Card:
                             dbc.Input(
                                 id="table-search",
                                 type="search",
-                                placeholder="Search these forms (any text column)",
+                                placeholder=_("Search these forms (any text column)"),
                                 debounce=400,  # one search when typing pauses, not one per letter
                                 className="obs-search mb-2",
                             ),
@@ -501,30 +646,34 @@ def table_card(live: bool = False, shown: bool = True) -> dbc.Card:
 def notes_card(mission: MissionDataset) -> dbc.Card:
     meta = mission.meta
     items = [
-        html.Li("Each form is one visit: a station visited twice counts twice."),
-        html.Li("Shares of bad or very bad are taken over forms that carry an overall assessment; forms without one are counted apart."),
+        html.Li(_("Each form is one visit: a station visited twice counts twice.")),
+        html.Li(_("Shares of bad or very bad are taken over forms that carry an overall assessment; forms without one are counted apart.")),
         html.Li(
-            "Problem shares are taken over forms that answered the question; "
-            "a blank answer is \u201cnot answered\u201d, never \u201cno\u201d."
+            _(
+                "Problem shares are taken over forms that answered the question; "
+                "a blank answer is \u201cnot answered\u201d, never \u201cno\u201d."
+            )
         ),
         html.Li(
             [
-                html.Strong("Not a random sample: "),
-                "teams are sent to lists of stations and lean urban and toward regional centres. "
-                "The shares describe what observers saw, not a national estimate.",
+                html.Strong(_("Not a random sample: ")),
+                _(
+                    "teams are sent to lists of stations and lean urban and toward regional centres. "
+                    "The shares describe what observers saw, not a national estimate."
+                ),
             ]
         ),
     ]
     if meta.get("synthetic"):
-        items.insert(0, html.Li(html.Strong(meta.get("notice", "The forms are synthetic.")), className="obs-synthetic-note"))
-    sources = [html.Li(str(s)) for s in meta.get("sources", [])]
+        items.insert(0, html.Li(html.Strong(mission.text("notice") or _("The forms are synthetic.")), className="obs-synthetic-note"))
+    sources = [html.Li(str(s)) for s in mission.sources]
     return dbc.Card(
         [
-            dbc.CardHeader(html.H2("How to read these figures", className="obs-card-title")),
+            dbc.CardHeader(html.H2(_("How to read these figures"), className="obs-card-title")),
             dbc.CardBody(
                 [
                     html.Ul(items, className="obs-notes"),
-                    html.Div("Sources", className="obs-label mt-2"),
+                    html.Div(_("Sources"), className="obs-label mt-2"),
                     html.Ul(sources, className="obs-sources"),
                 ]
             ),
@@ -541,8 +690,12 @@ def page(
     poll_seconds: float | None = None,
     access: Access = OPEN,
     csrf_token: str | None = None,
+    query: str | None = None,
 ) -> html.Div:
-    """The whole page. ``data_version`` is the store's as the page is built; ``poll_seconds`` turns on the check for new data.
+    """The whole page, in the language of the moment (the caller's ``with use(filters.lang)``).
+
+    ``query``: the page's query string as the browser opened it (the language links keep it); default the filters'.
+    ``data_version`` is the store's as the page is built; ``poll_seconds`` turns on the check for new data.
 
     ``mission`` is already what ``access`` may read (see :meth:`dashboard.access.Access.scope`).
     """
@@ -551,7 +704,9 @@ def page(
         className="obs-page",
         children=[
             dcc.Location(id="url", refresh=False),
-            header(mission, access, csrf_token),
+            header(mission, access, csrf_token, query if query is not None else to_query(filters)),
+            # The words the scripts write, in the page's language (20-obsmap.js obsmapText)
+            html.Div(id="obs-i18n", hidden=True, **{"data-i18n": json.dumps(page_texts(), ensure_ascii=False)}),
             dbc.Container(
                 [
                     filter_bar(mission, filters, access),
@@ -560,7 +715,7 @@ def page(
                     html.Div(
                         [
                             html.Div(id="n-shown", role="status"),
-                            dbc.Button("Reset filters", id="reset", color="link", size="sm", className="obs-reset obs-analysis-only"),
+                            dbc.Button(_("Reset filters"), id="reset", color="link", size="sm", className="obs-reset obs-analysis-only"),
                         ],
                         className="obs-n-shown",
                     ),

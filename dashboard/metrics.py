@@ -22,8 +22,9 @@ from dashboard.analysis import (
 from dashboard.counting import Counted
 from dashboard.filters import Filters
 from dashboard.selection import Selection
+from geo.i18n import _
 from geo.mission import MissionDataset
-from geo.schema import FORM_TYPES, PHASE_CHECKLIST, PHASE_LABELS, PROBLEMS
+from geo.schema import FORM_TYPES, PHASE_CHECKLIST, PROBLEMS
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,10 @@ def chosen_problem(selection: Selection, filters: Filters) -> str:
 def metric_table(mission: MissionDataset, selection: Selection, filters: Filters) -> MetricTable:
     """Per region, the chosen metric's numbers for ``filters`` (``selection`` is their forms)."""
     codes = list(mission.region_codes)
-    phase = PHASE_LABELS[filters.form_type]
     metric = filters.metric
     notices: tuple[str, ...] = ()
     if metric == "coverage" and mission.stations is None:
-        notices = ("Coverage needs a polling-station registry, and this mission has none: showing the share bad or very bad.",)
+        notices = (_("Coverage needs a polling-station registry, and this mission has none: showing the share bad or very bad."),)
         metric = "negative"
 
     if metric == "problem":
@@ -84,7 +84,8 @@ def metric_table(mission: MissionDataset, selection: Selection, filters: Filters
         t = problem_share_by_region(selection.phase_any_problem, problem, codes)
         t["value"] = _shown_percent(t["part"], t["whole"])
         t["too_few"] = t["whole"] < filters.min_n
-        legend = MetricView("problem", f"Reported {PROBLEMS[problem].lower()}, % of forms that answered", theme.BREAKS, filters.min_n)
+        title = _("Reported {problem}, % of forms that answered").format(problem=PROBLEMS[problem].lower())
+        legend = MetricView("problem", title, theme.BREAKS, filters.min_n)
         return MetricTable("problem", t, legend, problem, notices)
 
     if metric == "coverage":
@@ -95,7 +96,7 @@ def metric_table(mission: MissionDataset, selection: Selection, filters: Filters
         t["value"] = (100 * t["part"] / whole).round(1)
         t["too_few"] = False  # a count of the registry, not a sample
         breaks = theme.range_breaks(t["value"].dropna().tolist())
-        legend = MetricView("coverage", "Stations observed, % of registered stations", breaks)
+        legend = MetricView("coverage", _("Stations observed, % of registered stations"), breaks)
         return MetricTable("coverage", t, legend, None, notices)
 
     if metric == "forms":
@@ -105,13 +106,24 @@ def metric_table(mission: MissionDataset, selection: Selection, filters: Filters
         t["too_few"] = False
         # Breaks from the whole phase, unfiltered, so the colours stay put while filtering.
         largest = _largest_phase_count(selection, filters.form_type)
-        return MetricTable("forms", t, MetricView("forms", f"{phase} forms per region", theme.nice_breaks(float(largest))), None, notices)
+        legend = MetricView("forms", _forms_per_region(filters.form_type), theme.nice_breaks(float(largest)))
+        return MetricTable("forms", t, legend, None, notices)
 
     t = negative_share_by_region(selection.phase, codes).rename(columns={"negative": "part", "assessed": "whole"})
     t["value"] = _shown_percent(t["part"], t["whole"])
     t["too_few"] = t["whole"] < filters.min_n
-    legend = MetricView("negative", "Assessed bad or very bad, % of forms with an assessment", theme.BREAKS, filters.min_n)
+    legend = MetricView("negative", _("Assessed bad or very bad, % of forms with an assessment"), theme.BREAKS, filters.min_n)
     return MetricTable("negative", t[["n", "part", "whole", "share", "value", "too_few"]], legend, None, notices)
+
+
+def _forms_per_region(form_type: str) -> str:
+    """The forms metric's colour-bar title, one phrase per phase (Russian declines the phase: «анкет голосования»)."""
+    return {
+        "opening": lambda: _("Opening forms per region"),
+        "voting": lambda: _("Voting forms per region"),
+        "counting": lambda: _("Counting forms per region"),
+        "tabulation": lambda: _("Tabulation forms per region"),
+    }[form_type]()
 
 
 def _largest_phase_count(selection: Selection, form_type: str) -> int:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from dashboard.accounts import SCHEMA_VERSION, AccountError, Accounts
+from geo.i18n import _
 from geo.pgstore import _Connection, _shown, store_location
 
 _WRITE_LOCK = zlib.crc32(b"obsmap accounts")  # advisory lock: writers on every server take turns
@@ -126,7 +127,7 @@ class PgAccounts(Accounts):
         self.path = Path(path)
         url = url or store_location(self.path.parent)
         if url is None:
-            raise AccountError(f"{self.path}: expected the PostgreSQL store's location (url = ...), found none.")
+            raise AccountError(_("{path}: expected the PostgreSQL store's location (url = ...), found none.").format(path=self.path))
         self.location = url
         self._conn = _Connection(url)
         self._conn.conn.row_factory = _row_factory
@@ -137,7 +138,11 @@ class PgAccounts(Accounts):
             if found is None:
                 db.execute("INSERT INTO accounts_meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING", (str(SCHEMA_VERSION),))
             elif int(found[0]) != SCHEMA_VERSION:
-                raise AccountError(f"{_shown(url)}: accounts schema {found[0]}, this obsmap reads schema {SCHEMA_VERSION}.")
+                raise AccountError(
+                    _("{path}: accounts schema {found}, this obsmap reads schema {version}.").format(
+                        path=_shown(url), found=found[0], version=SCHEMA_VERSION
+                    )
+                )
 
     def __repr__(self) -> str:
         return f"PgAccounts({_shown(self.location)!r})"

@@ -57,6 +57,7 @@ from dashboard.accounts import Accounts
 from dashboard.auth import NO_SIGN_IN_NOTE
 from dashboard.exports import RENDER_TIMEOUT_S
 from geo.errors import ObsmapError
+from geo.i18n import _, ngettext, number
 from geo.store import store_of
 
 MAX_WORKERS = 8
@@ -139,7 +140,12 @@ def serve(
     """Serve ``factory()`` (a Dash app) on ``host:port`` until SIGTERM or Ctrl+C; the exit code of ``obsmap serve``."""
     preload = preloads(folder)
     url_host = f"[{host}]" if ":" in host else host
-    workers_text = f"{workers} worker processes" + (f" x {threads} threads" if threads > 1 else "")
+    workers_text = ngettext("{n} worker process", "{n} worker processes", workers).format(n=number(workers))
+    if threads > 1:
+        # TRANSLATORS: {workers} is "4 worker processes"; the line reads "with 4 worker processes x 2 threads".
+        workers_text = ngettext("{workers} x {n} thread", "{workers} x {n} threads", threads).format(
+            workers=workers_text, n=number(threads)
+        )
 
     def when_ready(_arbiter: Any) -> None:
         """In the master, listening, before the first fork: freeze what is loaded (see the module), then say where."""
@@ -148,8 +154,14 @@ def serve(
 
         gc.collect()
         gc.freeze()
-        print(f"obsmap: serving {folder} at http://{url_host}:{port}/ with {workers_text} (Ctrl+C to stop)", flush=True)
-        print(f"obsmap: {NO_SIGN_IN_NOTE}" if accounts is None else f"obsmap: sign-in required (accounts in {accounts.path})", flush=True)
+        url = f"http://{url_host}:{port}/"
+        print(
+            "obsmap: "
+            + _("serving {folder} at {url} with {workers} (Ctrl+C to stop)").format(folder=folder, url=url, workers=workers_text),
+            flush=True,
+        )
+        sign_in = _(NO_SIGN_IN_NOTE) if accounts is None else _("sign-in required (accounts in {path})").format(path=accounts.path)
+        print(f"obsmap: {sign_in}", flush=True)
 
     options = {
         "bind": [bind_address(host, port)],

@@ -9,7 +9,19 @@ from dataclasses import replace
 from typing import Any
 
 from dashboard.figures import REGIONS, trace_index
-from dashboard.filters import BY_NAME, Filters, Known, filters_from_controls, format_hour, from_dict, parse_query, reset, with_drill
+from dashboard.filters import (
+    BY_NAME,
+    LEVEL_LABELS,
+    Filters,
+    Known,
+    filters_from_controls,
+    format_hour,
+    from_dict,
+    parse_query,
+    reset,
+    with_drill,
+)
+from geo.i18n import N_, Labels, _, current, percent
 from geo.schema import NEGATIVE_LEVELS, OVERALL_LEVELS, PROBLEMS
 
 # What can change the view, besides the controls: the URL (None: the first load), clicks and buttons.
@@ -98,6 +110,28 @@ def without(filters: Filters, name: str) -> Filters:
     return replace(filters, **{name: BY_NAME[name].default})
 
 
+# A one-value filter's value as the clear button shows it (English: the value itself, as before).
+VALUE_LABELS = Labels(
+    {
+        "urban": N_("urban"),
+        "rural": N_("rural"),
+        "yes": N_("yes"),
+        "no": N_("no"),
+        "all": N_("all"),
+        "approved": N_("approved"),
+        "not_rejected": N_("not_rejected"),
+    },
+)
+
+
+def or_words(words: list[str]) -> str:
+    """``["good", "bad", "very bad"]`` -> "good, bad or very bad" in the current language."""
+    if len(words) < 2:
+        return "".join(words)
+    # TRANSLATORS: a list of choices, the last joined by "or": "good, bad or very bad"
+    return _("{items} or {last}").format(items=", ".join(words[:-1]), last=words[-1])
+
+
 def clear_words(filters: Filters, name: str, region_names: dict[str, str] | None = None) -> str:
     """The clear button's label: "Clear Team (T1)", "Clear Overall assessment (bad)"."""
     spec = BY_NAME[name]
@@ -108,13 +142,17 @@ def clear_words(filters: Filters, name: str, region_names: dict[str, str] | None
         shown = PROBLEMS.get(value, value)
     elif name == "regions":
         shown = ", ".join((region_names or {}).get(r, r) for r in value)
+    elif name == "overall":
+        shown = ", ".join(LEVEL_LABELS.get(v, v) for v in value)
     elif isinstance(value, tuple):
         shown = ", ".join(value)
     else:
-        shown = str(value)
+        shown = VALUE_LABELS.get(str(value), str(value))
     if len(shown) > 60:
         shown = shown[:59] + "…"
-    return f"Clear {spec.label.lower()} ({shown})"
+    label = _(spec.label)
+    # TRANSLATORS: the button of an empty view: "Clear team (T1)"; {filter} is the filter's label
+    return _("Clear {filter} ({value})").format(filter=label.lower() if current() == "en" else label, value=shown)
 
 
 # ------------------------------------------------------------------------------------------ a tautological map
@@ -131,13 +169,13 @@ def tautology(filters: Filters) -> str | None:
         return None
     chosen = set(filters.overall)
     if chosen <= NEGATIVE_LEVELS:
-        reads = "100 %"
+        reads = percent(100)
     elif not chosen & NEGATIVE_LEVELS:
-        reads = "0 %"
+        reads = percent(0)
     else:
         return None
-    levels = " or ".join(level for level in OVERALL_LEVELS if level in chosen)
-    return (
-        f"The map shows the share of bad or very bad among forms you filtered to {levels}: every region reads {reads} "
+    levels = or_words([LEVEL_LABELS[level] for level in OVERALL_LEVELS if level in chosen])
+    return _(
+        "The map shows the share of bad or very bad among forms you filtered to {levels}: every region reads {reads} "
         "(where it has forms). Clear the assessment filter to compare regions."
-    )
+    ).format(levels=levels, reads=reads)

@@ -8,6 +8,7 @@ import pandas as pd
 
 from dashboard.analysis import negative_share_by_region, statement_sentence, tally_by_phase, wilson_interval
 from dashboard.filters import DEFAULT_MIN_N
+from geo.i18n import languages, use
 from geo.mission import MissionDataset
 from geo.schema import FORM_TYPES
 
@@ -32,6 +33,9 @@ def mission_summary(mission: MissionDataset, min_n: int = DEFAULT_MIN_N) -> dict
 
     Each cell also has ``ci95`` (Wilson 95 % interval of the negative share, proportions 0-1, ``None``
     when nothing was assessed) and ``too_few`` (some, but fewer than ``min_n``, assessed forms).
+
+    ``statements`` are the phases' statement sentences in the current language; ``statements_by_language`` the
+    same in every shipped language (``{"en": {...}, "ru": {...}}``).
 
     Stations come from the registry, observers and countries from the teams table (or the
     totals declared in mission.json); each is ``None`` when the mission has no such data.
@@ -60,6 +64,14 @@ def mission_summary(mission: MissionDataset, min_n: int = DEFAULT_MIN_N) -> dict
         for code, row in table.iterrows():
             by_region[code][ft] = _cell(int(row["n"]), int(row["assessed"]), int(row["negative"]), min_n)
     phases = tally_by_phase(forms)
+
+    def statements() -> dict[str, str]:
+        return {ft: statement_sentence(ft, t["negative"], t["assessed"]) for ft, t in phases.items()}
+
+    by_language = {}
+    for code in languages():
+        with use(code):
+            by_language[code] = statements()
     return {
         "name": mission.meta.get("name"),
         "synthetic": bool(mission.meta.get("synthetic", False)),
@@ -75,5 +87,6 @@ def mission_summary(mission: MissionDataset, min_n: int = DEFAULT_MIN_N) -> dict
         "min_n": min_n,
         "forms": {ft: _cell(t["n"], t["assessed"], t["negative"], min_n) for ft, t in phases.items()},
         "by_region": by_region,
-        "statements": {ft: statement_sentence(ft, t["negative"], t["assessed"]) for ft, t in phases.items()},
+        "statements": statements(),
+        "statements_by_language": by_language,
     }

@@ -37,7 +37,7 @@ from dashboard.filters import Filters, to_query
 from dashboard.memo import IdentityLru
 from dashboard.selection import Selection, forms_key
 from dashboard.tables import TABLE_SOURCE_COLUMNS, table_rows
-from dashboard.text import plural
+from geo.i18n import _, ngettext, number
 from geo.mission import MissionDataset
 from geo.schema import PROBLEMS
 
@@ -405,11 +405,15 @@ def describe(query: TableQuery, count: int) -> str:
     """The line over the table: how many forms it lists, narrowed by what, and that the CSV holds the same."""
     said = []
     if query.search:
-        said.append(f"with “{query.search}”")
+        said.append(_("with “{text}”").format(text=query.search))
     if query.new_since is not None:
-        said.append("new since you opened the page")
+        said.append(_("new since you opened the page"))
     if query.columns:
-        said.append("filtered by column")
-    listed = plural(count, "{n} form", "{n} forms")
-    narrowed = f" of this view {', '.join(said)}" if said else " of this view"
-    return f"{listed}{narrowed}. The CSV holds exactly these forms, in this order."
+        said.append(_("filtered by column"))
+    if said:
+        # TRANSLATORS: "152 forms of this view with “bribe”, filtered by column. The CSV holds ..."
+        listed = ngettext("{n} form of this view {narrowed}.", "{n} forms of this view {narrowed}.", count)
+        listed = listed.format(n=number(count), narrowed=", ".join(said))
+    else:
+        listed = ngettext("{n} form of this view.", "{n} forms of this view.", count).format(n=number(count))
+    return listed + " " + _("The CSV holds exactly these forms, in this order.")

@@ -17,6 +17,7 @@ from dashboard.analysis import interval_percent, negative_share_by_region, repor
 from dashboard.filters import Filters
 from dashboard.selection import Selection
 from geo.csvsafe import to_safe_csv
+from geo.i18n import _
 from geo.mission import MissionDataset
 from geo.schema import FORM_COLUMNS, PROBLEMS
 
@@ -109,9 +110,9 @@ def region_table(mission: MissionDataset, selection: Selection, filters: Filters
                 "share": whole_percent(negative, assessed),
                 "ci_low": None if ci is None else ci[0],
                 "ci_high": None if ci is None else ci[1],
-                "note": "no assessed form" if not assessed else ("too few" if assessed < filters.min_n else ""),
+                "note": _("no assessed form") if not assessed else (_("too few") if assessed < filters.min_n else ""),
             }
         )
         if private and (0 < assessed < filters.min_n or 0 < n < filters.min_n):
-            rows[-1].update(forms=None, assessed=None, negative=None, share=None, ci_low=None, ci_high=None, note="too few")
+            rows[-1].update(forms=None, assessed=None, negative=None, share=None, ci_low=None, ci_high=None, note=_("too few"))
     return rows

@@ -7,6 +7,8 @@ import math
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from geo.i18n import _, plotly_separators
+
 FONT_FAMILY = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", Arial, sans-serif'
 TEXT = "#1f2933"
 MUTED = "#52606d"
@@ -69,11 +71,21 @@ def z_colour(z: float, metric: str = "negative") -> str:
     return colours[min(i, len(colours) - 1)]
 
 
+def _short(value: float) -> str:
+    """A class break as the legend writes it: "10", "0.5" (Russian "0,5"), no thousands separator."""
+    return f"{value:g}".replace(".", plotly_separators()[0])
+
+
 def class_labels(breaks: tuple[float, ...] = BREAKS, min_n: int | None = None) -> list[str]:
-    """Legend labels: the grey classes, then "0–10" ... "40+" for ``breaks``."""
-    labels = [f"{a:g}–{b:g}" for a, b in zip(breaks, breaks[1:], strict=False)]
-    too_few = f"too few<br>(N < {min_n})" if min_n else "—"
-    return ["not<br>selected", "no data", too_few, *labels, f"{breaks[-1]:g}+"]
+    """Legend labels: the grey classes, then "0–10" ... "40+" for ``breaks``.
+
+    >>> class_labels(min_n=10)[:3]
+    ['not<br>selected', 'no data', 'too few<br>(N < 10)']
+    """
+    labels = [f"{_short(a)}–{_short(b)}" for a, b in zip(breaks, breaks[1:], strict=False)]
+    # TRANSLATORS: legend classes of the map's colour bar; <br> breaks the line (the labels are narrow)
+    too_few = _("too few<br>(N < {min_n})").format(min_n=min_n) if min_n else "—"
+    return [_("not<br>selected"), _("no data"), too_few, *labels, f"{_short(breaks[-1])}+"]
 
 
 def value_to_z(value: float, breaks: tuple[float, ...] = BREAKS) -> float:

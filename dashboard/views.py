@@ -38,6 +38,7 @@ from dashboard.figures import (
 from dashboard.filters import DEFAULT_MIN_N, HOURS_RANGE, Filters, Known
 from dashboard.metrics import MetricTable, metric_table
 from dashboard.selection import Selection, select
+from geo.i18n import _, number
 from geo.mission import MissionDataset
 from geo.schema import PHASE_LABELS
 
@@ -88,7 +89,7 @@ def initial_map(mission: MissionDataset, filters: Filters, private: bool = False
     view = view_of(mission, filters.drill, DEFAULT_MAP_SIZE)
     values = region_values(mission, metric, filters, private)
     return make_region_map(
-        mission.geojson, mission.region_names, values, view, mission.districts, height=None, urls=urls, notes=mission.meta.get("map_notes")
+        mission.geojson, mission.region_names, values, view, mission.districts, height=None, urls=urls, notes=mission.map_notes
     )
 
 
@@ -160,7 +161,7 @@ def map_patch(
     regions["colorbar"]["title"]["font"]["size"] = 19 if briefing else 15
     caption: list = [text.map_caption(mission, metric, filters, private)]
     if mission.meta.get("synthetic"):
-        caption += [" ", html.Strong("Synthetic demo forms.")]
+        caption += [" ", html.Strong(_("Synthetic demo forms."))]
     return patch, text.map_title(mission, metric, filters), caption, list(metric.notices)
 
 
@@ -177,10 +178,13 @@ def headlines(mission: MissionDataset, selection: Selection, filters: Filters, a
 
     ``private`` (aggregates-only accounts): a phase with fewer than ``min_n`` assessed forms shows no share and no count.
     """
-    blocks: list = [html.Div(["For ", html.Strong(filters.describe(mission.region_names))], className="obs-selection")]
+    # TRANSLATORS: the line over the headlines; {selection} is the filters in words, shown in bold
+    before, _sep, after = _("For {selection}").partition("{selection}")
+    chosen = [before, html.Strong(filters.describe(mission.region_names)), after]
+    blocks: list = [html.Div([c for c in chosen if c != ""], className="obs-selection")]
     for ft, t in tally_by_phase(selection.all_phases).items():
         few = 0 < t["assessed"] < filters.min_n
-        share = "too few" if few and private else percent(t["negative"], t["assessed"])
+        share = _("too few") if few and private else percent(t["negative"], t["assessed"])
         blocks.append(
             html.Div(
                 [
@@ -194,18 +198,23 @@ def headlines(mission: MissionDataset, selection: Selection, filters: Filters, a
                     html.Div(
                         [
                             html.P(text.statement_for(ft, t, filters, as_fraction, private), className="obs-sentence", id=f"sentence-{ft}"),
-                            dcc.Clipboard(target_id=f"sentence-{ft}", title="Copy this sentence", className="obs-copy"),
+                            dcc.Clipboard(target_id=f"sentence-{ft}", title=_("Copy this sentence"), className="obs-copy"),
                         ],
                         className="obs-sentence-row",
                     ),
                     html.Div(text.n_line(t, filters.min_n if private else None), className="obs-n"),
-                    html.Div(f"Too few observations (fewer than {filters.min_n}): read with care.", className="obs-few") if few else None,
+                    html.Div(
+                        _("Too few observations (fewer than {min_n}): read with care.").format(min_n=number(filters.min_n)),
+                        className="obs-few",
+                    )
+                    if few
+                    else None,
                 ],
                 className="obs-headline" + (" obs-headline-active" if ft == filters.form_type else ""),
                 id=f"headline-{ft}",
             )
         )
-    blocks.append(html.Div(text.NOT_A_SAMPLE, className="obs-caveat"))
+    blocks.append(html.Div(_(text.NOT_A_SAMPLE), className="obs-caveat"))
     return blocks
 
 
@@ -218,17 +227,21 @@ def n_shown(mission: MissionDataset, selection: Selection, filters: Filters, pri
     teams = every.teams()
     if private and (0 < len(here) < filters.min_n or 0 < len(every) < filters.min_n):
         return [
-            html.Strong(f"Fewer than {text.phase_forms(filters.min_n, filters.form_type)}", id="n-phase-forms"),
-            f" shown · {filters.describe(mission.region_names)}",
+            html.Strong(text.fewer_phase_forms(filters.min_n, filters.form_type), id="n-phase-forms"),
+            _(" shown · {selection}").format(selection=filters.describe(mission.region_names)),
         ]
     if not len(here):  # said of the filters, not of the election
-        said = f"No {PHASE_LABELS[filters.form_type].lower()} forms match these filters"
-        others = f" ({text.forms_count(len(every))} of other phases)" if len(every) else ""
+        said = text.no_phase_forms(filters.form_type).rstrip(".")
+        others = text.plural(len(every), " ({n} form of other phases)", " ({n} forms of other phases)") if len(every) else ""
         return [html.Strong(said, id="n-phase-forms", **{"data-n": 0}), f"{others} · {filters.describe(mission.region_names)}"]
     every_phase = text.plural(len(every), "{n} form of all phases", "{n} forms of all phases")
     return [
         html.Strong(text.phase_forms(len(here), filters.form_type), id="n-phase-forms", **{"data-n": len(here)}),
-        f" shown ({every_phase}, from {text.plural(teams, '{n} team', '{n} teams')}) · {filters.describe(mission.region_names)}",
+        _(" shown ({every_phase}, {teams}) · {selection}").format(
+            every_phase=every_phase,
+            teams=text.plural(teams, "from {n} team", "from {n} teams"),
+            selection=filters.describe(mission.region_names),
+        ),
     ]
 
 

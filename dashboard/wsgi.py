@@ -16,10 +16,12 @@ from dashboard.auth import accounts_to_serve
 from dashboard.cli import parse_min_n
 from dashboard.paths import resolve_data_dir
 from geo.errors import ObsmapError
+from geo.i18n import from_environment, use
 
 _folder = resolve_data_dir()
 try:
-    _accounts = accounts_to_serve(_folder, host=None)
+    with use(from_environment()):  # the sentence in the server's language ($OBSMAP_LANG, else $LANG); pages follow the browser
+        _accounts = accounts_to_serve(_folder, host=None)
 except ObsmapError as exc:
     sys.exit(f"obsmap: {exc}")
 _min_n = os.environ.get("OBSMAP_MIN_N")

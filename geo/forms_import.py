@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import InputError
+from geo.i18n import N_, _, ngettext, number
 from geo.schema import FORM_COLUMNS, PROBLEMS, STATION_COLUMNS
 from geo.values import (
     FORM_TYPE_VALUES,
@@ -53,19 +54,60 @@ PERSONAL_METADATA = {
 # Where a tool keeps the submission's unique id, used as form_id when the form has none.
 ID_FALLBACKS = ("_uuid", "meta-instanceID", "KEY", "instanceID")
 
+# Why a row is set aside: code -> the reason in English. The English text is the reason's stable key: ``_reason``,
+# the store and import_report.json keep it, and rows are grouped and counted by it whatever the language of the
+# import. A person reads it translated, at the moment it is shown (reason_text, reason_texts).
 REASONS = {
-    "missing_form_id": "missing form_id",
-    "duplicate_form_id": "duplicate form_id (first kept)",
-    "form_type": "no or unknown form_type",
-    "overall": "overall not very good/good/bad/very bad (or 1-4)",
-    "answer": "yes/no answer not yes or no",
-    "coordinates": "coordinates not numbers",
-    "outside": "coordinates outside every region",
-    "region_code": "unknown region code",
-    "no_location": "no location (no coordinates, known ps_id or region code)",
-    "no_time": "observed_at has a date but no time",
-    "window": "observed_at outside the election window",
+    "missing_form_id": N_("missing form_id"),
+    "duplicate_form_id": N_("duplicate form_id (first kept)"),
+    "form_type": N_("no or unknown form_type"),
+    "overall": N_("overall not very good/good/bad/very bad (or 1-4)"),
+    "answer": N_("yes/no answer not yes or no"),
+    "coordinates": N_("coordinates not numbers"),
+    "outside": N_("coordinates outside every region"),
+    "region_code": N_("unknown region code"),
+    "no_location": N_("no location (no coordinates, known ps_id or region code)"),
+    "no_time": N_("observed_at has a date but no time"),
+    "window": N_("observed_at outside the election window"),
 }
+REASON_CODES = {text: code for code, text in REASONS.items()}
+
+
+def reason_code(reason: object) -> str | None:
+    """The stable code of a reason (``"region_code"`` for "unknown region code"); None for any other sentence.
+
+    >>> reason_code("unknown region code"), reason_code("something else")
+    ('region_code', None)
+    """
+    return REASON_CODES.get(reason) if isinstance(reason, str) else None
+
+
+def reason_text(reason: str) -> str:
+    """A reason (its English text, as ``_reason`` keeps it) in the current language; any other sentence as it is."""
+    return _(reason) if reason in REASON_CODES else reason
+
+
+def reason_texts(reasons: pd.Series) -> pd.Series:
+    """:func:`reason_text` of a column of reasons, translated once per distinct reason (blank stays blank)."""
+    return map_distinct(reasons, reason_text)
+
+
+def reason_codes(reasons: pd.Series) -> pd.Series:
+    """:func:`reason_code` of a column of reasons, once per distinct reason (``<NA>`` for a free sentence)."""
+    return map_distinct(reasons, reason_code)
+
+
+def reason_lines(counts: dict[str, int]) -> list[str]:
+    """One line per reason of ``{reason: rows}`` (as import_report.json counts them), in the current language.
+
+    >>> reason_lines({"unknown region code": 12, "missing form_id": 1})
+    ['12 rows set aside: unknown region code', '1 row set aside: missing form_id']
+    """
+    return [
+        ngettext("{n} row set aside: {reason}", "{n} rows set aside: {reason}", int(n)).format(n=number(int(n)), reason=reason_text(r))
+        for r, n in counts.items()
+    ]
+
 
 # ------------------------------------------------------------------------------- the election window
 # Hours relative to election-day midnight (local time) within which a form's observed_at must lie:
@@ -118,11 +160,17 @@ class ElectionWindow:
         try:
             day = pd.Timestamp(str(date)).normalize()
         except (ValueError, TypeError):
-            raise InputError(f"{where}: election_date {date!r} is not a date like 2005-12-04.") from None
+            raise InputError(
+                _("{where}: election_date {date} is not a date like 2005-12-04.").format(where=where, date=repr(date))
+            ) from None
         if day.tzinfo is not None:
             day = day.tz_localize(None)
         if not ELECTION_YEARS[0] <= day.year <= ELECTION_YEARS[1]:
-            raise InputError(f"{where}: election_date {date!r} is not a year from {ELECTION_YEARS[0]} to {ELECTION_YEARS[1]}.")
+            raise InputError(
+                _("{where}: election_date {date} is not a year from {first} to {last}.").format(
+                    where=where, date=repr(date), first=ELECTION_YEARS[0], last=ELECTION_YEARS[1]
+                )
+            )
         hours = meta.get("window_hours", list(WINDOW_HOURS))
         ok = (
             isinstance(hours, list | tuple)
@@ -132,8 +180,10 @@ class ElectionWindow:
         )
         if not ok:
             raise InputError(
-                f"{where}: window_hours {hours!r} should be two whole numbers of hours relative to election-day midnight, "
-                f"the first smaller, both within ±{WINDOW_LIMIT_HOURS} (e.g. {list(WINDOW_HOURS)})."
+                _(
+                    "{where}: window_hours {hours} should be two whole numbers of hours relative to election-day midnight, "
+                    "the first smaller, both within ±{limit} (e.g. {example})."
+                ).format(where=where, hours=repr(hours), limit=WINDOW_LIMIT_HOURS, example=list(WINDOW_HOURS))
             )
         window = cls(day, (int(hours[0]), int(hours[1])))
         stated = meta.get("time_window")  # what an import wrote; an election_date edited since is declared
@@ -173,8 +223,13 @@ def set_aside_outside(rows: pd.DataFrame, window: ElectionWindow | None) -> pd.D
         return rows
     rows = rows.copy()
     rows.loc[outside, "_reason"] = REASONS["window"]
-    rows.loc[outside, "_detail"] = "observed_at = " + when[outside] + f"; window {window.describe()}"
+    rows.loc[outside, "_detail"] = "observed_at = " + when[outside] + _window_detail(window)
     return rows
+
+
+def _window_detail(window: ElectionWindow) -> str:
+    # TRANSLATORS: follows "observed_at = <time>" in a set-aside row's detail; {window} is "2005-12-03 00:00 – 2005-12-06 00:00".
+    return _("; window {window}").format(window=window.describe())
 
 
 # A time after the date (T or spaces), then fractions of a second and a UTC offset, both dropped.
@@ -232,25 +287,37 @@ class Mapping:
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
-            raise InputError(f"{path}: mapping file not found.") from exc
+            raise InputError(_("{path}: mapping file not found.").format(path=path)) from exc
         except OSError as exc:
-            raise InputError(f"{path}: could not be read as a mapping file ({exc.strerror or type(exc).__name__}).") from exc
+            raise InputError(
+                _("{path}: could not be read as a mapping file ({error}).").format(path=path, error=exc.strerror or type(exc).__name__)
+            ) from exc
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: expected a TOML mapping file with [columns] and [values.<column>] tables ({exc}).") from exc
+            raise InputError(
+                _("{path}: expected a TOML mapping file with [columns] and [values.<column>] tables ({error}).").format(
+                    path=path, error=exc
+                )
+            ) from exc
         columns = data.get("columns", {})
         values = data.get("values", {})
         if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
-            raise InputError(f'{path}: [columns] must be a table of "column in the file" = "canonical column" pairs.')
+            raise InputError(_('{path}: [columns] must be a table of "column in the file" = "canonical column" pairs.').format(path=path))
         if not isinstance(values, dict) or not all(isinstance(m, dict) for m in values.values()):
-            raise InputError(f'{path}: [values] must hold one table per column, [values.<column>], of "as written" = "canonical value".')
+            raise InputError(
+                _('{path}: [values] must hold one table per column, [values.<column>], of "as written" = "canonical value".').format(
+                    path=path
+                )
+            )
         unknown = sorted(set(columns.values()) - set(FORM_COLUMNS))
         if unknown:
             raise InputError(
-                f"{path}: [columns] maps to {', '.join(unknown)}, which are not canonical columns ({', '.join(FORM_COLUMNS)})."
+                _("{path}: [columns] maps to {found}, which are not canonical columns ({expected}).").format(
+                    path=path, found=", ".join(unknown), expected=", ".join(FORM_COLUMNS)
+                )
             )
         bad = sorted(set(values) - set(FORM_COLUMNS))
         if bad:
-            raise InputError(f"{path}: [values.{bad[0]}] is not a canonical column.")
+            raise InputError(_("{path}: [values.{column}] is not a canonical column.").format(path=path, column=bad[0]))
         return cls({str(k): str(v) for k, v in columns.items()}, {c: {str(k): str(v) for k, v in m.items()} for c, m in values.items()})
 
 
@@ -277,7 +344,11 @@ _UNIQUE_COLUMNS = {*FORM_COLUMNS, *STATION_COLUMNS, "observers", "countries", *(
 
 def _lines(numbers: list[int], limit: int = 10) -> str:
     numbers = sorted(set(numbers))
-    return ", ".join(map(str, numbers[:limit])) + (f" and {len(numbers) - limit} more" if len(numbers) > limit else "")
+    listed = ", ".join(map(str, numbers[:limit]))
+    if len(numbers) <= limit:
+        return listed
+    # TRANSLATORS: {listed} is a list of line numbers, "3, 7, 12"; {n} how many more there are.
+    return _("{listed} and {n} more").format(listed=listed, n=number(len(numbers) - limit))
 
 
 def _column_letter(i: int) -> str:
@@ -307,7 +378,9 @@ def _decode(path: Path, data: bytes, notes: list[str] | None = None) -> str:
                 name = encoding.upper().removesuffix("-LE").removesuffix("-BE")
                 if encoding != "utf-8":
                     raise InputError(
-                        f"{path}: starts with a {name} byte-order mark but byte {exc.start + len(bom)} is not {name} text."
+                        _("{path}: starts with a {encoding} byte-order mark but byte {byte} is not {encoding} text.").format(
+                            path=path, encoding=name, byte=exc.start + len(bom)
+                        )
                     ) from None
                 text = data[len(bom) :].decode("utf-8", errors="surrogateescape")
             break
@@ -321,10 +394,12 @@ def _decode(path: Path, data: bytes, notes: list[str] | None = None) -> str:
             if valid <= bad:
                 # Field CSVs from Cyrillic Windows are CP1251; any byte string decodes, so check it looks like text.
                 text = data.decode("cp1251")
-                notes.append(f"{path}: not UTF-8 text; read as CP1251 (Cyrillic Windows).")
+                notes.append(_("{path}: not UTF-8 text; read as CP1251 (Cyrillic Windows).").format(path=path))
     nul = text.count("\x00")
     if nul and nul * 20 > len(text):  # UTF-16 without a byte-order mark, a spreadsheet or an image: not a few stray NULs
-        raise InputError(f"{path}: expected a text CSV in UTF-8, UTF-16 (with byte-order mark) or CP1251, found binary data.")
+        raise InputError(
+            _("{path}: expected a text CSV in UTF-8, UTF-16 (with byte-order mark) or CP1251, found binary data.").format(path=path)
+        )
     return text
 
 
@@ -363,8 +438,10 @@ def _csv_records(path: Path, text: str) -> tuple[list[str], list[tuple[int, list
                 raw = "".join(raw_lines[first - 1 : last])
                 if raw.count('"') % 2:
                     raise InputError(
-                        f"{path}: line {first} opens a quote that is never closed, so every line after it would be one "
-                        'value; close the quote (a quote inside a value is written twice: "") and import again.'
+                        _(
+                            "{path}: line {line} opens a quote that is never closed, so every line after it would be one "
+                            'value; close the quote (a quote inside a value is written twice: "") and import again.'
+                        ).format(path=path, line=first)
                     )
                 for i, value in enumerate(values):
                     inner = value.splitlines()[1:]
@@ -372,18 +449,28 @@ def _csv_records(path: Path, text: str) -> tuple[list[str], list[tuple[int, list
                     if looks:
                         column = header[i] if i < len(header) else _column_letter(i)
                         raise InputError(
-                            f"{path}: line {first} opens a quote in column {column} that closes only on line {last}, "
-                            f"swallowing {len(looks)} line(s) that look like forms; close the quote (a quote inside a value "
-                            'is written twice: "") and import again.'
+                            ngettext(
+                                "{path}: line {line} opens a quote in column {column} that closes only on line {last}, "
+                                "swallowing {n} line(s) that look like forms; close the quote (a quote inside a value "
+                                'is written twice: "") and import again.',
+                                "{path}: line {line} opens a quote in column {column} that closes only on line {last}, "
+                                "swallowing {n} line(s) that look like forms; close the quote (a quote inside a value "
+                                'is written twice: "") and import again.',
+                                len(looks),
+                            ).format(path=path, line=first, column=column, last=last, n=number(len(looks)))
                         )
             records.append((first, values))
     except csv.Error as exc:
         if "field larger than field limit" in str(exc):
             raise InputError(
-                f"{path}: line {previous + 1} starts a value longer than {csv.field_size_limit():,} characters, most likely a "
-                'quote that is never closed; close the quote (a quote inside a value is written twice: "") and import again.'
+                _(
+                    "{path}: line {line} starts a value longer than {limit} characters, most likely a "
+                    'quote that is never closed; close the quote (a quote inside a value is written twice: "") and import again.'
+                ).format(path=path, line=previous + 1, limit=number(csv.field_size_limit()))
             ) from None
-        raise InputError(f"{path}: could not be read as a forms table (line {reader.line_num}: {exc}).") from None
+        raise InputError(
+            _("{path}: could not be read as a forms table (line {line}: {error}).").format(path=path, line=reader.line_num, error=exc)
+        ) from None
     return header or [], records
 
 
@@ -413,11 +500,15 @@ def _check_merges(path: Path) -> None:
                             if area > MAX_XLSX_CELLS:
                                 cells = f"{c0.decode()}{r0.decode()}:{c1.decode()}{r1.decode()}"
                                 raise InputError(
-                                    f"{path}: merges {cells}, {area:,} cells; obsmap reads at most {MAX_XLSX_CELLS:,} (unmerge it)."
+                                    _("{path}: merges {cells}, {area} cells; obsmap reads at most {limit} (unmerge it).").format(
+                                        path=path, cells=cells, area=number(area), limit=number(MAX_XLSX_CELLS)
+                                    )
                                 )
                         tail = text[-200:]
     except zipfile.BadZipFile as exc:
-        raise InputError(f"{path}: could not be read as a forms table (not an XLSX workbook: it is not a zip file).") from exc
+        raise InputError(
+            _("{path}: could not be read as a forms table (not an XLSX workbook: it is not a zip file).").format(path=path)
+        ) from exc
 
 
 MAX_XLSX_CELLS = 20_000_000  # cells with a header, down to the last row holding a value (about 500,000 forms)
@@ -436,14 +527,22 @@ def _xlsx_records(path: Path, notes: list[str]) -> tuple[list[str], list[tuple[i
     values_book = openpyxl.load_workbook(path, data_only=True)
     visible = [ws for ws in values_book.worksheets if ws.sheet_state == "visible"]
     if not visible:
-        raise InputError(f"{path}: every sheet is hidden; expected the forms on a visible sheet.")
+        raise InputError(_("{path}: every sheet is hidden; expected the forms on a visible sheet.").format(path=path))
     ws = visible[0]
     hidden = [s.title for s in values_book.worksheets if s.sheet_state != "visible"]
     if hidden:
-        notes.append(f"{path}: hidden sheet(s) {', '.join(map(repr, hidden))} not read; forms read from sheet {ws.title!r}.")
+        notes.append(
+            _("{path}: hidden sheet(s) {sheets} not read; forms read from sheet {sheet}.").format(
+                path=path, sheets=", ".join(map(repr, hidden)), sheet=repr(ws.title)
+            )
+        )
     others = [s.title for s in visible[1:]]
     if others:
-        notes.append(f"{path}: sheet(s) {', '.join(map(repr, others))} not read; forms read from the first sheet, {ws.title!r}.")
+        notes.append(
+            _("{path}: sheet(s) {sheets} not read; forms read from the first sheet, {sheet}.").format(
+                path=path, sheets=", ".join(map(repr, others)), sheet=repr(ws.title)
+            )
+        )
     # Only the cells that hold values: a sheet can declare a million rows and hundreds of columns (one styled cell far
     # away) while holding fifty forms, and reading its whole rectangle would take minutes and gigabytes.
     header_row = next(ws.iter_rows(min_row=1, max_row=1, values_only=True), ())
@@ -455,8 +554,10 @@ def _xlsx_records(path: Path, notes: list[str]) -> tuple[list[str], list[tuple[i
         last = ws.max_row
     if last * max(width, 1) > MAX_XLSX_CELLS:
         raise InputError(
-            f"{path}: sheet {ws.title!r} holds {last:,} rows of {width} columns; obsmap reads at most {MAX_XLSX_CELLS:,} cells "
-            "from a spreadsheet (export it as CSV)."
+            _(
+                "{path}: sheet {sheet} holds {rows} rows of {columns} columns; obsmap reads at most {limit} cells "
+                "from a spreadsheet (export it as CSV)."
+            ).format(path=path, sheet=repr(ws.title), rows=number(last), columns=width, limit=number(MAX_XLSX_CELLS))
         )
     grid = [list(row) for row in ws.iter_rows(max_row=last, max_col=max(width, 1), values_only=True)]
     merged = [str(r) for r in ws.merged_cells.ranges]
@@ -470,7 +571,7 @@ def _xlsx_records(path: Path, notes: list[str]) -> tuple[list[str], list[tuple[i
                     grid[r - 1][c - 1] = top
     if merged:
         listed = ", ".join(merged[:10]) + (" ..." if len(merged) > 10 else "")
-        notes.append(f"{path}: merged cells {listed} read as the top-left value in each cell.")
+        notes.append(_("{path}: merged cells {cells} read as the top-left value in each cell.").format(path=path, cells=listed))
     # Formulas without a cached value: only the cells blank in the cached values can be such.
     blanks = {(r, c) for r, row in enumerate(grid) for c, v in enumerate(row) if v is None}
     uncached: list[str] = []
@@ -484,10 +585,14 @@ def _xlsx_records(path: Path, notes: list[str]) -> tuple[list[str], list[tuple[i
         finally:
             formula_book.close()
     if uncached:
-        listed = ", ".join(uncached[:10]) + (f" and {len(uncached) - 10} more" if len(uncached) > 10 else "")
+        listed = ", ".join(uncached[:10])
+        if len(uncached) > 10:
+            listed = _("{listed} and {n} more").format(listed=listed, n=number(len(uncached) - 10))
         raise InputError(
-            f"{path}: sheet {ws.title!r} has formulas without a calculated value ({listed}); open and save it in a "
-            "spreadsheet program (or paste the values) and import again."
+            _(
+                "{path}: sheet {sheet} has formulas without a calculated value ({cells}); open and save it in a "
+                "spreadsheet program (or paste the values) and import again."
+            ).format(path=path, sheet=repr(ws.title), cells=listed)
         )
 
     def text(v: object) -> str:
@@ -530,10 +635,16 @@ def _column_names(path: Path, header: list[Any], blank_column: Any, notes: list[
             # Two answers to one question: either could be the right one, so neither is guessed (pandas would read
             # the second as "overall.1", which feeds nothing, without a word). Refused, naming both columns.
             raise InputError(
-                f"{path}: columns {first} and {letters[i]} are both named {name!r}; delete or rename one of them and import again."
+                _("{path}: columns {first} and {second} are both named {name}; delete or rename one of them and import again.").format(
+                    path=path, first=first, second=letters[i], name=repr(name)
+                )
             )
         names[i] = f"{name} ({letters[i]})"
-        notes.append(f"{path}: column {letters[i]} repeats the header {name!r} of column {first}; read as {names[i]!r}.")
+        notes.append(
+            _("{path}: column {column} repeats the header {name} of column {first}; read as {read_as}.").format(
+                path=path, column=letters[i], name=repr(name), first=first, read_as=repr(names[i])
+            )
+        )
     return names, empty
 
 
@@ -647,7 +758,7 @@ def _same_split(read: Any, quoted: list[tuple[int, bytes]], sep: str) -> bool:
     import pyarrow as pa
 
     rows = read.take(pa.array([n for n, _ in quoted], type=pa.int64())).to_pylist()
-    for (_, raw), row in zip(quoted, rows, strict=True):
+    for (_line, raw), row in zip(quoted, rows, strict=True):
         values = next(csv.reader([raw.decode("utf-8").removesuffix("\r")], delimiter=sep), [])
         if values != list(row.values()):
             return False
@@ -664,7 +775,7 @@ def read_table(path: Path | str) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: file not found; expected a forms export (CSV or XLSX).")
+        raise InputError(_("{path}: file not found; expected a forms export (CSV or XLSX).").format(path=path))
     suffix = path.suffix.lower()
     notes: list[str] = []
     try:
@@ -678,23 +789,35 @@ def read_table(path: Path | str) -> pd.DataFrame:
             text = _decode(path, data, notes)
             del data
             if not text.strip():
-                raise InputError(f"{path}: expected a header row and forms, found an empty file.")
+                raise InputError(_("{path}: expected a header row and forms, found an empty file.").format(path=path))
             header, records = _csv_records(path, text)
         else:
-            raise InputError(f"{path}: expected a .csv, .tsv, .txt or .xlsx forms export, found a {suffix or 'nameless'} file.")
+            if suffix:
+                raise InputError(
+                    _("{path}: expected a .csv, .tsv, .txt or .xlsx forms export, found a {suffix} file.").format(path=path, suffix=suffix)
+                )
+            raise InputError(_("{path}: expected a .csv, .tsv, .txt or .xlsx forms export, found a nameless file.").format(path=path))
     except InputError:
         raise
     except Exception as exc:
-        raise InputError(f"{path}: could not be read as a forms table ({type(exc).__name__}: {str(exc).splitlines()[0]}).") from exc
+        raise InputError(
+            _("{path}: could not be read as a forms table ({error}).").format(
+                path=path, error=f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+            )
+        ) from exc
     if not header:
-        raise InputError(f"{path}: expected a header row and forms, found an empty file.")
+        raise InputError(_("{path}: expected a header row and forms, found an empty file.").format(path=path))
     ncols = len(header)
     rows: list[list[str]] = []
     for line, values in records:
         cells = [str(v) for v in values]
         if len(cells) > ncols:
             if any(v.strip() for v in cells[ncols:]):
-                raise InputError(f"{path}: line {line} has {len(cells)} values but the header has {ncols} columns.")
+                raise InputError(
+                    _("{path}: line {line} has {n} values but the header has {columns} columns.").format(
+                        path=path, line=line, n=len(cells), columns=ncols
+                    )
+                )
             cells = cells[:ncols]
         rows.append(cells + [""] * (ncols - len(cells)))
 
@@ -706,7 +829,7 @@ def read_table(path: Path | str) -> pd.DataFrame:
     bad_lines: dict[int, set[str]] = {}
     bad_bytes = controls = 0
     control_lines: list[int] = []
-    for (line, _), cells in zip(records, rows, strict=True):
+    for (line, _values), cells in zip(records, rows, strict=True):
         joined = "\t".join(cells)
         if not (_BAD_BYTE.search(joined) or _CONTROL.search(joined)):
             continue
@@ -723,13 +846,29 @@ def read_table(path: Path | str) -> pd.DataFrame:
     if bad_bytes:
         columns = sorted({c for cs in bad_lines.values() for c in cs})
         notes.append(
-            f"{path}: {bad_bytes} byte(s) not valid UTF-8 on line(s) {_lines(list(bad_lines))} (column(s) {', '.join(columns)}); "
-            "the rest of the file is UTF-8 and was read as such, each bad byte shown as \ufffd."
+            ngettext(
+                "{path}: {n} byte(s) not valid UTF-8 on line(s) {lines} (column(s) {columns}); "
+                "the rest of the file is UTF-8 and was read as such, each bad byte shown as \ufffd.",
+                "{path}: {n} byte(s) not valid UTF-8 on line(s) {lines} (column(s) {columns}); "
+                "the rest of the file is UTF-8 and was read as such, each bad byte shown as \ufffd.",
+                bad_bytes,
+            ).format(path=path, n=number(bad_bytes), lines=_lines(list(bad_lines)), columns=", ".join(columns))
         )
     if controls:
-        where = "row(s)" if suffix in (".xlsx", ".xlsm") else "line(s)"
-        notes.append(f"{path}: {controls} control character(s) (NUL and the like) removed from cells on {where} {_lines(control_lines)}.")
-    index = pd.Index([line - 2 for line, _ in records], dtype="int64")
+        if suffix in (".xlsx", ".xlsm"):
+            text = ngettext(
+                "{path}: {n} control character(s) (NUL and the like) removed from cells on row(s) {lines}.",
+                "{path}: {n} control character(s) (NUL and the like) removed from cells on row(s) {lines}.",
+                controls,
+            )
+        else:
+            text = ngettext(
+                "{path}: {n} control character(s) (NUL and the like) removed from cells on line(s) {lines}.",
+                "{path}: {n} control character(s) (NUL and the like) removed from cells on line(s) {lines}.",
+                controls,
+            )
+        notes.append(text.format(path=path, n=number(controls), lines=_lines(control_lines)))
+    index = pd.Index([line - 2 for line, _values in records], dtype="int64")
     table = pd.DataFrame(rows, columns=names, index=index, dtype="string") if rows else pd.DataFrame(columns=names, dtype="string")
     table = table.astype("string")
     table = table.mask(table.apply(lambda s: s.str.strip() == ""))
@@ -776,7 +915,11 @@ def drop_personal(table: pd.DataFrame, path: Path | str, keep: set[str] | frozen
         return table, []
     kept = table.drop(columns=personal)
     kept.attrs = {**table.attrs, "personal": personal}
-    return kept, [f"{path}: column(s) {', '.join(personal)} look personal (names, phones, e-mail) and were dropped, not copied."]
+    return kept, [
+        _("{path}: column(s) {columns} look personal (names, phones, e-mail) and were dropped, not copied.").format(
+            path=path, columns=", ".join(personal)
+        )
+    ]
 
 
 # --------------------------------------------------------------------------------------- columns
@@ -821,8 +964,10 @@ def canonical_columns(columns: list[str], mapping: Mapping, path: Path) -> tuple
             # listed as ignored. Two columns of the same standing are two answers to one question: refused, not guessed.
             if how == rank[target]:
                 raise InputError(
-                    f"{path}: columns {sources[target]!r} and {col!r} both give {target}; delete one, or name the one to use "
-                    f'in a --mapping [columns] table ({col!r} = "{target}").'
+                    _(
+                        "{path}: columns {first} and {second} both give {column}; delete one, or name the one to use "
+                        'in a --mapping [columns] table ({second} = "{column}").'
+                    ).format(path=path, first=repr(sources[target]), second=repr(col), column=target)
                 )
             if how > rank[target]:
                 ignored.append(sources[target])
@@ -839,9 +984,15 @@ def canonical_columns(columns: list[str], mapping: Mapping, path: Path) -> tuple
                 break
     if "form_type" not in sources:
         found = ", ".join(columns[:12]) + (" ..." if len(columns) > 12 else "")
-        raise InputError(f"{path}: expected the canonical columns form_id and form_type (or a --mapping that names them), found {found}.")
+        raise InputError(
+            _("{path}: expected the canonical columns form_id and form_type (or a --mapping that names them), found {found}.").format(
+                path=path, found=found
+            )
+        )
     if "form_id" not in sources and not id_fallback:
-        raise InputError(f"{path}: expected a form_id column (or a tool id: _uuid, meta-instanceID or KEY), found none.")
+        raise InputError(
+            _("{path}: expected a form_id column (or a tool id: _uuid, meta-instanceID or KEY), found none.").format(path=path)
+        )
     return sources, id_fallback, ignored
 
 
@@ -916,7 +1067,9 @@ def canonicalise(
 
     flag(out["form_id"].isna(), "missing_form_id")
     form_type, bad = map_values(out["form_type"], FORM_TYPE_VALUES)
-    flag(bad | form_type.isna(), "form_type", lambda m: "form_type = " + out.loc[m, "form_type"].fillna("(blank)"))
+    # TRANSLATORS: a blank cell, in a set-aside row's detail: "form_type = (blank)".
+    blank = _("(blank)")
+    flag(bad | form_type.isna(), "form_type", lambda m: "form_type = " + out.loc[m, "form_type"].fillna(blank))
     out["form_type"] = form_type
     overall, bad = map_values(out["overall"], OVERALL_VALUES)
     flag(bad, "overall", lambda m: "overall = " + out.loc[m, "overall"].fillna(""))
@@ -928,7 +1081,14 @@ def canonicalise(
     setting, bad = map_values(out["urban_rural"], URBAN_RURAL_VALUES)
     warnings = []
     if bad.any():
-        warnings.append(f"{path}: {int(bad.sum())} row(s) with urban_rural not urban or rural; left blank.")
+        count = int(bad.sum())
+        warnings.append(
+            ngettext(
+                "{path}: {n} row(s) with urban_rural not urban or rural; left blank.",
+                "{path}: {n} row(s) with urban_rural not urban or rural; left blank.",
+                count,
+            ).format(path=path, n=number(count))
+        )
     out["urban_rural"] = setting
     organisation = map_distinct(out["observer_org"], lambda v: ORGANISATION_VALUES.get(normalise_token(v)))
     out["observer_org"] = organisation.fillna(out["observer_org"])
@@ -946,14 +1106,21 @@ def canonicalise(
     when, has_time = local_times(out["observed_at"])
     unparsed = out["observed_at"].notna() & when.isna()
     if unparsed.any():
-        warnings.append(f"{path}: {int(unparsed.sum())} row(s) with observed_at not an ISO 8601 date-time; kept, time unknown.")
+        count = int(unparsed.sum())
+        warnings.append(
+            ngettext(
+                "{path}: {n} row(s) with observed_at not an ISO 8601 date-time; kept, time unknown.",
+                "{path}: {n} row(s) with observed_at not an ISO 8601 date-time; kept, time unknown.",
+                count,
+            ).format(path=path, n=number(count))
+        )
     flag(when.notna() & ~has_time, "no_time", lambda m: "observed_at = " + out.loc[m, "observed_at"].fillna(""))
     # Written as text once per distinct time (a million forms hold a few thousand), then spread back.
     codes, uniques = pd.factorize(when.where(has_time), use_na_sentinel=True)
     texts = pd.array(list(pd.DatetimeIndex(uniques).strftime(_TIME_FORMAT)), dtype="string")
     out["observed_at"] = pd.Series(texts.take(codes, allow_fill=True), index=out.index, dtype="string")
     if window is not None:
-        shown = f"; window {window.describe()}"
+        shown = _window_detail(window)
         flag(_outside(out["observed_at"], window), "window", lambda m: "observed_at = " + out.loc[m, "observed_at"].fillna("") + shown)
     out["_reason"] = reason
     out["_detail"] = detail

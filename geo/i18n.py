@@ -130,6 +130,11 @@ def current() -> str:
     return _current.get() or _default
 
 
+def default() -> str:
+    """The process default language (what :func:`set_default` last set)."""
+    return _default
+
+
 def set_default(code: str | None) -> None:
     """The language outside any :func:`use` (a command sets it once, from ``--lang`` or its environment)."""
     global _default

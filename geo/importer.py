@@ -24,7 +24,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from geo.boundaries import Boundaries, derive_parents, load_boundaries
+from geo.boundaries import Boundaries, derive_parents, language_name_columns, load_boundaries
 from geo.errors import InputError
 from geo.forms_import import (
     REASONS,
@@ -37,9 +37,13 @@ from geo.forms_import import (
     original_values,
     read_forms,
     read_table,
+    reason_codes,
+    reason_text,
+    reason_texts,
     set_aside_outside,
     table_warnings,
 )
+from geo.i18n import SOURCE, _, languages, ngettext, number, use
 from geo.ingest import ingest_checked_rows
 from geo.join import join_points_to_regions
 from geo.mission import MissionDataset, build_mission, check_out_dir, load_mission, write_snapshot_of
@@ -60,7 +64,10 @@ class ImportResult:
 
 def _region_lookup(regions: gpd.GeoDataFrame) -> dict[str, str]:
     """Codes and names, case- and accent-insensitive, to the region code. Codes win over names."""
-    lookup = {fold(n): c for c, n in zip(regions["code"], regions["name"], strict=True)}
+    lookup = {}
+    for column in language_name_columns(regions.columns):  # a name in another language (Russian) names the region too
+        lookup.update({fold(n): c for c, n in zip(regions["code"], regions[column], strict=True) if isinstance(n, str) and n})
+    lookup.update({fold(n): c for c, n in zip(regions["code"], regions["name"], strict=True)})
     lookup.update({fold(c): c for c in regions["code"]})
     return lookup
 
@@ -89,38 +96,68 @@ def read_registry(path: Path | str, regions: gpd.GeoDataFrame, notes: list[str] 
     notes += table_warnings(table)
     cols = {c.lower(): c for c in table.columns}
     if "ps_id" not in cols:
-        raise InputError(f"{path}: expected a polling-station registry with a ps_id column, found {', '.join(table.columns)}.")
+        raise InputError(
+            _("{file}: expected a polling-station registry with a ps_id column, found {columns}.").format(
+                file=path, columns=", ".join(table.columns)
+            )
+        )
     st = pd.DataFrame({c: table[cols[c]] if c in cols else pd.Series(pd.NA, index=table.index, dtype="string") for c in STATION_COLUMNS})
     st["latitude"] = pd.to_numeric(st["latitude"], errors="coerce")
     st["longitude"] = pd.to_numeric(st["longitude"], errors="coerce")
-    for col, allowed, table_ in (("urban_rural", "urban or rural", URBAN_RURAL_VALUES), ("evoting", "yes or no", YES_NO_VALUES)):
+    for col, table_ in (("urban_rural", URBAN_RURAL_VALUES), ("evoting", YES_NO_VALUES)):
         values, bad = map_values(st[col], table_)
         if bad.any():
-            first = st.loc[bad, col].iloc[0]
-            notes.append(f"{path}: {int(bad.sum())} station(s) with {col} not {allowed} (first {first!r}); left blank.")
+            first, n = st.loc[bad, col].iloc[0], int(bad.sum())
+            if col == "urban_rural":
+                sentence = ngettext(
+                    "{file}: {n} station(s) with {column} not urban or rural (first {first!r}); left blank.",
+                    "{file}: {n} station(s) with {column} not urban or rural (first {first!r}); left blank.",
+                    n,
+                )
+            else:
+                sentence = ngettext(
+                    "{file}: {n} station(s) with {column} not yes or no (first {first!r}); left blank.",
+                    "{file}: {n} station(s) with {column} not yes or no (first {first!r}); left blank.",
+                    n,
+                )
+            notes.append(sentence.format(file=path, n=n, column=col, first=first))
         st[col] = values
     dup = st["ps_id"].duplicated()
     if dup.any():
         first = st.loc[dup, "ps_id"].iloc[0]
-        raise InputError(f"{path}: ps_id must be unique in a registry; {int(dup.sum())} duplicate(s), first {first!r}.")
+        n = int(dup.sum())
+        sentence = ngettext(
+            "{file}: ps_id must be unique in a registry; {n} duplicate(s), first {first!r}.",
+            "{file}: ps_id must be unique in a registry; {n} duplicate(s), first {first!r}.",
+            n,
+        )
+        raise InputError(sentence.format(file=path, n=n, first=first))
     located = join_points_to_regions(st, regions)
     by_code = resolve_region_codes(st["region_code"], regions)
     overridden = _override_mask(located, st["region_code"], by_code)
     if overridden.any():
         i = overridden.idxmax()
-        notes.append(
-            f"{path}: {int(overridden.sum())} station(s) have a region_code other than the region their coordinates lie in "
-            f"(first ps_id {st.at[i, 'ps_id']!r}: region_code {st.at[i, 'region_code']!r}, coordinates in {located[i]}); "
-            "the coordinates were used."
+        n = int(overridden.sum())
+        sentence = ngettext(
+            "{file}: {n} station(s) have a region_code other than the region their coordinates lie in "
+            "(first ps_id {ps_id!r}: region_code {code!r}, coordinates in {region}); the coordinates were used.",
+            "{file}: {n} station(s) have a region_code other than the region their coordinates lie in "
+            "(first ps_id {ps_id!r}: region_code {code!r}, coordinates in {region}); the coordinates were used.",
+            n,
         )
+        notes.append(sentence.format(file=path, n=n, ps_id=st.at[i, "ps_id"], code=st.at[i, "region_code"], region=located[i]))
     st["region_code"] = located.fillna(by_code)
     nowhere = st["region_code"].isna()
     if nowhere.any():
-        notes.append(
-            f"{path}: {int(nowhere.sum())} station(s) are in no region (coordinates outside every region, or no coordinates "
-            f"and no known region_code; first ps_id {st.loc[nowhere, 'ps_id'].iloc[0]!r}); forms at them are located by "
-            "their own coordinates or region_code."
+        n = int(nowhere.sum())
+        sentence = ngettext(
+            "{file}: {n} station(s) are in no region (coordinates outside every region, or no coordinates "
+            "and no known region_code; first ps_id {ps_id!r}); forms at them are located by their own coordinates or region_code.",
+            "{file}: {n} station(s) are in no region (coordinates outside every region, or no coordinates "
+            "and no known region_code; first ps_id {ps_id!r}); forms at them are located by their own coordinates or region_code.",
+            n,
         )
+        notes.append(sentence.format(file=path, n=n, ps_id=st.loc[nowhere, "ps_id"].iloc[0]))
     return st
 
 
@@ -178,9 +215,14 @@ def mark_duplicates(forms: pd.DataFrame) -> pd.DataFrame:
     if not new.any():
         return forms
     first_at = forms[forms["form_id"].isin(forms.loc[new, "form_id"])].drop_duplicates("form_id").set_index("form_id")
-    where = forms.loc[new, "form_id"].map(first_at["_source"].astype(str) + " row " + first_at["_row"].astype(str))
+    # TRANSLATORS: where a form_id was first read, e.g. "forms.csv row 12"
+    at = _("{file} row {row}")
+    places = zip(first_at["_source"], first_at["_row"], strict=True)
+    first_seen = pd.Series([at.format(file=f, row=r) for f, r in places], index=first_at.index)
+    where = forms.loc[new, "form_id"].map(first_seen)
     forms.loc[new, "_reason"] = REASONS["duplicate_form_id"]
-    forms.loc[new, "_detail"] = "first seen in " + where
+    before, after = _("first seen in {where}").split("{where}", 1)  # one lookup, then joined for every row at once
+    forms.loc[new, "_detail"] = before + where + after
     # A repeat already set aside for another reason keeps that reason; it is still not accepted.
     return forms
 
@@ -214,10 +256,32 @@ def _deliveries_of(table: pd.DataFrame, path: Path, written: str, mapping: Mappi
         listed = file_deliveries(table, path, written, mapping)
         fields = ("form_key", "submitted_at", "version_id", "previous_id", "review")
         return pd.DataFrame({f: [getattr(d, f) for d in listed] for f in fields}, columns=list(fields))
-    sources, fallback, _ = canonical_columns(list(table.columns), mapping, path)
+    sources, fallback, _columns = canonical_columns(list(table.columns), mapping, path)
     ids = table[sources.get("form_id") or fallback["form_id"]].astype(object).tolist()
     keys = [("" if v is None or v is pd.NA else str(v)).strip() for v in ids]  # as file_deliveries: the form_id, trimmed
     return pd.DataFrame({"form_key": pd.array(keys, dtype="string"), "submitted_at": written}, index=range(len(keys)))
+
+
+def _translate_generated(mission_meta: dict[str, Any], given: dict[str, Any], boundaries: Path | str, forms: list[Path | str]) -> None:
+    """The texts an import writes itself into mission.json (the default name, the sources lines), in every shipped
+    language, as its "translations" (:meth:`geo.mission.MissionDataset.text`); texts the caller gave are left alone."""
+    translations: dict[str, dict[str, Any]] = {}
+    for lang in languages():
+        if lang == SOURCE:
+            continue
+        with use(lang):
+            texts: dict[str, Any] = {}
+            if "name" not in given:
+                texts["name"] = _("Imported mission")
+            if "sources" not in given:
+                texts["sources"] = [
+                    _("Boundaries: {file}").format(file=Path(boundaries).name),
+                    *(_("Forms: {file}").format(file=Path(p).name) for p in forms),
+                ]
+        if texts:
+            translations[lang] = {**texts, **((given.get("translations") or {}).get(lang) or {})}
+    if translations:
+        mission_meta["translations"] = {**(given.get("translations") or {}), **translations}
 
 
 def _boundary_report(b: Boundaries) -> dict[str, Any]:
@@ -225,6 +289,7 @@ def _boundary_report(b: Boundaries) -> dict[str, Any]:
         "file": b.source,
         "code_column": b.code_column,
         "name_column": b.name_column,
+        "name_columns": b.name_columns,
         "source_crs": b.source_crs,
         "crs_assumed": b.crs_assumed,
         "repaired": b.repaired,
@@ -246,21 +311,23 @@ def check_form_file_size(path: Path | str) -> None:
     limit = MAX_XLSX_BYTES if path.suffix.lower() in (".xlsx", ".xlsm") else MAX_FORM_FILE_BYTES
     if size > limit:
         raise InputError(
-            f"{path}: {size / 1e6:,.0f} MB; obsmap reads forms files of at most {limit / 1e6:,.0f} MB (export as CSV, or split it)."
+            _("{file}: {size} MB; obsmap reads forms files of at most {limit} MB (export as CSV, or split it).").format(
+                file=path, size=number(size / 1e6, 0), limit=number(limit / 1e6, 0)
+            )
         )
 
 
 def _check_report_path(report: Path, inputs: list[Path | str | None]) -> None:
     """A --report is a new file, or an earlier report: never a folder, an input, or another file of the user's."""
     if not report.parent.is_dir():
-        raise InputError(f"--report {report}: its folder does not exist; give a file in an existing folder.")
+        raise InputError(_("--report {file}: its folder does not exist; give a file in an existing folder.").format(file=report))
     if report.is_dir():
-        raise InputError(f"--report {report}: is a folder; give the name of a .json file to write.")
+        raise InputError(_("--report {file}: is a folder; give the name of a .json file to write.").format(file=report))
     given = {Path(p).resolve() for p in inputs if p is not None}
     if report.resolve() in given:
-        raise InputError(f"--report {report}: is one of the import's own input files; give another name.")
+        raise InputError(_("--report {file}: is one of the import's own input files; give another name.").format(file=report))
     if report.exists() and report.suffix.lower() != ".json":
-        raise InputError(f"--report {report}: exists and is not a .json report; obsmap does not overwrite it.")
+        raise InputError(_("--report {file}: exists and is not a .json report; obsmap does not overwrite it.").format(file=report))
 
 
 MIN_ACCEPTED_SHARE = 0.5  # an import keeping fewer of its rows than this does not replace a mission without --force
@@ -277,15 +344,19 @@ def import_lock(out: Path | str) -> Iterator[None]:
         handle = open(home / "import.lock", "a+", encoding="utf-8")  # noqa: SIM115 - closed by the with below
     except OSError as exc:
         raise InputError(
-            f"{out}: cannot write beside it ({exc.strerror or type(exc).__name__}); choose a folder you can write to."
+            _("{folder}: cannot write beside it ({error}); choose a folder you can write to.").format(
+                folder=out, error=exc.strerror or type(exc).__name__
+            )
         ) from exc
     with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise InputError(f"{out}: another import into this folder is running ({holder}); wait for it to end.") from None
+            holder = handle.read().strip() or _("another process")
+            raise InputError(
+                _("{folder}: another import into this folder is running ({holder}); wait for it to end.").format(folder=out, holder=holder)
+            ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()}")
@@ -309,34 +380,45 @@ def check_before_replacing(out: Path | str, rows: pd.DataFrame, accepted: pd.Dat
     if force or (kept > 0 and (not exists or kept >= MIN_ACCEPTED_SHARE * read)):
         return
     cause = _diagnose(rows, regions)
-    what = "no form" if kept == 0 else f"only {kept:,} of {read:,} rows"
-    action = "replace the mission there" if exists else "make a mission"
-    raise InputError(
-        f"{out}: this import would keep {what}{cause}; it does not {action} without --force (see the set-aside reasons with --report)."
-    )
+    if kept == 0 and not exists:
+        sentence = _(
+            "{folder}: this import would keep no form{cause}; it does not make a mission without --force "
+            "(see the set-aside reasons with --report)."
+        )
+    elif kept == 0:
+        sentence = _(
+            "{folder}: this import would keep no form{cause}; it does not replace the mission there without --force "
+            "(see the set-aside reasons with --report)."
+        )
+    else:
+        sentence = _(
+            "{folder}: this import would keep only {kept} of {read} rows{cause}; it does not replace the mission there without "
+            "--force (see the set-aside reasons with --report)."
+        )
+    raise InputError(sentence.format(folder=out, cause=cause, kept=number(kept), read=number(read)))
 
 
 def _diagnose(rows: pd.DataFrame, regions: gpd.GeoDataFrame) -> str:
     """Why so few rows were kept, when the coordinates say so: swapped, in metres; or an empty file."""
     if rows.empty:
-        return ": the forms files hold a header and no rows"
+        return _(": the forms files hold a header and no rows")
     outside = rows[rows["_reason"] == REASONS["outside"]]
     if len(outside):
         big = (outside["latitude"].abs() > 90) | (outside["longitude"].abs() > 180)
         if big.mean() > 0.5:
-            return (
-                f": {int(big.sum()):,} of {len(outside):,} rows outside every region have coordinates beyond ±90/±180, "
-                "like metres of a projected CRS, not degrees"
-            )
+            return _(
+                ": {n} of {total} rows outside every region have coordinates beyond ±90/±180, like metres of a projected CRS, not degrees"
+            ).format(n=number(int(big.sum())), total=number(len(outside)))
         swapped = outside.assign(latitude=outside["longitude"], longitude=outside["latitude"])
         inside = join_points_to_regions(swapped, regions).notna()
         if inside.mean() > 0.5:
-            return (
-                f": latitude and longitude look swapped ({int(inside.sum()):,} of {len(outside):,} rows outside every region "
-                "fall inside regions when swapped)"
-            )
+            return _(
+                ": latitude and longitude look swapped ({n} of {total} rows outside every region fall inside regions when swapped)"
+            ).format(n=number(int(inside.sum())), total=number(len(outside)))
     reasons = rows["_reason"].value_counts()
-    return f": most rows set aside as {reasons.index[0]!r} ({int(reasons.iloc[0]):,})" if len(reasons) else ""
+    if not len(reasons):
+        return ""
+    return _(": most rows set aside as {reason!r} ({n})").format(reason=reason_text(reasons.index[0]), n=number(int(reasons.iloc[0])))
 
 
 def election_window(out: Path | str, meta: dict[str, Any] | None, rows: pd.DataFrame, warnings: list[str]) -> ElectionWindow | None:
@@ -355,13 +437,15 @@ def election_window(out: Path | str, meta: dict[str, Any] | None, rows: pd.DataF
         return window
     window = infer_window(rows["observed_at"])
     if window is None:
-        warnings.append("No form has an observed_at date and time, and no election date was given: no election window is checked.")
+        warnings.append(_("No form has an observed_at date and time, and no election date was given: no election window is checked."))
     else:
         timed = rows["observed_at"].notna()
         on_day = int((rows.loc[timed, "observed_at"].astype(str).str[:10] == f"{window.election_date:%Y-%m-%d}").sum())
         warnings.append(
-            f"No election date given: election day taken as {window.election_date:%Y-%m-%d}, the commonest date of the forms' times "
-            f"({on_day:,} of {int(timed.sum()):,} timed rows); forms observed outside {window.describe()} are set aside."
+            _(
+                "No election date given: election day taken as {date}, the commonest date of the forms' times "
+                "({n} of {total} timed rows); forms observed outside {window} are set aside."
+            ).format(date=f"{window.election_date:%Y-%m-%d}", n=number(on_day), total=number(int(timed.sum())), window=window.describe())
         )
     return window
 
@@ -373,11 +457,11 @@ def import_mission(
     *,
     layer: str | None = None,
     code_column: str | None = None,
-    name_column: str | None = None,
+    name_column: str | list[str] | None = None,
     districts: Path | str | None = None,
     district_layer: str | None = None,
     district_code_column: str | None = None,
-    district_name_column: str | None = None,
+    district_name_column: str | list[str] | None = None,
     mapping: Path | str | None = None,
     stations: Path | str | None = None,
     teams: Path | str | None = None,
@@ -386,7 +470,11 @@ def import_mission(
     progress: Callable[[str], None] = lambda message: None,
     force: bool = False,
 ) -> ImportResult:
-    """Import a mission. Whole-file problems raise :class:`InputError` before anything is written."""
+    """Import a mission. Whole-file problems raise :class:`InputError` before anything is written.
+
+    ``name_column`` and ``district_name_column``: a column, or a list of ``--name-column`` values (``COLUMN`` and
+    ``LANG=COLUMN``, e.g. ``["ADM1_EN", "ru=ADM1_RU"]``); see :func:`geo.boundaries.load_boundaries`.
+    """
     check_out_dir(out)  # before any work: an --out that is not a mission folder is refused, untouched
     if report_path is not None:
         _check_report_path(Path(report_path), [boundaries, *forms, districts, mapping, stations, teams])
@@ -400,50 +488,68 @@ def import_mission(
 
 def _import_locked(boundaries, forms, out, *, layer, code_column, name_column, districts, district_layer, district_code_column,
                    district_name_column, mapping, stations, teams, meta, report_path, progress, force) -> ImportResult:  # fmt: skip
-    progress(f"reading boundaries {boundaries}")
+    progress(_("reading boundaries {file}").format(file=boundaries))
     bounds: Boundaries = load_boundaries(boundaries, layer=layer, code_column=code_column, name_column=name_column)
     regions = bounds.regions
-    progress(f"  {len(regions)} regions (codes from {bounds.code_column!r}, names from {bounds.name_column!r})")
+    progress(
+        "  "
+        + ngettext(
+            "{n} regions (codes from {code!r}, names from {name!r})", "{n} regions (codes from {code!r}, names from {name!r})", len(regions)
+        ).format(n=len(regions), code=bounds.code_column, name=bounds.name_column)
+    )
+    for lang, column in bounds.name_columns.items():
+        progress("  " + _("names in {language} from {column!r}").format(language=lang, column=column))
     if bounds.repaired:
-        progress(f"  repaired invalid geometry of {', '.join(bounds.repaired)}")
+        progress("  " + _("repaired invalid geometry of {codes}").format(codes=", ".join(bounds.repaired)))
     warnings: list[str] = list(bounds.notes)
     district_gdf = None
     district_report = None
     if districts is not None:
-        progress(f"reading districts {districts}")
+        progress(_("reading districts {file}").format(file=districts))
         dist = load_boundaries(districts, district_layer, district_code_column, district_name_column, level=2)
         district_gdf = dist.regions.assign(parent=derive_parents(dist.regions, regions))
         orphans = district_gdf.loc[district_gdf["parent"].isna(), "code"].tolist()
         warnings += dist.notes
         if orphans:
-            listed = ", ".join(orphans[:20]) + (f" and {len(orphans) - 20} more" if len(orphans) > 20 else "")
+            listed = ", ".join(orphans[:20]) + (_(" and {n} more").format(n=len(orphans) - 20) if len(orphans) > 20 else "")
             warnings.append(
-                f"{districts}: district(s) {listed} overlap no region of {boundaries}; they have no parent region and "
-                "do not show when a region is drilled into."
+                _(
+                    "{file}: district(s) {districts} overlap no region of {regions}; they have no parent region and "
+                    "do not show when a region is drilled into."
+                ).format(file=districts, districts=listed, regions=boundaries)
             )
         district_report = {**_boundary_report(dist), "districts": len(district_gdf), "without_parent": orphans}
-        progress(f"  {len(district_gdf)} districts, parents derived spatially")
+        progress(
+            "  "
+            + ngettext("{n} districts, parents derived spatially", "{n} districts, parents derived spatially", len(district_gdf)).format(
+                n=len(district_gdf)
+            )
+        )
     mapping_ = Mapping.load(mapping)
     registry = None
     if stations is not None:
-        progress(f"reading polling-station registry {stations}")
+        progress(_("reading polling-station registry {file}").format(file=stations))
         registry = read_registry(stations, regions, warnings)
-        progress(f"  {len(registry):,} stations")
+        progress("  " + ngettext("{n} stations", "{n} stations", len(registry)).format(n=number(len(registry))))
     teams_df = None
     if teams is not None:
         teams_df = read_table(teams)
         if "team_id" not in teams_df.columns:
-            raise InputError(f"{teams}: expected a teams table with a team_id column, found {', '.join(teams_df.columns)}.")
+            raise InputError(
+                _("{file}: expected a teams table with a team_id column, found {columns}.").format(
+                    file=teams, columns=", ".join(teams_df.columns)
+                )
+            )
         # Leaders' names and phones are not copied into the mission folder: teams.csv keeps the rest.
         teams_df, personal = drop_personal(teams_df, teams)
         warnings += table_warnings(teams_df) + personal
 
     reads, files = [], []
     for path in forms:
-        progress(f"reading forms {path}")
+        progress(_("reading forms {file}").format(file=path))
         check_form_file_size(path)
         r = read_forms(path, mapping_, originals=False)  # original values: only for the rows set aside, below
-        progress(f"  {len(r.rows):,} rows")
+        progress("  " + ngettext("{n} rows", "{n} rows", len(r.rows)).format(n=number(len(r.rows))))
         reads.append(r)
     rows = pd.concat([r.rows for r in reads], ignore_index=True)
     sizes = [len(r.rows) for r in reads]
@@ -452,7 +558,7 @@ def _import_locked(boundaries, forms, out, *, layer, code_column, name_column, d
         r.rows = r.rows.iloc[:0]  # its rows live on in `rows`: not held twice
     window = election_window(out, meta, rows, warnings)
     rows = set_aside_outside(rows, window)
-    progress(f"checking and locating {len(rows):,} forms")
+    progress(ngettext("checking and locating {n} forms", "checking and locating {n} forms", len(rows)).format(n=number(len(rows))))
     rows = mark_duplicates(rows)
     given_region = rows["region_code"]
     rows = locate_forms(rows, regions, registry)
@@ -461,10 +567,16 @@ def _import_locked(boundaries, forms, out, *, layer, code_column, name_column, d
     overridden = open_ & has_xy & _override_mask(rows["region_code"], given_region, resolve_region_codes(given_region, regions))
     if overridden.any():
         i = overridden.idxmax()
+        n = int(overridden.sum())
+        sentence = ngettext(
+            "{n} accepted form(s) give a region_code other than the region their coordinates lie in "
+            "(first: {file} row {row}, region_code {code!r}, coordinates in {region}); the coordinates were used.",
+            "{n} accepted form(s) give a region_code other than the region their coordinates lie in "
+            "(first: {file} row {row}, region_code {code!r}, coordinates in {region}); the coordinates were used.",
+            n,
+        )
         warnings.append(
-            f"{int(overridden.sum())} accepted form(s) give a region_code other than the region their coordinates lie in "
-            f"(first: {rows.at[i, '_source']} row {rows.at[i, '_row']}, region_code {given_region[i]!r}, coordinates in "
-            f"{rows.at[i, 'region_code']}); the coordinates were used."
+            sentence.format(n=n, file=rows.at[i, "_source"], row=rows.at[i, "_row"], code=given_region[i], region=rows.at[i, "region_code"])
         )
     if district_gdf is not None:
         by_district = join_points_to_regions(rows, district_gdf)
@@ -473,20 +585,30 @@ def _import_locked(boundaries, forms, out, *, layer, code_column, name_column, d
         overridden = open_ & _override_mask(by_district, given_district, by_code)
         if overridden.any():
             i = overridden.idxmax()
+            n = int(overridden.sum())
+            sentence = ngettext(
+                "{n} accepted form(s) give a district_code other than the district their coordinates lie "
+                "in (first: {file} row {row}, district_code {code!r}, coordinates in {district}); the coordinates were used.",
+                "{n} accepted form(s) give a district_code other than the district their coordinates lie "
+                "in (first: {file} row {row}, district_code {code!r}, coordinates in {district}); the coordinates were used.",
+                n,
+            )
             warnings.append(
-                f"{int(overridden.sum())} accepted form(s) give a district_code other than the district their coordinates lie "
-                f"in (first: {rows.at[i, '_source']} row {rows.at[i, '_row']}, district_code {given_district[i]!r}, coordinates "
-                f"in {by_district[i]}); the coordinates were used."
+                sentence.format(n=n, file=rows.at[i, "_source"], row=rows.at[i, "_row"], code=given_district[i], district=by_district[i])
             )
         rows["district_code"] = by_district.fillna(by_code)
         lost = open_ & (has_xy | given_district.notna()) & rows["district_code"].isna()
         if lost.any():
             i = lost.idxmax()
-            warnings.append(
-                f"{int(lost.sum())} accepted form(s) have no district: their coordinates lie in no district of {districts} "
-                f"and their district_code, if any, is not one of its codes (first: {rows.at[i, '_source']} row "
-                f"{rows.at[i, '_row']}); the district is left blank."
+            n = int(lost.sum())
+            sentence = ngettext(
+                "{n} accepted form(s) have no district: their coordinates lie in no district of {districts} "
+                "and their district_code, if any, is not one of its codes (first: {file} row {row}); the district is left blank.",
+                "{n} accepted form(s) have no district: their coordinates lie in no district of {districts} "
+                "and their district_code, if any, is not one of its codes (first: {file} row {row}); the district is left blank.",
+                n,
             )
+            warnings.append(sentence.format(n=n, districts=districts, file=rows.at[i, "_source"], row=rows.at[i, "_row"]))
 
     fill_originals(rows, reads, sizes)
     accepted = rows.loc[rows["_reason"].isna(), list(FORM_COLUMNS)]
@@ -495,7 +617,9 @@ def _import_locked(boundaries, forms, out, *, layer, code_column, name_column, d
         {
             "source_file": set_aside["_source"],
             "row": set_aside["_row"],
-            "reason": set_aside["_reason"],
+            # A stable code beside the sentence in the import's language (the report's "reasons" keep the English key)
+            "reason_code": reason_codes(set_aside["_reason"]),
+            "reason": reason_texts(set_aside["_reason"]),
             "detail": set_aside["_detail"],
             "form_id": set_aside["form_id"],
             "original_values": set_aside["_original"],
@@ -513,7 +637,7 @@ def _import_locked(boundaries, forms, out, *, layer, code_column, name_column, d
             }
         )
     warnings += [w for r in reads for w in r.warnings]
-    progress("preparing the web copy of the boundaries")
+    progress(_("preparing the web copy of the boundaries"))
     web = web_layers(regions, district_gdf)
     warnings += web.notes
     report = {
@@ -540,6 +664,7 @@ def _import_locked(boundaries, forms, out, *, layer, code_column, name_column, d
         "sources": [f"Boundaries: {Path(boundaries).name}", *(f"Forms: {Path(p).name}" for p in forms)],
         **(meta or {}),
     }
+    _translate_generated(mission_meta, meta or {}, boundaries, forms)
     if window is not None:  # the dashboard's election day, and the window a later sync or watch folder checks against
         mission_meta.update(election_date=f"{window.election_date:%Y-%m-%d}", window_hours=list(window.hours), time_window=window.report())
     check_before_replacing(out, rows, accepted, regions, force)
@@ -552,7 +677,7 @@ def _import_locked(boundaries, forms, out, *, layer, code_column, name_column, d
     del rows, delivered, every  # a million forms' cells: only the accepted rows and those set aside go on
     for r in reads:
         r.table = None
-    progress(f"writing {out}")
+    progress(_("writing {folder}").format(folder=out))
     build_mission(  # read back once, below, with the live store filled
         Path(out),
         regions,

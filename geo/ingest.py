@@ -21,6 +21,7 @@ import pandas as pd
 
 from geo.errors import InputError, MissionDataError
 from geo.forms_import import ElectionWindow, Mapping, canonicalise, drop_personal
+from geo.i18n import _
 from geo.join import join_points_to_regions
 from geo.mission import (
     BOUNDARIES_FILE,
@@ -72,7 +73,9 @@ class Ingestor:
     def __init__(self, mission_dir: Path | str, mapping: Path | str | None = None) -> None:
         self.path = Path(mission_dir)
         if not (self.path / MISSION_FILE).is_file():
-            raise MissionDataError(f"{self.path}: expected a mission folder (made by `obsmap import`), found no {MISSION_FILE}.")
+            raise MissionDataError(
+                _("{path}: expected a mission folder (made by `obsmap import`), found no {file}.").format(path=self.path, file=MISSION_FILE)
+            )
         if (self.path / BOUNDARIES_FILE).is_file():
             self.regions = gpd.read_parquet(self.path / BOUNDARIES_FILE)
         else:  # an older folder: the web copy (simplified; a form within ~1 km of a border may land next door)
@@ -101,7 +104,7 @@ class Ingestor:
     ) -> IngestResult:
         aside = [
             {"row": d.version_id or d.form_key, "reason": reason, "original": _original(r)}
-            for (_, r), d in zip(page.iterrows(), kept, strict=True)
+            for (_i, r), d in zip(page.iterrows(), kept, strict=True)
         ]
         checked = set(with_rows)
         events = [
@@ -172,7 +175,9 @@ def _window_of(file: Path) -> ElectionWindow | None:
     try:
         meta = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise MissionDataError(f"{file}: expected a JSON object of the mission's facts, could not read it ({exc}).") from exc
+        raise MissionDataError(
+            _("{file}: expected a JSON object of the mission's facts, could not read it ({error}).").format(file=file, error=exc)
+        ) from exc
     try:
         return ElectionWindow.from_meta(meta if isinstance(meta, dict) else {}, str(file))
     except InputError as exc:

@@ -2,8 +2,10 @@
 
 A mission dataset is a folder::
 
-    mission.json      name, election, data time stamp, whether forms are synthetic, declared totals
-    regions.geojson   web copy of the regions (EPSG:4326, simplified, rounded), feature id = code
+    mission.json      name, election, data time stamp, whether forms are synthetic, declared totals; "translations":
+                      the mission's own texts in other languages (MissionDataset.text, .sources, .map_notes)
+    regions.geojson   web copy of the regions (EPSG:4326, simplified, rounded), feature id = code; properties code,
+                      name and, where the boundary file gave them, the names per language (name_ru, ...)
     forms.csv         one row per form, canonical columns, region_code resolved
     stations.csv      optional polling-station registry
     teams.csv         optional: team_id, observer_org, observers, countries (";"-separated ISO codes)
@@ -31,9 +33,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geo.boundaries import LANGUAGE_NAME, language_name_columns
 from geo.csvsafe import restore_frame, to_safe_csv
 from geo.errors import InputError, MissionDataError
 from geo.forms_import import canonicalise, read_table
+from geo.i18n import N_, SOURCE, _, current, ngettext
 from geo.join import join_points_to_regions
 from geo.schema import FORM_COLUMNS, FORM_TYPES, NEGATIVE_LEVELS, OVERALL_LEVELS, PROBLEMS, STATION_COLUMNS
 from geo.store import REVIEW_STATES, connect_store, store_of
@@ -69,10 +73,64 @@ class MissionDataset:
     version: str = ""
     store_version: int | None = None  # the live store's data version, when the forms come from one
 
+    # ------------------------------------------------------------------ names and texts in the language of the moment
     @cached_property
+    def _per_language(self) -> dict[tuple[str, str], Any]:
+        """What is built once per language (region names, the mission's texts); filled on first read of each."""
+        return {}
+
+    def _in_language(self, what: str, build: Any) -> Any:
+        key = (what, current())
+        cache = self._per_language
+        if key not in cache:
+            cache[key] = build(key[1])
+        return cache[key]
+
+    @property
     def region_names(self) -> dict[str, str]:
-        """Region code -> name, built once (read-only: do not change the dict)."""
-        return dict(zip(self.regions["code"], self.regions["name"], strict=True))
+        """Region code -> name in the language of the moment (:func:`geo.i18n.current`), in the map's order.
+
+        The boundary file's name in that language (``name_ru``, ...: see :func:`geo.boundaries.load_boundaries`) where
+        it has one, else its own name (``regions["name"]``). Built once per language: two reads in one language give
+        the same dict (read-only: do not change it). ``regions["name"]`` is always the boundary file's own name: code
+        that shows names reads this instead.
+        """
+        return self._in_language("regions", lambda lang: localised_names(self.regions, lang))
+
+    @property
+    def district_names(self) -> dict[str, str]:
+        """District code -> name in the language of the moment, like :attr:`region_names` (empty without districts)."""
+        return self._in_language("districts", lambda lang: localised_names(_feature_frame(self.districts), lang))
+
+    def text(self, key: str, default: str | None = None) -> str | None:
+        """The mission's own text ``key`` in the language of the moment (:func:`geo.i18n.current`).
+
+        ``key`` is one of mission.json's texts: ``"name"``, ``"mission"``, ``"notice"``. The value is mission.json's
+        ``translations[<language>][key]`` when it has one, else its own (English) ``key``, else ``default``::
+
+            mission.text("name") or _("Election observation mission")
+
+        For the lists, see :attr:`sources` and :attr:`map_notes`.
+        """
+        value = _translation(self.meta, current()).get(key)
+        if value is None:
+            value = self.meta.get(key)
+        return default if value is None else value
+
+    @property
+    def sources(self) -> list[str]:
+        """mission.json's ``sources`` (one line each) in the language of the moment: its translation's list when it
+        has one, else the English list; ``[]`` when there are none. Read-only."""
+        return self._in_language(
+            "sources", lambda lang: list(_translation(self.meta, lang).get("sources") or self.meta.get("sources") or [])
+        )
+
+    @property
+    def map_notes(self) -> list[dict[str, Any]]:
+        """mission.json's ``map_notes`` (``name``, ``note``, ``lon``, ``lat``) with ``name`` and ``note`` in the language
+        of the moment (each from the translation's note at the same place when it has it, else English); ``[]`` when there
+        are none. Read-only."""
+        return self._in_language("map_notes", lambda lang: _notes_in(self.meta, lang))
 
     @cached_property
     def region_codes(self) -> tuple[str, ...]:
@@ -87,6 +145,49 @@ class MissionDataset:
             boxes = list(by_region.values())
             by_region["*"] = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
         return by_region
+
+
+def localised_names(frame: pd.DataFrame, lang: str) -> dict[str, str]:
+    """``code`` -> name in ``lang`` of a frame of ``code``, ``name`` and names per language (``name_ru``, ...): the
+    language's name where it is given, else ``name``.
+
+    >>> frame = pd.DataFrame({"code": ["A", "B"], "name": ["Akmola", "Aktobe"], "name_ru": ["Акмолинская", None]})
+    >>> localised_names(frame, "ru"), localised_names(frame, "en")
+    ({'A': 'Акмолинская', 'B': 'Aktobe'}, {'A': 'Akmola', 'B': 'Aktobe'})
+    """
+    if frame.empty:
+        return {}
+    names = frame["name"].astype(object)
+    column = LANGUAGE_NAME.format(lang=lang)
+    if lang != SOURCE and column in frame:
+        own = frame[column].astype(object)
+        given = own.notna() & (own.astype(str).str.strip() != "")
+        names = own.where(given, names)
+    return dict(zip(frame["code"], (str(n) for n in names), strict=True))
+
+
+def _feature_frame(collection: dict[str, Any] | None) -> pd.DataFrame:
+    """code, name and names per language of a web GeoJSON's features (its feature id is the code)."""
+    rows = []
+    for f in (collection or {}).get("features", []):
+        props = f.get("properties") or {}
+        code = f.get("id", props.get("code"))
+        rows.append({"code": code, "name": props.get("name", code), **{c: props[c] for c in language_name_columns(props)}})
+    return pd.DataFrame(rows, columns=None if rows else ["code", "name"])
+
+
+def _translation(meta: dict[str, Any], lang: str) -> dict[str, Any]:
+    return ((meta.get("translations") or {}).get(lang) or {}) if lang != SOURCE else {}
+
+
+def _notes_in(meta: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+    notes = meta.get("map_notes") or []
+    translated = _translation(meta, lang).get("map_notes") or []
+    out = []
+    for i, note in enumerate(notes):
+        there = translated[i] if i < len(translated) and isinstance(translated[i], dict) else {}
+        out.append({**note, "name": there.get("name") or note["name"], "note": there.get("note") or note["note"]})
+    return out
 
 
 # --------------------------------------------------------------------------------------------- build
@@ -140,6 +241,12 @@ def build_mission(
     forms = forms[list(FORM_COLUMNS)]
 
     web = web or web_layers(boundaries[["code", "name", "geometry"]], districts)
+    # The names per language (name_ru, ...) go with the web copy's properties and the full-detail boundaries.
+    region_columns = ["code", "name", *language_name_columns(boundaries.columns)]
+    _add_names(web.regions, boundaries[region_columns])
+    district_columns = ["code", "name", *language_name_columns(districts.columns), "parent"] if districts is not None else []
+    if districts is not None:
+        _add_names(web.districts, districts[district_columns[:-1]])
     meta = {**meta, "web_geometry": {"tolerance_deg": round(web.tolerance, 4), "bytes": web.size}}
     files: dict[str, Any] = dict(extra_files or {})
     if districts is not None:
@@ -154,9 +261,9 @@ def build_mission(
         (tmp / MISSION_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (tmp / REGIONS_FILE).write_text(json.dumps(web.regions, separators=(",", ":")) + "\n", encoding="utf-8")
         # Full detail, for locating forms that arrive later (a sync): the web copy is simplified.
-        boundaries[["code", "name", "geometry"]].to_parquet(tmp / BOUNDARIES_FILE)
+        boundaries[[*region_columns, "geometry"]].to_parquet(tmp / BOUNDARIES_FILE)
         if districts is not None:
-            districts[["code", "name", "parent", "geometry"]].to_parquet(tmp / DISTRICT_BOUNDARIES_FILE)
+            districts[[*district_columns, "geometry"]].to_parquet(tmp / DISTRICT_BOUNDARIES_FILE)
         # Every CSV cell a spreadsheet could take for a formula is written as text (geo.csvsafe); read back restored.
         to_safe_csv(forms, tmp / FORMS_FILE)
         if stations is not None:
@@ -178,6 +285,21 @@ def build_mission(
                 _remove(tmp)
         raise
     return load_mission(out_dir) if load else None
+
+
+def _add_names(collection: dict[str, Any] | None, names: pd.DataFrame) -> None:
+    """Put each feature's names per language (``names``' name_XX columns, by code) into its properties, where given."""
+    columns = language_name_columns(names.columns)
+    if not collection or not columns:
+        return
+    by_code = names.set_index("code")[columns]
+    for feature in collection.get("features", []):
+        code = feature.get("id", (feature.get("properties") or {}).get("code"))
+        if code not in by_code.index:
+            continue
+        for column, value in by_code.loc[code].items():
+            if isinstance(value, str) and value.strip():
+                feature.setdefault("properties", {})[column] = value
 
 
 def _carry_over(old: Path, new: Path, written: set[str]) -> None:
@@ -208,7 +330,7 @@ def _swap_target(out_dir: Path | str) -> Path:
     """``out_dir`` as an absolute path (not resolved: it may be a symlink), checked to have a name."""
     where = Path(os.path.abspath(out_dir))
     if not where.name:
-        raise InputError(f"{out_dir}: expected a folder name for the mission, found the root of the file system.")
+        raise InputError(_("{folder}: expected a folder name for the mission, found the root of the file system.").format(folder=out_dir))
     return where
 
 
@@ -292,11 +414,15 @@ def check_out_dir(out_dir: Path | str) -> None:
     if out_dir.is_symlink() or not out_dir.exists():
         return
     if not out_dir.is_dir():
-        raise InputError(f"{out_dir}: is a file, not a mission folder; choose a new or empty folder for the mission.")
+        raise InputError(
+            _("{folder}: is a file, not a mission folder; choose a new or empty folder for the mission.").format(folder=out_dir)
+        )
     if not (out_dir / MISSION_FILE).is_file() and any(out_dir.iterdir()):
         raise InputError(
-            f"{out_dir}: is not a mission folder (it has no {MISSION_FILE}) and is not empty; obsmap replaces only "
-            "mission folders, so choose a new or empty folder for the mission."
+            _(
+                "{folder}: is not a mission folder (it has no {file}) and is not empty; obsmap replaces only "
+                "mission folders, so choose a new or empty folder for the mission."
+            ).format(folder=out_dir, file=MISSION_FILE)
         )
 
 
@@ -401,7 +527,14 @@ def _clean(where: Path) -> None:
             log.warning("could not remove %s: %s", path, exc)
 
 
-_JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false", type(None): "null"}
+_JSON_TYPES = {
+    list: N_("an array"),
+    str: N_("a string"),
+    int: N_("a number"),
+    float: N_("a number"),
+    bool: N_("true or false"),
+    type(None): "null",
+}
 
 
 def _read_json_object(file: Path, expected: str, list_key: str | None = None) -> dict[str, Any]:
@@ -409,11 +542,18 @@ def _read_json_object(file: Path, expected: str, list_key: str | None = None) ->
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-        raise MissionDataError(f"{file}: expected {expected}, found text that is not valid JSON ({exc}).") from exc
+        raise MissionDataError(
+            _("{file}: expected {expected}, found text that is not valid JSON ({error}).").format(
+                file=file, expected=_(expected), error=exc
+            )
+        ) from exc
     if not isinstance(data, dict):
-        raise MissionDataError(f"{file}: expected {expected}, found {_JSON_TYPES.get(type(data), 'something else')}.")
+        found = _(_JSON_TYPES.get(type(data), N_("something else")))
+        raise MissionDataError(_("{file}: expected {expected}, found {found}.").format(file=file, expected=_(expected), found=found))
     if list_key is not None and not isinstance(data.get(list_key), list):
-        raise MissionDataError(f"{file}: expected {expected} with a list of {list_key!r}, found none.")
+        raise MissionDataError(
+            _("{file}: expected {expected} with a list of {key!r}, found none.").format(file=file, expected=_(expected), key=list_key)
+        )
     return data
 
 
@@ -425,17 +565,25 @@ def load_mission(path: Path | str) -> MissionDataset:
     """
     path = Path(path)
     if not path.is_dir():
-        raise MissionDataError(f"{path}: expected a mission folder (with {MISSION_FILE}, {REGIONS_FILE} and {FORMS_FILE}), found none.")
+        raise MissionDataError(
+            _("{folder}: expected a mission folder (with {mission}, {regions} and {forms}), found none.").format(
+                folder=path, mission=MISSION_FILE, regions=REGIONS_FILE, forms=FORMS_FILE
+            )
+        )
     given, path = path, path.resolve()  # an import may switch the link meanwhile: read one version, whole
     store = store_of(path)  # a live store (SQLite or PostgreSQL) holds the forms; forms.csv is then the last import's batch
     live = store is not None
     for name in (MISSION_FILE, REGIONS_FILE) if live else (MISSION_FILE, REGIONS_FILE, FORMS_FILE):
         if not (path / name).is_file():
-            raise MissionDataError(f"{path / name}: file missing; a mission folder needs {MISSION_FILE}, {REGIONS_FILE} and {FORMS_FILE}.")
-    meta = _read_json_object(path / MISSION_FILE, "a JSON object of the mission's facts (name, data time stamp, ...)")
-    geojson = _read_json_object(path / REGIONS_FILE, "a GeoJSON FeatureCollection of the regions", list_key="features")
+            raise MissionDataError(
+                _("{file}: file missing; a mission folder needs {mission}, {regions} and {forms}.").format(
+                    file=path / name, mission=MISSION_FILE, regions=REGIONS_FILE, forms=FORMS_FILE
+                )
+            )
+    meta = _read_json_object(path / MISSION_FILE, N_("a JSON object of the mission's facts (name, data time stamp, ...)"))
+    geojson = _read_json_object(path / REGIONS_FILE, N_("a GeoJSON FeatureCollection of the regions"), list_key="features")
     _check_meta_and_features(path, meta, geojson)
-    regions = pd.DataFrame([{"code": f["id"], "name": (f.get("properties") or {}).get("name", f["id"])} for f in geojson["features"]])
+    regions = _feature_frame(geojson)  # code, name and the names per language (name_ru, ...) the boundary file gave
     store_version, store_id = None, ""
     if live:
         store_version, store_id, forms = _live_forms(store, path)
@@ -459,16 +607,23 @@ def load_mission(path: Path | str) -> MissionDataset:
         forms = forms[~unknown].reset_index(drop=True)
     elif unknown.any():
         first = int(unknown.to_numpy().nonzero()[0][0])
+        count = int(unknown.sum())
+        sentence = ngettext(
+            "{file}: row {row}: region_code {code!r} is not a region of {regions}; {n} row(s) like this. "
+            "Build the folder with `obsmap import`, which sets such rows aside.",
+            "{file}: row {row}: region_code {code!r} is not a region of {regions}; {n} row(s) like this. "
+            "Build the folder with `obsmap import`, which sets such rows aside.",
+            count,
+        )
         raise MissionDataError(
-            f"{path / FORMS_FILE}: row {first + 2}: region_code {forms['region_code'].iloc[first]!r} is not a region of "
-            f"{REGIONS_FILE}; {int(unknown.sum())} row(s) like this. Build the folder with `obsmap import`, which sets such rows aside."
+            sentence.format(file=path / FORMS_FILE, row=first + 2, code=forms["region_code"].iloc[first], regions=REGIONS_FILE, n=count)
         )
     day = election_day(forms, meta)
     forms["hour"] = (forms["observed_at"] - day) / pd.Timedelta(hours=1)
     stations = _read_stations(path / STATIONS_FILE) if (path / STATIONS_FILE).is_file() else None
     teams = restore_frame(pd.read_csv(path / TEAMS_FILE, dtype="string")) if (path / TEAMS_FILE).is_file() else None
     districts = (
-        _read_json_object(path / DISTRICTS_FILE, "a GeoJSON FeatureCollection of the districts", list_key="features")
+        _read_json_object(path / DISTRICTS_FILE, N_("a GeoJSON FeatureCollection of the districts"), list_key="features")
         if (path / DISTRICTS_FILE).is_file()
         else None
     )
@@ -507,28 +662,108 @@ def _check_meta_and_features(path: Path, meta: dict[str, Any], geojson: dict[str
     """One sentence naming the file when mission.json or regions.geojson holds something obsmap cannot use."""
     for key in ("name", "mission", "data_as_of", "election_date", "notice"):
         if meta.get(key) is not None and not isinstance(meta[key], str):
-            raise MissionDataError(f"{path / MISSION_FILE}: {key!r} should be text, found {type(meta[key]).__name__}.")
+            raise MissionDataError(
+                _("{file}: {key!r} should be text, found {found}.").format(
+                    file=path / MISSION_FILE, key=key, found=type(meta[key]).__name__
+                )
+            )
     sources = meta.get("sources")
     if sources is not None and not (isinstance(sources, list) and all(isinstance(s, str) for s in sources)):
         # Shown on the page and in the brief, one line each: text only (an object there would be read as a page component).
-        raise MissionDataError(f"{path / MISSION_FILE}: 'sources' should be a list of text lines, found {json.dumps(sources)[:200]}.")
+        raise MissionDataError(
+            _("{file}: 'sources' should be a list of text lines, found {found}.").format(
+                file=path / MISSION_FILE, found=json.dumps(sources)[:200]
+            )
+        )
     for i, note in enumerate(meta.get("map_notes") or [], start=1):
         ok = isinstance(note, dict) and all(isinstance(note.get(k), str) and note[k] for k in ("name", "note"))
         ok = ok and all(isinstance(note.get(k), int | float) and not isinstance(note[k], bool) for k in ("lon", "lat"))
         if not ok or not (-180 <= note["lon"] <= 180 and -90 <= note["lat"] <= 90):
             raise MissionDataError(
-                f"{path / MISSION_FILE}: map note {i} should have a name and a note (text) and lon, lat in degrees, "
-                f"found {json.dumps(note)[:200]}."
+                _("{file}: map note {i} should have a name and a note (text) and lon, lat in degrees, found {found}.").format(
+                    file=path / MISSION_FILE, i=i, found=json.dumps(note)[:200]
+                )
             )
+    _check_translations(path / MISSION_FILE, meta)
     if meta.get("election_date"):
         try:
             pd.Timestamp(meta["election_date"])
         except (ValueError, TypeError) as exc:
             date = meta["election_date"]
-            raise MissionDataError(f"{path / MISSION_FILE}: election_date {date!r} is not a date like 2005-12-04.") from exc
+            raise MissionDataError(
+                _("{file}: election_date {date!r} is not a date like 2005-12-04.").format(file=path / MISSION_FILE, date=date)
+            ) from exc
     for i, feature in enumerate(geojson["features"], start=1):
         if not isinstance(feature, dict) or not isinstance(feature.get("id"), str) or not feature["id"]:
-            raise MissionDataError(f"{path / REGIONS_FILE}: feature {i} has no text id (the region code); `obsmap import` writes one.")
+            raise MissionDataError(
+                _("{file}: feature {i} has no text id (the region code); `obsmap import` writes one.").format(file=path / REGIONS_FILE, i=i)
+            )
+
+
+TRANSLATED_TEXTS = ("name", "mission", "notice")  # mission.json's texts a "translations" block may give per language
+
+
+def _check_translations(file: Path, meta: dict[str, Any]) -> None:
+    """mission.json's ``translations``: ``{"ru": {"name": ..., "mission": ..., "notice": ..., "sources": [...],
+    "map_notes": [{"name": ..., "note": ...}, ...]}}``, every part optional; map notes in the order of ``map_notes``.
+    Anything else is one sentence naming the file."""
+    translations = meta.get("translations")
+    if translations is None:
+        return
+    if not isinstance(translations, dict):
+        raise MissionDataError(
+            _("{file}: 'translations' should be an object of languages, like {example}, found {found}.").format(
+                file=file, example='{"ru": {"name": "..."}}', found=json.dumps(translations, ensure_ascii=False)[:200]
+            )
+        )
+    allowed = (*TRANSLATED_TEXTS, "sources", "map_notes")
+    notes = meta.get("map_notes") or []
+    for lang, texts in translations.items():
+        if not re.fullmatch(r"[a-z]{2,3}", lang) or not isinstance(texts, dict):
+            raise MissionDataError(
+                _("{file}: 'translations' should name each language by its code (like \"ru\") and give it an object of texts, "
+                   "found {language}: {found}.").format(file=file, language=json.dumps(lang, ensure_ascii=False),
+                                                       found=json.dumps(texts, ensure_ascii=False)[:200])
+            )  # fmt: skip
+        unknown = [key for key in texts if key not in allowed]
+        if unknown:
+            raise MissionDataError(
+                _("{file}: translations {language}: {key!r} is not a text obsmap translates; it takes {allowed}.").format(
+                    file=file, language=lang, key=unknown[0], allowed=", ".join(allowed)
+                )
+            )
+        for key in TRANSLATED_TEXTS:
+            if texts.get(key) is not None and not isinstance(texts[key], str):
+                raise MissionDataError(
+                    _("{file}: translations {language}: {key!r} should be text, found {found}.").format(
+                        file=file, language=lang, key=key, found=json.dumps(texts[key], ensure_ascii=False)[:200]
+                    )
+                )
+        sources = texts.get("sources")
+        if sources is not None and not (isinstance(sources, list) and all(isinstance(x, str) for x in sources)):
+            raise MissionDataError(
+                _("{file}: translations {language}: 'sources' should be a list of text lines, found {found}.").format(
+                    file=file, language=lang, found=json.dumps(sources, ensure_ascii=False)[:200]
+                )
+            )
+        translated = texts.get("map_notes")
+        if translated is None:
+            continue
+        ok = isinstance(translated, list) and len(translated) == len(notes)
+        ok = ok and all(
+            isinstance(n, dict) and set(n) <= {"name", "note"} and all(isinstance(v, str) and v for v in n.values()) for n in translated
+        )
+        if not ok:
+            sentence = ngettext(
+                "{file}: translations {language}: 'map_notes' should be a list of {count} object(s), one per map note in "
+                "its order, each with a name and a note (text), found {found}.",
+                "{file}: translations {language}: 'map_notes' should be a list of {count} object(s), one per map note in "
+                "its order, each with a name and a note (text), found {found}.",
+                len(notes),
+            )
+            raise MissionDataError(
+                sentence.format(file=file, language=lang, count=len(notes), found=json.dumps(translated, ensure_ascii=False)[:200])
+            )
 
 
 def election_day(forms: pd.DataFrame, meta: dict[str, Any]) -> pd.Timestamp:
@@ -555,13 +790,15 @@ def _read_forms(file: Path) -> pd.DataFrame:
     dup = rows["form_id"].duplicated(keep="first") & rows["_reason"].isna()
     if len(bad) or dup.any():
         first = bad.iloc[0] if len(bad) else rows[dup].iloc[0]
-        reason = first["_reason"] if len(bad) else "duplicate form_id"
+        reason = _(first["_reason"] if len(bad) else "duplicate form_id")  # the import's reasons (geo.forms_import.REASONS)
         detail = f" ({first['_detail']})" if len(bad) and pd.notna(first["_detail"]) else ""
         count = len(bad) + int(dup.sum())
-        raise MissionDataError(
-            f"{file}: row {first['_row']}: {reason}{detail}; {count} row(s) like this. "
-            "Build the folder with `obsmap import`, which sets such rows aside."
+        sentence = ngettext(
+            "{file}: row {row}: {reason}{detail}; {n} row(s) like this. Build the folder with `obsmap import`, which sets such rows aside.",
+            "{file}: row {row}: {reason}{detail}; {n} row(s) like this. Build the folder with `obsmap import`, which sets such rows aside.",
+            count,
         )
+        raise MissionDataError(sentence.format(file=file, row=first["_row"], reason=reason, detail=detail, n=count))
     return _typed_forms(rows[list(FORM_COLUMNS)])
 
 
@@ -692,7 +929,7 @@ def station_conflicts(forms: pd.DataFrame) -> pd.Series:
     if forms.empty:
         return pd.Series(False, index=forms.index, dtype=bool)
     # One number per (station, phase), then two counts over them: a groupby per column took 2.6 s at 1,000,000 forms.
-    station, _ = pd.factorize(forms["ps_id"])
+    station, _stations = pd.factorize(forms["ps_id"])
     phase, phases = pd.factorize(forms["form_type"].astype("string"))
     group = station.astype(np.int64) * (len(phases) + 1) + np.where(phase < 0, len(phases), phase)
     assessed = (forms["negative"].notna() & forms["ps_id"].notna()).to_numpy(dtype=bool) & (phase >= 0)

@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from geo.errors import InputError, MissionDataError
+from geo.i18n import N_, _
 from geo.store import SCHEMA_VERSION, Store
 
 LOCATION_FILE = "store.toml"  # in a mission folder: where its live store is, when not in store.sqlite
@@ -105,20 +106,26 @@ def check_location(url: str, where: str = "--store") -> str:
 
     url = url.strip()
     if not is_pg_location(url):
-        raise InputError(f"{where}: expected a URL like postgresql://user@host:5432/database, found {_shown(url)!r}.")
+        raise InputError(
+            _("{where}: expected a URL like postgresql://user@host:5432/database, found {url}.").format(where=where, url=repr(_shown(url)))
+        )
     parts = urlsplit(url)
     try:
         params = conninfo.conninfo_to_dict(url)
     except Exception as exc:  # psycopg.ProgrammingError: libpq cannot parse it; its message never echoes a password
         if parts.password is not None or "password=" in url.lower():
-            raise InputError(_PASSWORD.format(where=where)) from None
-        raise InputError(f"{where}: {_shown(url)!r} is not a PostgreSQL URL libpq can read ({str(exc).splitlines()[0]}).") from None
+            raise InputError(_(_PASSWORD).format(where=where)) from None
+        raise InputError(
+            _("{where}: {url} is not a PostgreSQL URL libpq can read ({error}).").format(
+                where=where, url=repr(_shown(url)), error=str(exc).splitlines()[0]
+            )
+        ) from None
     if parts.password is not None or params.get("password") or params.get("sslpassword"):
-        raise InputError(_PASSWORD.format(where=where))
+        raise InputError(_(_PASSWORD).format(where=where))
     return url
 
 
-_PASSWORD = (
+_PASSWORD = N_(
     "{where}: the URL holds a password; passwords never go on a command line, in the environment or in a file obsmap "
     "writes: give the URL without it and put the password in ~/.pgpass (or the file $PGPASSFILE names), where "
     "PostgreSQL's client reads it."
@@ -148,9 +155,11 @@ def recorded_location(folder: Path | str) -> str | None:
     try:
         url = tomllib.loads(file.read_text(encoding="utf-8")).get("url")
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise MissionDataError(f'{file}: expected url = "postgresql://...", found text that is not TOML ({exc}).') from exc
+        raise MissionDataError(
+            _('{file}: expected url = "postgresql://...", found text that is not TOML ({error}).').format(file=file, error=exc)
+        ) from exc
     if not isinstance(url, str):
-        raise MissionDataError(f'{file}: expected url = "postgresql://user@host:5432/database", found no url.')
+        raise MissionDataError(_('{file}: expected url = "postgresql://user@host:5432/database", found no url.').format(file=file))
     return check_location(url, str(file))
 
 
@@ -166,13 +175,17 @@ def store_location(folder: Path | str) -> str | None:
     folder = Path(folder)
     if recorded is not None and recorded != given:
         raise MissionDataError(
-            f"{folder}: its live store is {recorded} ({LOCATION_FILE}), not {given}; give the same one, or edit "
-            f"{folder / LOCATION_FILE} to move the folder to another store."
+            _(
+                "{folder}: its live store is {recorded} ({file}), not {given}; give the same one, or edit "
+                "{path} to move the folder to another store."
+            ).format(folder=folder, recorded=recorded, file=LOCATION_FILE, given=given, path=folder / LOCATION_FILE)
         )
     if recorded is None and (folder / "store.sqlite").exists():
         raise MissionDataError(
-            f"{folder}: its live store is SQLite (store.sqlite); a PostgreSQL store ({given}) would not hold its forms. "
-            "Import the exports into a new folder with --store instead."
+            _(
+                "{folder}: its live store is SQLite (store.sqlite); a PostgreSQL store ({given}) would not hold its forms. "
+                "Import the exports into a new folder with --store instead."
+            ).format(folder=folder, given=given)
         )
     return given
 
@@ -275,7 +288,9 @@ class _Connection:
                 self._conn = psycopg.connect(self.url, autocommit=True, application_name="obsmap", connect_timeout=30)
             except psycopg.Error as exc:
                 reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-                raise MissionDataError(f"{_shown(self.url)}: could not open the PostgreSQL store ({reason}).") from None
+                raise MissionDataError(
+                    _("{url}: could not open the PostgreSQL store ({reason}).").format(url=_shown(self.url), reason=reason)
+                ) from None
             self._pid = os.getpid()
         return self._conn
 
@@ -355,7 +370,11 @@ class PgStore(Store):
                 db.execute("INSERT OR IGNORE INTO store_meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
                 db.execute("INSERT OR IGNORE INTO store_meta VALUES ('data_version', '0')")
             elif int(found) != SCHEMA_VERSION:
-                raise MissionDataError(f"{_shown(self.location)}: store schema {found}, this obsmap reads schema {SCHEMA_VERSION}.")
+                raise MissionDataError(
+                    _("{url}: store schema {found}, this obsmap reads schema {version}.").format(
+                        url=_shown(self.location), found=found, version=SCHEMA_VERSION
+                    )
+                )
             if self._meta("store_id") is None:
                 db.execute("INSERT OR IGNORE INTO store_meta VALUES ('store_id', ?)", (uuid.uuid4().hex,))
 

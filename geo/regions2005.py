@@ -3,12 +3,47 @@
 As the domain brief (shared/DOMAIN.md, beside this repository) lists them.
 
 Keyed by the ISO 3166-2 codes then in force. ``fips`` links each unit to the Natural Earth
-admin-1 feature it comes from; population is in thousands (1999 and 2009 censuses).
+admin-1 feature it comes from; population is in thousands (1999 and 2009 censuses). The Russian
+names are the units' official names of the time (:data:`RUSSIAN_NAMES`).
 """
 
 from __future__ import annotations
 
 import pandas as pd
+
+# The official Russian names of the 2005 units (Russian is an official language of Kazakhstan): the Natural Earth copy
+# the boundaries come from (Debian qgis-common's world_map.gpkg) has no name_ru. Shown in their short form, as a map
+# and a table write them: "Акмолинская область" -> "Акмолинская", "город Алматы" -> "Алматы (город)" (short_ru).
+RUSSIAN_NAMES = {
+    "KZ-ALA": "город Алматы",
+    "KZ-AST": "город Астана",
+    "KZ-AKM": "Акмолинская область",
+    "KZ-AKT": "Актюбинская область",
+    "KZ-ALM": "Алматинская область",
+    "KZ-ATY": "Атырауская область",
+    "KZ-VOS": "Восточно-Казахстанская область",
+    "KZ-ZHA": "Жамбылская область",
+    "KZ-ZAP": "Западно-Казахстанская область",
+    "KZ-KAR": "Карагандинская область",
+    "KZ-KUS": "Костанайская область",
+    "KZ-KZY": "Кызылординская область",
+    "KZ-MAN": "Мангистауская область",
+    "KZ-PAV": "Павлодарская область",
+    "KZ-SEV": "Северо-Казахстанская область",
+    "KZ-YUZ": "Южно-Казахстанская область",
+}
+
+
+def short_ru(official: str) -> str:
+    """The short Russian name a map or a table shows.
+
+    >>> short_ru("Акмолинская область"), short_ru("город Алматы")
+    ('Акмолинская', 'Алматы (город)')
+    """
+    if official.startswith("город "):
+        return f"{official.removeprefix('город ')} (город)"
+    return official.removesuffix(" область")
+
 
 # code, English name, centre, centre lat, centre lon, pop 1999, pop 2009, Natural Earth FIPS code
 _ROWS = [
@@ -32,7 +67,8 @@ _ROWS = [
 
 
 def regions_2005() -> pd.DataFrame:
-    """Return the 16 units with an estimated 2005 population (thousands).
+    """Return the 16 units with an estimated 2005 population (thousands) and their Russian names (``name_ru``, short;
+    ``name_ru_official``).
 
     The 2005 estimate is ``pop1999 + 0.68 * (pop2009 - pop1999)`` (domain brief).
     """
@@ -41,4 +77,6 @@ def regions_2005() -> pd.DataFrame:
         columns=["code", "name", "centre", "centre_lat", "centre_lon", "pop1999", "pop2009", "fips"],
     )
     df["pop2005"] = df["pop1999"] + 0.68 * (df["pop2009"] - df["pop1999"])
+    df["name_ru_official"] = df["code"].map(RUSSIAN_NAMES)
+    df["name_ru"] = df["name_ru_official"].map(short_ru)
     return df

@@ -23,6 +23,7 @@ import pandas as pd
 
 from geo.csvsafe import restore_frame
 from geo.errors import InputError
+from geo.i18n import _, ngettext, number
 from geo.ingest import Delivery, Ingestor
 from geo.mission import BOUNDARIES_FILE, FORMS_FILE, MISSION_FILE, REGIONS_FILE, STATIONS_FILE, TEAMS_FILE, check_out_dir
 from geo.schema import FORM_COLUMNS, PROBLEMS
@@ -53,7 +54,7 @@ def day_of_deliveries(forms: pd.DataFrame, seed: int = 20051204) -> list[Event]:
     events: list[Event] = []
     observed = pd.to_datetime(forms["observed_at"])
     start = observed.min()
-    for (_, form), at in zip(forms.iterrows(), observed, strict=True):
+    for (_i, form), at in zip(forms.iterrows(), observed, strict=True):
         row = {c: (None if pd.isna(form[c]) else str(form[c])) for c in FORM_COLUMNS}
         visit = at if pd.notna(at) else start
         late = rng.random() < LATE_SHARE
@@ -82,7 +83,10 @@ def prepare_folder(out: Path, demo: Path) -> None:
     check_out_dir(out)
     if out.is_dir() and any(out.iterdir()) and not _replayed(out):
         raise InputError(
-            f"{out}: a mission folder that no replay made; replay writes the demo's geography and synthetic forms, so give a new folder."
+            _(
+                "{folder}: a mission folder that no replay made; replay writes the demo's geography and synthetic forms, "
+                "so give a new folder."
+            ).format(folder=out)
         )
     out.mkdir(parents=True, exist_ok=True)
     for name in (MISSION_FILE, REGIONS_FILE, BOUNDARIES_FILE, STATIONS_FILE, TEAMS_FILE):
@@ -118,7 +122,7 @@ def replay(
     has a store continues where it stopped (the store's cursor is the mission time reached).
     """
     if speed <= 0:
-        raise InputError(f"--speed {speed}: expected a positive factor (60: one hour of the day in one minute).")
+        raise InputError(_("--speed {speed}: expected a positive factor (60: one hour of the day in one minute).").format(speed=speed))
     out, demo = Path(out), Path(demo)
     prepare_folder(out, demo)
     # obsmap wrote it: formula-like cells restored to the values the demo was given (geo.csvsafe).
@@ -129,10 +133,16 @@ def replay(
         if reached:
             events = [e for e in events if _stamp(e.at) > reached]
         if not events:
-            progress("replay: the day is over; nothing left to deliver")
+            progress(_("replay: the day is over; nothing left to deliver"))
             return 0
         t0_mission, t0_real = events[0].at, time.monotonic()
-        progress(f"replay: {len(events):,} deliveries from {events[0].at:%H:%M} at {speed:g}x into {out}")
+        progress(
+            ngettext(
+                "replay: {n} deliveries from {time} at {speed}x into {folder}",
+                "replay: {n} deliveries from {time} at {speed}x into {folder}",
+                len(events),
+            ).format(n=number(len(events)), time=f"{events[0].at:%H:%M}", speed=f"{speed:g}", folder=out)
+        )
         done, i = 0, 0
         while i < len(events):
             if stop is not None and stop.is_set():
@@ -147,9 +157,19 @@ def replay(
                 deliveries = [Delivery(e.form_id, _stamp(e.at), version_id=None, review=e.review, has_row=e.row is not None) for e in batch]
                 result = ingestor.ingest(table, deliveries, SOURCE, cursor=_stamp(batch[-1].at))
                 done += len(batch)
+                forms_now = ingestor.store.counts()["forms"]
                 progress(
-                    f"  {batch[-1].at:%H:%M}  +{result.new} new, {result.updated} edited, {result.reviewed} reviewed"
-                    f"  ({ingestor.store.counts()['forms']:,} forms)"
+                    ngettext(
+                        "  {time}  +{new} new, {updated} edited, {reviewed} reviewed  ({n} forms)",
+                        "  {time}  +{new} new, {updated} edited, {reviewed} reviewed  ({n} forms)",
+                        forms_now,
+                    ).format(
+                        time=f"{batch[-1].at:%H:%M}",
+                        new=number(result.new),
+                        updated=number(result.updated),
+                        reviewed=number(result.reviewed),
+                        n=number(forms_now),
+                    )
                 )
             if i < len(events):
                 sleep(tick)

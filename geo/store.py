@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import MissionDataError
+from geo.i18n import _
 from geo.schema import FORM_COLUMNS
 
 STORE_FILE = "store.sqlite"
@@ -254,11 +255,17 @@ class Store:
                 self._db.execute("INSERT OR IGNORE INTO store_meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
                 self._db.execute("INSERT OR IGNORE INTO store_meta VALUES ('data_version', '0')")
             elif int(found) != SCHEMA_VERSION:
-                raise MissionDataError(f"{self.path}: store schema {found}, this obsmap reads schema {SCHEMA_VERSION}.")
+                raise MissionDataError(
+                    _("{path}: store schema {found}, this obsmap reads schema {schema}.").format(
+                        path=self.path, found=found, schema=SCHEMA_VERSION
+                    )
+                )
             if self._meta("store_id") is None:  # names this store, so nothing made from another one is taken for it
                 self._db.execute("INSERT OR IGNORE INTO store_meta VALUES ('store_id', ?)", (uuid.uuid4().hex,))
         except sqlite3.DatabaseError as exc:
-            raise MissionDataError(f"{self.path}: expected obsmap's SQLite store, found a file SQLite cannot use ({exc}).") from exc
+            raise MissionDataError(
+                _("{path}: expected obsmap's SQLite store, found a file SQLite cannot use ({error}).").format(path=self.path, error=exc)
+            ) from exc
 
     def close(self) -> None:
         self._db.close()
@@ -716,7 +723,7 @@ def open_store(folder: Path | str) -> Store:
     url = store_location(folder)
     if url is not None:
         if not folder.is_dir():
-            raise MissionDataError(f"{folder}: expected a mission folder for the store, found none.")
+            raise MissionDataError(_("{folder}: expected a mission folder for the store, found none.").format(folder=folder))
         store = PgStore(url, path=folder / LOCATION_FILE)
         record_location(folder, url)  # serve, summary and brief on this folder find it without the flag
         return store
@@ -724,7 +731,7 @@ def open_store(folder: Path | str) -> Store:
     if link.exists():
         return Store(link)
     if not folder.is_dir():
-        raise MissionDataError(f"{folder}: expected a mission folder for the store, found none.")
+        raise MissionDataError(_("{folder}: expected a mission folder for the store, found none.").format(folder=folder))
     home = folder.parent / f".{folder.name}-store"
     try:
         home.mkdir(exist_ok=True)

@@ -76,7 +76,8 @@ import requests
 
 from geo.csvsafe import to_safe_csv
 from geo.errors import InputError, ObsmapError
-from geo.forms_import import PERSONAL_METADATA, Mapping, canonical_columns, read_table
+from geo.forms_import import PERSONAL_METADATA, Mapping, canonical_columns, read_table, reason_codes, reason_texts
+from geo.i18n import _, ngettext, number
 from geo.importer import check_form_file_size
 from geo.ingest import Delivery, Ingestor
 from geo.store import IngestResult, Store
@@ -225,12 +226,16 @@ def load_config(mission_dir: Path | str, path: Path | str | None = None, *, envi
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError(f"{path}: sync config not found; expected a TOML file with [[odk]], [[kobo]] or [[watch]] sources.") from None
+        raise InputError(
+            _("{path}: sync config not found; expected a TOML file with [[odk]], [[kobo]] or [[watch]] sources.").format(path=path)
+        ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: expected a TOML sync config ({exc}).") from None
+        raise InputError(_("{path}: expected a TOML sync config ({error}).").format(path=path, error=exc)) from None
     unknown = sorted(set(data) - set(_KEYS))
     if unknown:
-        raise InputError(f"{path}: unknown table {unknown[0]!r}; expected [sync], [[odk]], [[kobo]] and [[watch]].")
+        raise InputError(
+            _("{path}: unknown table {table}; expected [sync], [[odk]], [[kobo]] and [[watch]].").format(path=path, table=repr(unknown[0]))
+        )
     base = path.parent
     warnings: list[str] = []
     settings = _settings(path, data.get("sync", {}))
@@ -238,13 +243,19 @@ def load_config(mission_dir: Path | str, path: Path | str | None = None, *, envi
     def entries(kind: str) -> list[tuple[str, dict[str, Any]]]:
         found = data.get(kind, [])
         if not isinstance(found, list) or not all(isinstance(e, dict) for e in found):
-            raise InputError(f"{path}: {kind!r} must be a list of tables, written [[{kind}]].")
+            raise InputError(
+                _("{path}: {kind} must be a list of tables, written [[{table}]].").format(path=path, kind=repr(kind), table=kind)
+            )
         out = []
         for i, entry in enumerate(found, 1):
             where = f"[[{kind}]] #{i}"
             extra = sorted(set(entry) - _KEYS[kind])
             if extra:
-                raise InputError(f"{path}: {where}: unknown key {extra[0]!r}; expected {', '.join(sorted(_KEYS[kind]))}.")
+                raise InputError(
+                    _("{path}: {where}: unknown key {key}; expected {expected}.").format(
+                        path=path, where=where, key=repr(extra[0]), expected=", ".join(sorted(_KEYS[kind]))
+                    )
+                )
             out.append((where, entry))
         return out
 
@@ -255,12 +266,18 @@ def load_config(mission_dir: Path | str, path: Path | str | None = None, *, envi
         if isinstance(project, str) and project.strip().isdigit():
             project = int(project)
         if not isinstance(project, int) or isinstance(project, bool) or project < 0:
-            raise InputError(f"{path}: {where}: key 'project' must be ODK Central's project number, found {project!r}.")
+            raise InputError(
+                _("{path}: {where}: key 'project' must be ODK Central's project number, found {value}.").format(
+                    path=path, where=where, value=repr(project)
+                )
+            )
         forms = entry.get("forms")
         if isinstance(forms, str):
             forms = [forms]
         if not isinstance(forms, list) or not forms or not all(isinstance(f, str) and f.strip() for f in forms):
-            raise InputError(f"{path}: {where}: key 'forms' must list the form ids, e.g. forms = [\"eday_voting\"].")
+            raise InputError(
+                _("{path}: {where}: key 'forms' must list the form ids, e.g. forms = [\"eday_voting\"].").format(path=path, where=where)
+            )
         creds, how = _credentials(
             path, where, entry, base, environ, {"email": "OBSMAP_ODK_EMAIL", "password": "OBSMAP_ODK_PASSWORD"}, warnings
         )
@@ -270,29 +287,41 @@ def load_config(mission_dir: Path | str, path: Path | str | None = None, *, envi
         url = _url(path, where, entry)
         asset = entry.get("asset")
         if not isinstance(asset, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", asset.strip()):
-            raise InputError(f"{path}: {where}: key 'asset' must be the project's asset uid (letters and digits), found {asset!r}.")
+            raise InputError(
+                _("{path}: {where}: key 'asset' must be the project's asset uid (letters and digits), found {value}.").format(
+                    path=path, where=where, value=repr(asset)
+                )
+            )
         every = entry.get("reconcile_every", settings.reconcile_every)
         if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-            raise InputError(f"{path}: {where}: key 'reconcile_every' must be a whole number of rounds, 1 or more, found {every!r}.")
+            raise InputError(
+                _("{path}: {where}: key 'reconcile_every' must be a whole number of rounds, 1 or more, found {value}.").format(
+                    path=path, where=where, value=repr(every)
+                )
+            )
         creds, how = _credentials(path, where, entry, base, environ, {"token": "OBSMAP_KOBO_TOKEN"}, warnings)
         kobo.append(KoboConfig(url, asset.strip(), creds["token"], how, every))
     watch = []
     for where, entry in entries("watch"):
         folder = entry.get("folder")
         if not isinstance(folder, str) or not folder.strip():
-            raise InputError(f"{path}: {where}: key 'folder' must name the folder to watch.")
+            raise InputError(_("{path}: {where}: key 'folder' must name the folder to watch.").format(path=path, where=where))
         watch.append(WatchConfig((base / folder.strip()).resolve()))
     if not (odk or kobo or watch):
-        raise InputError(f"{path}: no sources; expected at least one [[odk]], [[kobo]] or [[watch]] table.")
+        raise InputError(_("{path}: no sources; expected at least one [[odk]], [[kobo]] or [[watch]] table.").format(path=path))
     return SyncConfig(path, settings, tuple(odk), tuple(kobo), tuple(watch), tuple(warnings))
 
 
 def _settings(path: Path, table: Any) -> Settings:
     if not isinstance(table, dict):
-        raise InputError(f"{path}: [sync] must be a table of settings.")
+        raise InputError(_("{path}: [sync] must be a table of settings.").format(path=path))
     extra = sorted(set(table) - _KEYS["sync"])
     if extra:
-        raise InputError(f"{path}: [sync]: unknown key {extra[0]!r}; expected {', '.join(sorted(_KEYS['sync']))}.")
+        raise InputError(
+            _("{path}: [sync]: unknown key {key}; expected {expected}.").format(
+                path=path, key=repr(extra[0]), expected=", ".join(sorted(_KEYS["sync"]))
+            )
+        )
     values: dict[str, Any] = {}
     for f in fields(Settings):
         if f.name not in table:
@@ -300,15 +329,23 @@ def _settings(path: Path, table: Any) -> Settings:
         value = table[f.name]
         if f.name == "mapping":
             if not isinstance(value, str) or not (path.parent / value).is_file():
-                raise InputError(f"{path}: [sync]: key 'mapping' must name a mapping TOML file beside the config, found {value!r}.")
+                raise InputError(
+                    _("{path}: [sync]: key 'mapping' must name a mapping TOML file beside the config, found {value}.").format(
+                        path=path, value=repr(value)
+                    )
+                )
             values["mapping"] = str(path.parent / value)
             continue
         whole = f.name in ("retries", "page_size", "reconcile_every")
         ok = isinstance(value, int) if whole else isinstance(value, int | float)
         if not ok or isinstance(value, bool) or value <= 0 or (f.name == "page_size" and value > KOBO_MAX_LIMIT):
-            kind = "a whole number" if whole else "a number of seconds"
-            limit = f" up to {KOBO_MAX_LIMIT}" if f.name == "page_size" else ""
-            raise InputError(f"{path}: [sync]: key {f.name!r} must be {kind} above 0{limit}, found {value!r}.")
+            if f.name == "page_size":
+                text = _("{path}: [sync]: key {key} must be a whole number above 0 up to {limit}, found {value}.")
+            elif whole:
+                text = _("{path}: [sync]: key {key} must be a whole number above 0, found {value}.")
+            else:
+                text = _("{path}: [sync]: key {key} must be a number of seconds above 0, found {value}.")
+            raise InputError(text.format(path=path, key=repr(f.name), limit=KOBO_MAX_LIMIT, value=repr(value)))
         values[f.name] = value
     return Settings(**values)
 
@@ -316,14 +353,24 @@ def _settings(path: Path, table: Any) -> Settings:
 def _url(path: Path, where: str, entry: dict[str, Any]) -> str:
     url = entry.get("url")
     if not isinstance(url, str) or not re.match(r"^https?://[^/\s]+", url.strip()):
-        raise InputError(f"{path}: {where}: key 'url' must be the server's address, like https://host, found {url!r}.")
+        raise InputError(
+            _("{path}: {where}: key 'url' must be the server's address, like https://host, found {value}.").format(
+                path=path, where=where, value=repr(url)
+            )
+        )
     url = url.strip().rstrip("/")
     host = url.split("/")[2]
     if "@" in host:
-        raise InputError(f"{path}: {where}: key 'url' must not carry credentials; name them with *_env keys or a credentials file.")
+        raise InputError(
+            _("{path}: {where}: key 'url' must not carry credentials; name them with *_env keys or a credentials file.").format(
+                path=path, where=where
+            )
+        )
     if url.startswith("http://") and host.split(":")[0] not in ("127.0.0.1", "localhost", "[::1]"):
         raise InputError(
-            f"{path}: {where}: key 'url' {url!r} is plain http: the password or token would cross the network unencrypted; use https."
+            _(
+                "{path}: {where}: key 'url' {url} is plain http: the password or token would cross the network unencrypted; use https."
+            ).format(path=path, where=where, url=repr(url))
         )
     return url
 
@@ -335,42 +382,71 @@ def _credentials(
     if "credentials" in entry:
         file = entry["credentials"]
         if not isinstance(file, str) or not file.strip():
-            raise InputError(f"{path}: {where}: key 'credentials' must be the path of a credentials file.")
+            raise InputError(_("{path}: {where}: key 'credentials' must be the path of a credentials file.").format(path=path, where=where))
         file_path = (base / file.strip()).expanduser()
         try:
             mode = file_path.stat().st_mode
             text = file_path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise InputError(f"{path}: {where}: credentials file {file_path} cannot be read ({exc.strerror}).") from None
+            raise InputError(
+                _("{path}: {where}: credentials file {file} cannot be read ({error}).").format(
+                    path=path, where=where, file=file_path, error=exc.strerror
+                )
+            ) from None
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            warnings.append(f"{file_path}: credentials file readable by other users (mode {stat.S_IMODE(mode):04o}); chmod 600 it.")
+            warnings.append(
+                _("{file}: credentials file readable by other users (mode {mode}); chmod 600 it.").format(
+                    file=file_path, mode=f"{stat.S_IMODE(mode):04o}"
+                )
+            )
         try:
             creds = tomllib.loads(text)
         except tomllib.TOMLDecodeError:
             # No detail: the parser's message could quote a line of the file, secret included.
-            raise InputError(f"{file_path}: expected a TOML credentials file with {' and '.join(defaults)} keys.") from None
+            raise InputError(
+                _("{file}: expected a TOML credentials file with {keys} keys.").format(file=file_path, keys=_and(list(defaults)))
+            ) from None
         out = {}
         for key in defaults:
             value = creds.get(key)
             if not isinstance(value, str) or not value:
-                raise InputError(f"{file_path}: key {key!r} missing or empty; expected {' and '.join(defaults)} (text).")
+                raise InputError(
+                    _("{file}: key {key} missing or empty; expected {keys} (text).").format(
+                        file=file_path, key=repr(key), keys=_and(list(defaults))
+                    )
+                )
             out[key] = Secret(value)
-        return out, f"credentials file {file_path}"
+        # TRANSLATORS: completes "check the ..." in a refused-login message.
+        return out, _("credentials file {file}").format(file=file_path)
     out = {}
     names = []
     for key, default in defaults.items():
         name = entry.get(f"{key}_env", default)
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            raise InputError(f"{path}: {where}: key '{key}_env' must name an environment variable, found {name!r}.")
+            raise InputError(
+                _("{path}: {where}: key '{key}_env' must name an environment variable, found {value}.").format(
+                    path=path, where=where, key=key, value=repr(name)
+                )
+            )
         value = environ.get(name)
         if not value:
             raise InputError(
-                f"{path}: {where}: the environment variable {name} (key '{key}_env') is not set; "
-                "set it, or give a credentials file with key 'credentials'."
+                _(
+                    "{path}: {where}: the environment variable {name} (key '{key}_env') is not set; "
+                    "set it, or give a credentials file with key 'credentials'."
+                ).format(path=path, where=where, name=name, key=key)
             )
         out[key] = Secret(value)
         names.append(name)
-    return out, "environment " + "/".join(names)
+    # TRANSLATORS: completes "check the ..." in a refused-login message; {names} are environment variables.
+    return out, _("environment {names}").format(names="/".join(names))
+
+
+def _and(words: list[str]) -> str:
+    """``a and b`` (the keys a credentials file must hold)."""
+    if len(words) < 2:
+        return "".join(words)
+    return _("{first} and {last}").format(first=", ".join(words[:-1]), last=words[-1])
 
 
 # ------------------------------------------------------------------------------------------- http
@@ -417,33 +493,47 @@ class Http:
                 delay = exc.wait if exc.wait is not None else self.backoff(attempt)
                 log.warning("%s: %s; try %d of %d in %.1f s", what, problem, attempt + 2, tries, delay)
                 self.wait(delay)
-        raise SourceFailed(self.redact(f"{what}: gave up after {tries} tries ({problem}); the next round resumes from the cursor."))
+        raise SourceFailed(
+            self.redact(
+                ngettext(
+                    "{what}: gave up after {n} tries ({problem}); the next round resumes from the cursor.",
+                    "{what}: gave up after {n} tries ({problem}); the next round resumes from the cursor.",
+                    tries,
+                ).format(what=what, n=number(tries), problem=problem)
+            )
+        )
 
     def _once(self, method, url, what, headers, params, body, check) -> Any:
         timeout = (min(10.0, self.settings.timeout), self.settings.timeout)
         try:
             resp = self.session.request(method, url, headers=headers() if headers else None, params=params, json=body, timeout=timeout)
         except requests.Timeout:
-            raise _Transient(f"no answer within {self.settings.timeout:g} s") from None
+            raise _Transient(_("no answer within {seconds} s").format(seconds=number(self.settings.timeout))) from None
         except requests.RequestException as exc:
-            raise _Transient(f"network error ({type(exc).__name__})") from None
+            raise _Transient(_("network error ({error})").format(error=type(exc).__name__)) from None
         with resp:
             status = resp.status_code
             if status == 401:
                 raise _Unauthorized()
             if status == 429:
-                raise _Transient("HTTP 429 too many requests", _retry_after(resp.headers.get("Retry-After")))
+                raise _Transient(_("HTTP 429 too many requests"), _retry_after(resp.headers.get("Retry-After")))
             if status >= 500:
                 raise _Transient(f"HTTP {status}")
             if status >= 400:
                 detail = _error_detail(resp)
-                raise SourceFailed(self.redact(f"{what}: the server answered HTTP {status}{detail}; this source is skipped this round."))
+                raise SourceFailed(
+                    self.redact(
+                        _("{what}: the server answered HTTP {status}{detail}; this source is skipped this round.").format(
+                            what=what, status=status, detail=detail
+                        )
+                    )
+                )
             try:
                 data = json.loads(resp.content)
             except ValueError:
-                raise _Transient("a page cut short or not JSON") from None
+                raise _Transient(_("a page cut short or not JSON")) from None
             if check is not None and not check(data):
-                raise _Transient("an answer not shaped as expected (a page cut short?)")
+                raise _Transient(_("an answer not shaped as expected (a page cut short?)"))
             return data
 
 
@@ -548,7 +638,7 @@ def flatten_kobo(record: dict[str, Any]) -> dict[str, str | None]:
             continue  # tool metadata is never a question
         match = _GEOPOINT_TEXT.match(value) if isinstance(value, str) else None
         if match and value.strip().count(" ") >= 2 and abs(float(match[1])) <= 90 and abs(float(match[2])) <= 180:
-            group, _, q = key.rpartition("/")
+            group, _slash, q = key.rpartition("/")
             prefix = f"{group}/_{q}" if group else f"_{q}"
             for axis, v in zip(("latitude", "longitude", "altitude", "precision"), match.groups(), strict=True):
                 out[f"{prefix}_{axis}"] = v
@@ -653,7 +743,7 @@ def file_deliveries(table: pd.DataFrame, path: Path, modified_at: str, mapping: 
             state = KOBO_REVIEW.get(status if status.startswith("validation_") else status.lower())
             out.append(Delivery(_strip_uuid(root) or uuid or "", utc_iso(at) or modified_at, uuid, _strip_uuid(previous), state))
         return out
-    sources, fallback, _ = canonical_columns(list(table.columns), mapping or Mapping(), path)
+    sources, fallback, _ignored = canonical_columns(list(table.columns), mapping or Mapping(), path)
     ids = table[sources.get("form_id") or fallback["form_id"]]
     return [Delivery((_text(v) or "").strip(), modified_at) for v in ids]
 
@@ -698,8 +788,12 @@ class SourceSummary:
         }
 
     def line(self) -> str:
-        parts = f"{self.new} new, {self.updated} updated, {self.reviewed} reviewed, {self.deleted} deleted, {self.set_aside} set aside"
-        return parts + (f", {self.errors} error(s)" if self.errors else "")
+        counts = {name: number(getattr(self, name)) for name in ("new", "updated", "reviewed", "deleted", "set_aside")}
+        # TRANSLATORS: what one source did in a sync round: forms new, updated (a new version), reviewed, deleted, set aside.
+        parts = _("{new} new, {updated} updated, {reviewed} reviewed, {deleted} deleted, {set_aside} set aside").format(**counts)
+        if not self.errors:
+            return parts
+        return ngettext("{counts}, {n} error(s)", "{counts}, {n} error(s)", self.errors).format(counts=parts, n=number(self.errors))
 
 
 # ------------------------------------------------------------------------------------------- context
@@ -790,10 +884,12 @@ class OdkServer:
         try:
             data = self.http.json("POST", f"{self.config.url}/v1/sessions", what, body=body, check=lambda d: isinstance(d, dict))
         except _Unauthorized:
-            raise SourceFailed(f"{what} refused the email and password (HTTP 401); check the {self.config.where}.") from None
+            raise SourceFailed(
+                _("{what} refused the email and password (HTTP 401); check the {where}.").format(what=what, where=self.config.where)
+            ) from None
         token = data.get("token")
         if not isinstance(token, str) or not token:
-            raise SourceFailed(f"{what}: POST /v1/sessions answered without a session token.")
+            raise SourceFailed(_("{what}: POST /v1/sessions answered without a session token.").format(what=what))
         self.redact.add(token)
         self._token = token
 
@@ -810,7 +906,11 @@ class OdkServer:
                 if not first:
                     break
                 self._login()  # the session expired: log in again, once
-        raise SourceFailed(f"{what}: ODK Central refused the session (HTTP 401) after a new login; check the {self.config.where}.")
+        raise SourceFailed(
+            _("{what}: ODK Central refused the session (HTTP 401) after a new login; check the {where}.").format(
+                what=what, where=self.config.where
+            )
+        )
 
 
 _ODK_STREAMS = (("created", "__system/submissionDate"), ("updated", "__system/updatedAt"), ("deleted", "__system/deletedAt"))
@@ -848,7 +948,10 @@ class OdkForm:
                     "$orderby": f"{field_path} asc",
                     "$top": str(top),
                 }
-                what = f"{self.name} ({name} since {stream.t or 'the start'})"
+                # TRANSLATORS: completes "since ..." when nothing was read yet: "(created since the start)".
+                since = stream.t or _("the start")
+                # TRANSLATORS: {stream} is ODK Central's stream of submissions: created, updated or deleted (kept in English).
+                what = _("{source} ({stream} since {time})").format(source=self.name, stream=name, time=since)
                 data = self.server.get(path, params, what, _odata_page)
                 page = data["value"]
                 keyed = [(str(r.get("__id")), _odk_value(r, field_path)) for r in page]
@@ -892,7 +995,9 @@ class KoboAsset:
         try:
             data = self.http.json("GET", self.url, what, headers=self._headers, params={"format": "json", **params}, check=_kobo_page)
         except _Unauthorized:
-            raise SourceFailed(f"{what}: KoboToolbox refused the token (HTTP 401); check the {self.config.where}.") from None
+            raise SourceFailed(
+                _("{what}: KoboToolbox refused the token (HTTP 401); check the {where}.").format(what=what, where=self.config.where)
+            ) from None
         return data["results"]
 
     def run(self, rnd: _Round, summary: SourceSummary) -> None:
@@ -911,7 +1016,7 @@ class KoboAsset:
                 params.update(start=len(stream.seen), limit=rnd.settings.page_size)
             if stream.t is not None:
                 params["query"] = json.dumps({"_submission_time": {"$gte": stream.t}})
-            page = self._get(params, f"{self.name} (new since {stream.t or 'the start'})")
+            page = self._get(params, _("{source} (new since {time})").format(source=self.name, time=stream.t or _("the start")))
             keyed = [(str(r.get("_id")), _text(r.get("_submission_time"))) for r in page]
             fresh = [r for r, new in zip(page, stream.fresh(keyed), strict=True) if new]
             stream.advance(keyed)
@@ -939,7 +1044,7 @@ class KoboAsset:
             params: dict[str, Any] = {"sort": json.dumps({"_id": 1}), "start": 0, "limit": rnd.settings.page_size}
             if after is not None:
                 params["query"] = json.dumps({"_id": {"$gt": after}})
-            page = self._get(params, f"{self.name} (full reconciliation)")
+            page = self._get(params, _("{source} (full reconciliation)").format(source=self.name))
             deliveries = [kobo_delivery(r) for r in page]
             for record, d in zip(page, deliveries, strict=True):
                 if record.get("meta/rootUuid"):
@@ -958,7 +1063,13 @@ class KoboAsset:
         known = store.keys_from_source(self.name)
         gone = sorted(known - listed_keys)
         if not newest and known:  # an empty listing is more likely a permission change than every form deleted
-            summary.messages.append(f"the server lists no submissions but {len(known)} form(s) came from it; none marked deleted.")
+            summary.messages.append(
+                ngettext(
+                    "the server lists no submissions but {n} form(s) came from it; none marked deleted.",
+                    "the server lists no submissions but {n} form(s) came from it; none marked deleted.",
+                    len(known),
+                ).format(n=number(len(known)))
+            )
             gone = []
         now = utc_iso(datetime.now(UTC).isoformat()) or EPOCH
         # Everything the server listed is in the store now: the stream of new forms may start after the newest.
@@ -990,7 +1101,9 @@ class WatchFolder:
 
     def run(self, rnd: _Round, summary: SourceSummary) -> None:
         if not self.folder.is_dir():
-            raise SourceFailed(f"{self.folder}: watch folder not found; create it or fix the [[watch]] folder in the sync config.")
+            raise SourceFailed(
+                _("{folder}: watch folder not found; create it or fix the [[watch]] folder in the sync config.").format(folder=self.folder)
+            )
         for path in sorted(self.folder.iterdir()):
             rnd.check_stop()
             if not path.is_file() or path.name.startswith(".") or path.suffix.lower() not in WATCH_SUFFIXES:
@@ -1033,7 +1146,11 @@ class WatchFolder:
         # A file is an export: one row per form, as for `obsmap import` (a repeated id is set aside, not a version).
         result = rnd.ingestor.ingest(table.reset_index(drop=True), deliveries, self.name, cursor=_dump(cursor), one_row_per_form=True)
         summary.add(result)
-        summary.messages.append(f"{path.name}: {result.new} new, {result.updated} updated, {result.set_aside} set aside.")
+        summary.messages.append(
+            _("{file}: {new} new, {updated} updated, {set_aside} set aside.").format(
+                file=path.name, new=number(result.new), updated=number(result.updated), set_aside=number(result.set_aside)
+            )
+        )
 
 
 # ------------------------------------------------------------------------------------------- loop
@@ -1087,13 +1204,21 @@ def sync_main(
             raise _Stopped()
 
     for warning in cfg.warnings:
-        say(f"warning: {warning}")
+        say(_("warning: {warning}").format(warning=warning))
     http = Http(cfg.settings, redact, wait)
     ingestor = Ingestor(mission_dir, cfg.settings.mapping)
     totals: dict[str, SourceSummary] = {}
     try:
         sources = build_sources(cfg, mission_dir, http, redact)
-        say(f"sync: {len(sources)} source(s) from {cfg.path}" + ("" if once else f", a round every {every:g} s"))
+        if once:
+            text = ngettext("sync: {n} source(s) from {config}", "sync: {n} source(s) from {config}", len(sources))
+        else:
+            text = ngettext(
+                "sync: {n} source(s) from {config}, a round every {seconds} s",
+                "sync: {n} source(s) from {config}, a round every {seconds} s",
+                len(sources),
+            )
+        say(text.format(n=number(len(sources)), config=cfg.path, seconds=number(every)))
         done = 0
         while True:
             rnd = _Round(ingestor, http, cfg.settings, wait, stop_event.is_set, first=done == 0, once=once)
@@ -1110,7 +1235,7 @@ def sync_main(
                     summary.messages.append(str(exc))
                 except Exception as exc:  # one source's bug must not stop the others on election night
                     summary.errors += 1
-                    summary.messages.append(f"unexpected {type(exc).__name__}: {exc}")
+                    summary.messages.append(_("unexpected {error}: {message}").format(error=type(exc).__name__, message=exc))
                     log.debug("%s", redact(traceback.format_exc()))
                 summary.messages = [redact(m) for m in summary.messages]
                 for message in summary.messages:
@@ -1141,7 +1266,12 @@ def _write_set_aside(store: Store, mission_dir: Path) -> None:
     beside the mission: what an analyst opens to see what did not count, and why."""
     target = mission_dir / SET_ASIDE_LIVE
     tmp = target.with_name(f".{target.name}.tmp")
-    to_safe_csv(store.set_aside_rows(), tmp)  # formula-like cells written as text (geo.csvsafe)
+    rows = store.set_aside_rows()
+    # The store keeps each reason's stable English text; the file gives it in the language of the sync, with its
+    # code beside it (the same in every language), translated once per distinct reason.
+    rows.insert(rows.columns.get_loc("reason"), "reason_code", reason_codes(rows["reason"].astype("string")))
+    rows["reason"] = reason_texts(rows["reason"].astype("string"))
+    to_safe_csv(rows, tmp)  # formula-like cells written as text (geo.csvsafe)
     os.replace(tmp, target)
 
 

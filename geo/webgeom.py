@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.i18n import N_, _, number
+
 # Degrees. 0.01 deg is about 1 km: invisible at country and region zoom. The web copy's budget
 # is 200 KB of GeoJSON (the demo's 16 regions take 50 KB).
 DEFAULT_TOLERANCE = 0.01
@@ -25,6 +27,8 @@ MAX_ATTEMPTS = 12  # the tolerance grows 1.6-fold per attempt: up to 0.01 * 1.6*
 
 log = logging.getLogger(__name__)
 DEFAULT_DECIMALS = 3
+# The start of each note about a web copy (by its label), whole: a language may decline the noun.
+_WEB_COPY = {"regions": N_("Web copy of the regions"), "districts": N_("Web copy of the districts")}
 
 
 def _simplify(regions: gpd.GeoDataFrame, tolerance: float, decimals: int) -> tuple[gpd.GeoDataFrame, str | None]:
@@ -36,9 +40,10 @@ def _simplify(regions: gpd.GeoDataFrame, tolerance: float, decimals: int) -> tup
         try:
             geoms = shapely.coverage_simplify(geoms, tolerance=tolerance, simplify_boundary=True)
         except shapely.errors.GEOSException as exc:
-            fallback = f"coverage simplification failed ({str(exc).splitlines()[0]})"
+            fallback = _("coverage simplification failed ({error})").format(error=str(exc).splitlines()[0])
     else:
-        fallback = "they overlap one another, so they are not a coverage"
+        # TRANSLATORS: "they" are the regions (or districts) of a boundary file.
+        fallback = _("they overlap one another, so they are not a coverage")
     if fallback:
         # Overlapping or otherwise unusable input: simplify each shape on its own instead.
         log.warning("boundaries: %s; simplifying each region separately", fallback)
@@ -106,6 +111,7 @@ def web_feature_collection(
     a fallback to simplifying each shape on its own, a copy still over budget at the largest
     tolerance, and features too small to draw once rounded.
     """
+    copy = _(_WEB_COPY[label]) if label in _WEB_COPY else _("Web copy of the {label}").format(label=label)
     tolerance = DEFAULT_TOLERANCE
     for attempt in range(MAX_ATTEMPTS):
         if attempt:
@@ -119,20 +125,25 @@ def web_feature_collection(
         log.warning("web geometry is %d bytes at tolerance %.3f deg, over the %d-byte budget", size, tolerance, budget)
         if notes is not None:
             notes.append(
-                f"Web copy of the {label}: {size:,} bytes even at the largest simplification tolerance ({tolerance:.3f} degrees), "
-                f"over the {budget:,}-byte budget; the map will load more slowly."
+                _(
+                    "{web_copy}: {size} bytes even at the largest simplification tolerance ({tolerance} degrees), "
+                    "over the {budget}-byte budget; the map will load more slowly."
+                ).format(web_copy=copy, size=number(size), tolerance=number(tolerance, 3), budget=number(budget))
             )
     if notes is not None:
         if fallback:
             notes.append(
-                f"Web copy of the {label}: {fallback}; each was simplified on its own, so neighbouring borders may show "
-                "small gaps or overlaps on the map."
+                _(
+                    "{web_copy}: {why}; each was simplified on its own, so neighbouring borders may show small gaps or overlaps on the map."
+                ).format(web_copy=copy, why=fallback)
             )
         lost = simplified.loc[simplified.geometry.is_empty, "code"].astype(str).tolist()
         if lost:
             notes.append(
-                f"Web copy of the {label}: {', '.join(lost)} are too small to draw at the web copy's precision "
-                f"({10**-DEFAULT_DECIMALS:g} degrees) and do not show on the map, though their forms are counted."
+                _(
+                    "{web_copy}: {codes} are too small to draw at the web copy's precision "
+                    "({precision} degrees) and do not show on the map, though their forms are counted."
+                ).format(web_copy=copy, codes=", ".join(lost), precision=number(10**-DEFAULT_DECIMALS))
             )
     return fc, tolerance, size
 
@@ -154,7 +165,7 @@ def web_layers(regions: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None = N
     fc, tolerance, size = web_feature_collection(regions[["code", "name", "geometry"]], notes=notes, label="regions")
     district_fc = None
     if districts is not None:
-        district_fc, _, _ = web_feature_collection(districts, ("code", "name", "parent"), notes=notes, label="districts")
+        district_fc, _tolerance, _size = web_feature_collection(districts, ("code", "name", "parent"), notes=notes, label="districts")
     return WebLayers(fc, tolerance, size, district_fc, notes)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -14,6 +15,10 @@ from shapely.geometry import box
 from geo.mission import MissionDataset, build_mission, load_mission
 from geo.schema import FORM_COLUMNS
 from scripts.screenshot import CHROME_ARGS
+
+# The tests assert English unless they ask for another language; a developer's LANG=ru_RU.UTF-8 must not change that
+# (the obsmap commands, run here or in a subprocess, follow $OBSMAP_LANG first).
+os.environ["OBSMAP_LANG"] = "en"
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo"

@@ -125,4 +125,29 @@
   }
   // Also every second: the briefing view's class can arrive after the figure's last draw.
   setInterval(tune, 1000);
+
+  // ---------------------------------------------------------------- the page's language
+  // The words scripts write come from the server, in the page's language (layout.page_texts): never English here.
+  window.obsmapText = function (key) {
+    var el = document.getElementById("obs-i18n");
+    try { return JSON.parse((el && el.getAttribute("data-i18n")) || "{}")[key] || ""; } catch (e) { return ""; }
+  };
+  // The language switch (layout.language_switch): the same view, as the browser shows it now (the URL follows every
+  // change of the view), in another language. The link's own href (the view as the page opened) is the fallback.
+  document.addEventListener("click", function (e) {
+    var link = e.target && e.target.closest ? e.target.closest("a[data-lang]") : null;
+    if (!link || e.defaultPrevented || e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) { return; }
+    var params = new URLSearchParams(window.location.search);
+    params.set("lang", link.getAttribute("data-lang"));
+    e.preventDefault();
+    window.location.assign(window.location.pathname + "?" + params.toString());
+  }, true);
 }());
+
+// Numbers in AG Grid's cells in the page's language ("1 234" in Russian): layout._translated_columns names it in a
+// column's valueFormatter. Blank stays blank.
+window.dashAgGridFunctions = window.dashAgGridFunctions || {};
+window.dashAgGridFunctions.obsmapNumber = function (value, lang, decimals) {
+  if (value === null || value === undefined || value === "" || isNaN(Number(value))) { return value === null || value === undefined ? "" : String(value); }
+  return new Intl.NumberFormat(lang, {minimumFractionDigits: decimals, maximumFractionDigits: decimals}).format(Number(value));
+};

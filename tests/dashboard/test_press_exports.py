@@ -348,6 +348,7 @@ TOKENS = {
     "drill": [],  # below, on a drilled view
     "mode": [],
     "back_to": [],  # where the page's "Back" goes: not part of what the file shows
+    "lang": [],  # English, the default, is not named; another language is ("lang_ru": see test_i18n_words)
 }
 
 

@@ -49,6 +49,8 @@ def reference_sentence(phase: str, k: int, n: int) -> str:
     subject, observed = PHASE_WORDING[phase]
     if n == 0:
         return f"{subject}: no {observed} with an overall assessment."
+    if n == 1:  # one observed, in the singular (as the page always said it; Russian needs the number's own form)
+        return f"{subject} was assessed as bad or very bad in {half_up_percent(k, n)} per cent of 1 {ONE_OBSERVED[phase]}."
     return f"{subject} was assessed as bad or very bad in {half_up_percent(k, n)} per cent of {n:,} {observed}."
 
 

@@ -342,7 +342,7 @@ def test_every_reply_carries_the_security_headers(app):
         csp = headers["Content-Security-Policy"]
         assert "frame-ancestors 'none'" in csp and "default-src 'self'" in csp and "http" not in csp, path
         assert "'unsafe-eval'" not in csp and "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
-        assert headers["X-Content-Type-Options"] == "nosniff" and headers["Referrer-Policy"] == "no-referrer", path
+        assert headers["X-Content-Type-Options"] == "nosniff" and headers["Referrer-Policy"] == "same-origin", path
     assert client.get("/export.csv").headers["Cache-Control"] == "no-store"
 
 
