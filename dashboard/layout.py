@@ -537,7 +537,8 @@ def region_table_card() -> dbc.Card:
                     id="region-table",
                     columnDefs=region_column_defs(),
                     rowData=[],
-                    defaultColDef={"sortable": True, "resizable": True},
+                    # Headers wrap rather than cut ("Плохо или очень плохо" is longer than "Bad or very bad")
+                    defaultColDef={"sortable": True, "resizable": True, "wrapHeaderText": True, "autoHeaderHeight": True},
                     dashGridOptions={"domLayout": "autoHeight", "animateRows": False, "localeText": grid_texts()},
                 ),
                 className="p-2",
