@@ -109,7 +109,7 @@ def _scoped(mission: MissionDataset, regions: frozenset[str] | None, aggregates_
     if aggregates_only:
         forms = forms.copy()
         forms["comments"] = pd.Series(pd.NA, index=forms.index, dtype="string")
-        codes, _ = pd.factorize(forms["team_id"])
+        codes, _uniques = pd.factorize(forms["team_id"])
         forms["team_id"] = pd.Series(codes, index=forms.index).map(lambda c: pd.NA if c < 0 else f"{c + 1}").astype("string")
         teams = None  # team lists name observers
     scope = "all" if regions is None else ",".join(sorted(regions))

@@ -563,7 +563,7 @@ class Accounts:
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         except FileExistsError:
-            for _ in range(50):  # the process that made it may still be writing its 32 bytes
+            for _attempt in range(50):  # the process that made it may still be writing its 32 bytes
                 key = path.read_bytes()
                 if len(key) >= 32:
                     return key

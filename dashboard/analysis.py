@@ -181,7 +181,8 @@ def interval_text(part: int, whole: int) -> str:
 def reported_problems(forms: pd.DataFrame) -> pd.Series:
     """For each form, the labels of the problems it answered "yes" to (a list; empty when none)."""
     yes = forms[list(PROBLEMS)].fillna(False).astype(bool)
-    return yes.apply(lambda row: [PROBLEMS[p] for p, answered_yes in row.items() if answered_yes], axis=1)
+    labels = dict(PROBLEMS.items())  # translated once, not per cell
+    return yes.apply(lambda row: [labels[p] for p, answered_yes in row.items() if answered_yes], axis=1)
 
 
 # TRANSLATORS: these fill {fraction} in "... was assessed as bad or very bad in {fraction} counts observed (57 of 224)":

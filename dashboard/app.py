@@ -125,7 +125,10 @@ def page_query() -> str:
         return ""
     if request.path.endswith("/_dash-layout"):
         referer = urlsplit(request.headers.get("Referer") or "")
-        same = not referer.netloc or referer.netloc == request.host
+        # The browser says the request comes from this site's own page (Sec-Fetch-Site), which holds behind a proxy
+        # that rewrites Host too; older browsers: the Referer's host must be this one.
+        fetch_site = request.headers.get("Sec-Fetch-Site")
+        same = fetch_site == "same-origin" if fetch_site else (not referer.netloc or referer.netloc == request.host)
         return referer.query if same else ""
     return request.query_string.decode("utf-8", "replace")
 
@@ -241,7 +244,8 @@ def register_downloads(app: Dash, live: LiveMission, accounts: Accounts | None =
         audit("export", "export.csv")
         # Streamed, a slice of forms at a time: a million forms never sit in memory as one CSV text.
         chosen = select(mission, filters)
-        listed = table_pages.positions(mission, chosen, table, every_phase) if table else None
+        with use(filters.lang):  # the table's column filters matched the words of the view's language
+            listed = table_pages.positions(mission, chosen, table, every_phase) if table else None
         reply = Response(tables.export_csv(chosen, every_phase=every_phase, positions=listed), mimetype=MIMETYPES["csv"])
         with use(filters.lang):
             _name_the_file(reply, exports.download_name(filters, what, "csv"), attachment=True)

@@ -30,12 +30,13 @@ from urllib.parse import urlsplit
 
 from dash import Dash
 from dash.exceptions import DependencyException
-from flask import Flask, Response, current_app, redirect, render_template, request, session
+from flask import Flask, Response, current_app, g, redirect, render_template, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 
 from dashboard.accounts import Account, Accounts, Throttled, accounts_path
+from geo import i18n
 from geo.errors import ObsmapError
 from geo.i18n import _, browser_language, languages, ngettext, use
 
@@ -190,6 +191,18 @@ def install(app: Dash, accounts: Accounts | None) -> None:
             said = _("Something went wrong on the server; the details are in the server's log.")
         return said + "\n", 500, {"Content-Type": "text/plain"}
 
+    # Every request speaks its own language, whatever the server's locale: the URL's lang= (or that of the page it
+    # leads to), else the browser's. Callbacks and exports narrow it to the view's (``use(filters.lang)``).
+    @server.before_request
+    def _language() -> None:
+        g.obsmap_language = i18n.enter(request_language())
+
+    @server.teardown_request
+    def _language_done(_error: BaseException | None) -> None:
+        token = g.pop("obsmap_language", None)
+        if token is not None:
+            i18n.leave(token)
+
     if accounts is None:
         return
 
@@ -235,7 +248,8 @@ def install(app: Dash, accounts: Accounts | None) -> None:
         username = (request.form.get("username") or "").strip()
         password = request.form.get("password") or ""
         try:
-            account = accounts.verify(username, password, address=client_address())
+            with use(request_language()):  # a throttled sign-in says how long to wait in the page's language
+                account = accounts.verify(username, password, address=client_address())
         except Throttled as exc:
             return _sign_in_page(str(exc), 429, username)
         if account is None:

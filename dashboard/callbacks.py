@@ -237,7 +237,8 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         filters, _withheld = access.restrict(from_dict(current, known), live.min_n)
         query = table_pages.query_from_grid(ask, search, opened if new_only else None)
         start, end = table_pages.block(ask)
-        rows, count = table_pages.page(mission, select(mission, filters), query, start, end)
+        with use(filters.lang):  # the cells' words (phases, levels, region names), and what a column filter matches
+            rows, count = table_pages.page(mission, select(mission, filters), query, start, end)
         reply = {"rowData": rows, "rowCount": count}
         view = to_query(filters, always_form=True, default_min_n=known.min_n)
         # One audit row per list shown: its first block, or any block of a list this process has not recorded for this

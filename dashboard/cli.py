@@ -427,11 +427,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# argparse's own words (usage, options, its errors), which it says through the module's gettext functions: marked here
+# so that the catalogues carry them, and said in the command's language (main() gives argparse geo.i18n's functions).
+ARGPARSE_WORDS = (
+    N_("usage: "),
+    N_("positional arguments"),
+    N_("options"),
+    N_("show this help message and exit"),
+    N_("argument %(argument_name)s: %(message)s"),
+    N_("the following arguments are required: %s"),
+    N_("one of the arguments %s is required"),
+    N_("unrecognized arguments: %s"),
+    N_("not allowed with argument %s"),
+    N_("expected one argument"),
+    N_("expected at most one argument"),
+    N_("expected at least one argument"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
+    N_("invalid %(type)s value: %(value)r"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("%(prog)s: error: %(message)s\n"),
+    N_("ignored explicit argument %r"),
+    N_("can't open '%(filename)s': %(error)s"),
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one ``obsmap`` command, in the language ``--lang`` names, else ``$OBSMAP_LANG`` or the locale's."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     argv = list(sys.argv[1:] if argv is None else argv)
     before = i18n.default()  # the process default, put back at the end (tests run commands in one process)
+    argparse._ = i18n._  # argparse's own words (ARGPARSE_WORDS) in the command's language; English stays English
+    argparse.ngettext = i18n.ngettext
     i18n.set_default(i18n.from_environment())
     try:
         given = _lang_given(argv)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
-from geo.i18n import N_, _, browser_language, current, languages, ngettext, number, use
+from geo.i18n import N_, NP_, _, browser_language, current, languages, ngettext, number, pgettext, use
 from geo.schema import FORM_TYPES, LEVEL_LABELS, OVERALL_LEVELS, PROBLEMS  # LEVEL_LABELS: the levels as read
 
 SETTINGS = ("urban", "rural")
@@ -135,6 +135,12 @@ class Field:
     to_url: Callable[[str], str] = str
     from_url: Callable[[str], str] = str
     words: Callable[[Any, Filters, Mapping[str, str]], str | None] | None = None
+    label_context: str | None = None  # gettext's context of ``label`` where the same English word says another thing
+
+    @property
+    def shown_label(self) -> str:
+        """``label`` in the current language."""
+        return pgettext(self.label_context, self.label) if self.label_context else _(self.label)
 
     @property
     def default(self) -> Any:
@@ -213,12 +219,14 @@ SPEC: tuple[Field, ...] = (
         "evoting",
         "evoting",
         "one",
-        N_("Voting"),
+        # TRANSLATORS: the filter of how people vote (electronic or paper), not the voting phase
+        NP_("filter", "Voting"),
         N_("yes (electronic voting) or no (paper ballots)"),
         choices=_fixed(EVOTING),
         control="evoting",
         all_value=ALL,
         words=lambda v, _f, _n: {"yes": _("electronic voting"), "no": _("paper ballots")}.get(v),
+        label_context="filter",
     ),
     Field(
         "orgs",
@@ -485,13 +493,13 @@ def parse_query(search: str | None, known: Known, notices_in: str | None = None)
     for pair in (search or "").lstrip("?").split("&"):
         if not pair:
             continue
-        name, _, value = pair.partition("=")
+        name, _eq, value = pair.partition("=")
         params.setdefault(unquote_plus(name), []).append([unquote_plus(v) for v in value.split(",")])
     # The view's language leads: the notices are written in it. Without lang=, the browser's Accept-Language.
     asked = next((items[0] for items in params.get("lang", []) if items and items[0] in languages()), None)
     with use(notices_in or asked or browser_language()):
         filters, notices = from_params(params, known)
-    if "lang" not in params:
+    if asked is None:  # no lang=, or an empty or unknown one (its notice says so): the browser's, as the layout does
         filters = replace(filters, lang=browser_language())
     return filters, notices
 

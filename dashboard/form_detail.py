@@ -20,7 +20,7 @@ from dashboard.analysis import station_visits
 from dashboard.figures import MAP_TRACES, STATION_CLASSES, STATIONS
 from dashboard.filters import LEVEL_LABELS
 from dashboard.selection import Selection
-from dashboard.state import VALUE_LABELS
+from dashboard.tables import CELL_WORDS
 from geo.i18n import _, number
 from geo.mission import MissionDataset
 from geo.schema import PHASE_LABELS, PROBLEMS
@@ -148,9 +148,10 @@ def title(form: pd.Series) -> str:
 
 
 def _value(value: Any) -> str:
-    """A coded answer (urban, yes, approved) in the page's language; other values as they are."""
+    """A coded answer (urban, yes, approved) in the page's language, as the forms table writes it; other values as they
+    are."""
     shown = _text(value)
-    return VALUE_LABELS.get(shown, shown)
+    return CELL_WORDS.get(shown, shown)
 
 
 def body(mission: MissionDataset, form: pd.Series) -> list[Any]:
@@ -158,7 +159,7 @@ def body(mission: MissionDataset, form: pd.Series) -> list[Any]:
     phase = form.get("form_type")
     region = form.get("region_code")
     facts = [
-        (_("Phase"), _(PHASE_LABELS[str(phase)]) if str(phase) in PHASE_LABELS else _text(phase)),
+        (_("Phase"), PHASE_LABELS[str(phase)] if str(phase) in PHASE_LABELS else _text(phase)),
         (_("Time"), _clock(form.get("observed_at"))),
         (_("Station"), _text(form.get("ps_id"))),
         (_("Region"), _text(mission.region_names.get(region, region) if not _blank(region) else None)),
@@ -180,7 +181,7 @@ def body(mission: MissionDataset, form: pd.Series) -> list[Any]:
         className="obs-form-facts",
         style={"display": "grid", "gridTemplateColumns": "max-content 1fr", "columnGap": "1rem", "rowGap": "0.3rem"},
     )
-    said = [(_(label), answer(form.get(key)) if key in form.index else _("Not asked"), key) for key, label in PROBLEMS.items()]
+    said = [(label, answer(form.get(key)) if key in form.index else _("Not asked"), key) for key, label in PROBLEMS.items()]
     reported = [key in form.index and not _blank(form.get(key)) and bool(form.get(key)) for _label, _a, key in said]
     yes = sum(reported)
     problems = dbc.Table(

@@ -24,7 +24,7 @@ from dashboard.filters import (
     to_query,
 )
 from dashboard.table_pages import BLOCK, TEXT_OPS
-from geo.i18n import N_, Labels, _, current, language_name, languages
+from geo.i18n import N_, NP_, Labels, _, current, language_name, languages, pgettext
 from geo.mission import MissionDataset
 from geo.schema import FORM_TYPES, OVERALL_LEVELS, PHASE_LABELS, PROBLEMS
 
@@ -107,7 +107,7 @@ def _segmented(id_: str, options: list[tuple[str, str]], value: str) -> dbc.Radi
 
 def _field(control, html_for: str | None = None, **col) -> dbc.Col:
     """A control in a column, labelled as the filter spec names it; the column's id is ``field-<control id>``."""
-    label = _(BY_CONTROL[control.id].label)
+    label = BY_CONTROL[control.id].shown_label
     return dbc.Col([html.Label(label, className="obs-label", htmlFor=html_for), control], id=f"field-{control.id}", **col)
 
 
@@ -425,7 +425,8 @@ TABLE_COLUMN_DEFS = [
     {"field": "review", "headerName": N_("Review"), "width": 100},
     {
         "field": "conflict",
-        "headerName": N_("Station"),
+        # TRANSLATORS: the forms table's column flagging a station whose forms disagree
+        "headerName": NP_("conflict column", "Station"),
         "width": 95,
         "headerTooltip": N_("Another form of this station and phase disagrees"),
     },
@@ -442,6 +443,8 @@ TABLE_COLUMN_DEFS = [
     {"field": "comments", "headerName": N_("Comments"), "flex": 3, "minWidth": 320, "tooltipField": "comments"},
 ]
 
+
+HEADER_CONTEXTS = {"conflict": "conflict column"}  # headers marked with NP_: read with their gettext context
 
 REGION_COLUMN_DEFS = [
     {"field": "region", "headerName": N_("Region"), "flex": 2, "minWidth": 160},
@@ -511,7 +514,8 @@ def _translated_columns(defs: list[dict], decimals: dict[str, int] | None = None
         col = dict(col)
         for key in ("headerName", "headerTooltip"):
             if key in col:
-                col[key] = _(col[key])
+                context = HEADER_CONTEXTS.get(col["field"]) if key == "headerName" else None
+                col[key] = pgettext(context, col[key]) if context else _(col[key])
         if decimals is not None and col["field"] in decimals and current() != DEFAULT_LANG:
             col["valueFormatter"] = {"function": f"obsmapNumber(params.value, '{current()}', {decimals[col['field']]})"}
         out.append(col)

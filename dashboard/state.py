@@ -150,7 +150,7 @@ def clear_words(filters: Filters, name: str, region_names: dict[str, str] | None
         shown = VALUE_LABELS.get(str(value), str(value))
     if len(shown) > 60:
         shown = shown[:59] + "…"
-    label = _(spec.label)
+    label = spec.shown_label
     # TRANSLATORS: the button of an empty view: "Clear team (T1)"; {filter} is the filter's label
     return _("Clear {filter} ({value})").format(filter=label.lower() if current() == "en" else label, value=shown)
 

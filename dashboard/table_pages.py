@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 from dashboard.filters import Filters, to_query
 from dashboard.memo import IdentityLru
 from dashboard.selection import Selection, forms_key
-from dashboard.tables import TABLE_SOURCE_COLUMNS, table_rows
+from dashboard.tables import CELL_FIELDS, CELL_WORDS, TABLE_SOURCE_COLUMNS, cell_words, table_rows
 from geo.i18n import _, ngettext, number
 from geo.mission import MissionDataset
 from geo.schema import PROBLEMS
@@ -192,9 +192,10 @@ def view_key(mission: MissionDataset, filters: Filters) -> str:
 
 
 # ------------------------------------------------------------------------------ per-process caches
-_coded = IdentityLru(32)  # (forms, field) -> (codes, labels): a column's distinct values, once per mission
-_orders = IdentityLru(8)  # (forms, sort) -> every form's position in that order (4 MB at a million forms)
-_positions = IdentityLru(16)  # (selection, query, every_phase) -> the listed forms' positions, in table order
+# The labels, and so the sort by text and the rows a column filter matches, are in the view's language: per language.
+_coded = IdentityLru(32, by_language=True)  # (forms, field) -> (codes, labels): a column's distinct values, once per mission
+_orders = IdentityLru(8, by_language=True)  # (forms, sort) -> every form's position in that order (4 MB at a million forms)
+_positions = IdentityLru(16, by_language=True)  # (selection, query, every_phase) -> the listed forms' positions, in table order
 _lower_cache = IdentityLru(6)  # (forms, field) -> a form/station/comment column in lower case, once searched
 
 
@@ -246,15 +247,16 @@ def _codes(mission: MissionDataset, field: str) -> tuple[np.ndarray, pa.Array]:
             if field not in forms:
                 return np.full(len(forms), -1, dtype=np.int32), pa.array([], pa.string())
             values = forms[field].astype("category")
-            return values.cat.codes.to_numpy(dtype=np.int32), pa.array([str(c) for c in values.cat.categories], pa.string())
+            words = cell_words(pd.Series([str(c) for c in values.cat.categories], dtype=object))
+            return values.cat.codes.to_numpy(dtype=np.int32), pa.array(list(words), pa.string())
         if kind == "conflict":
             flags = forms["conflict"].fillna(False).to_numpy(dtype=bool) if "conflict" in forms else np.zeros(len(forms), bool)
-            return flags.astype(np.int32), pa.array(["", "conflict"], pa.string())
+            return flags.astype(np.int32), pa.array(["", CELL_WORDS["conflict"]], pa.string())
         source = "region_code" if kind == "region" else field
         codes, uniques = pd.factorize(forms[source])
         if kind == "region":
             return codes.astype(np.int32), pa.array([mission.region_names.get(u) for u in uniques], pa.string())
-        return codes.astype(np.int32), _arrow(pd.Series(uniques))
+        return codes.astype(np.int32), _arrow(cell_words(pd.Series(uniques)) if field in CELL_FIELDS else pd.Series(uniques))
 
     return _coded.get(forms, field, compute)
 

@@ -17,7 +17,7 @@ from dashboard.analysis import interval_percent, negative_share_by_region, repor
 from dashboard.filters import Filters
 from dashboard.selection import Selection
 from geo.csvsafe import to_safe_csv
-from geo.i18n import _
+from geo.i18n import NP_, SOURCE, Labels, _, current
 from geo.mission import MissionDataset
 from geo.schema import FORM_COLUMNS, PROBLEMS
 
@@ -31,6 +31,41 @@ TABLE_SOURCE_COLUMNS = (
 )  # fmt: skip
 
 
+# The grid's coded cells as people read them. English shows the data's own words (they are English), so the labels'
+# msgids are the codes; another language shows its words, and the server's column filters and sort match those.
+CELL_WORDS = Labels(
+    {
+        "opening": NP_("table cell", "opening"),
+        "voting": NP_("table cell", "voting"),
+        "counting": NP_("table cell", "counting"),
+        "tabulation": NP_("table cell", "tabulation"),
+        "very good": NP_("table cell", "very good"),
+        "good": NP_("table cell", "good"),
+        "bad": NP_("table cell", "bad"),
+        "very bad": NP_("table cell", "very bad"),
+        "urban": NP_("table cell", "urban"),
+        "rural": NP_("table cell", "rural"),
+        "yes": NP_("table cell", "yes"),
+        "no": NP_("table cell", "no"),
+        "pending": NP_("table cell", "pending"),
+        "flagged": NP_("table cell", "flagged"),
+        "approved": NP_("table cell", "approved"),
+        "rejected": NP_("table cell", "rejected"),
+        "conflict": NP_("table cell", "conflict"),
+    },
+    context="table cell",
+)
+CELL_FIELDS = ("form_type", "overall", "urban_rural", "evoting", "review")  # the columns whose values CELL_WORDS says
+
+
+def cell_words(values: pd.Series) -> pd.Series:
+    """A coded column's values in the current language (once per distinct value; blanks and unknown values as they are)."""
+    if current() == SOURCE:
+        return values
+    words = {code: CELL_WORDS[code] for code in CELL_WORDS}
+    return values.map(lambda v: words.get(v, v) if isinstance(v, str) else v)
+
+
 def table_rows(mission: MissionDataset, forms: pd.DataFrame) -> list[dict[str, Any]]:
     """Forms (typed, as the mission holds them; a page of them) -> the grid's rows. Comments are plain strings (the
     grid shows text). Only the rows asked for are formatted: dashboard.table_pages picks them."""
@@ -38,19 +73,19 @@ def table_rows(mission: MissionDataset, forms: pd.DataFrame) -> list[dict[str, A
     out = pd.DataFrame(
         {
             "form_id": forms["form_id"],
-            "form_type": forms["form_type"].astype("string"),
+            "form_type": cell_words(forms["form_type"].astype("string")),
             "observed_at": forms["observed_at"].dt.strftime("%Y-%m-%d %H:%M"),
             "region": forms["region_code"].map(mission.region_names),
             "ps_id": forms["ps_id"],
             "team_id": forms["team_id"],
             "observer_org": forms["observer_org"],
-            "urban_rural": forms["urban_rural"],
-            "evoting": forms["evoting"],
-            "overall": forms["overall"].astype("string"),
+            "urban_rural": cell_words(forms["urban_rural"]),
+            "evoting": cell_words(forms["evoting"]),
+            "overall": cell_words(forms["overall"].astype("string")),
             "problems": reported,
             "comments": forms["comments"],
-            "review": forms["review"].astype("string") if "review" in forms else pd.NA,
-            "conflict": forms["conflict"].map({True: "conflict", False: ""}) if "conflict" in forms else "",
+            "review": cell_words(forms["review"].astype("string")) if "review" in forms else pd.NA,
+            "conflict": forms["conflict"].map({True: CELL_WORDS["conflict"], False: ""}) if "conflict" in forms else "",
         }
     )
     return [

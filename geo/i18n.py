@@ -152,6 +152,18 @@ def use(code: str | None) -> Iterator[str]:
         _current.reset(token)
 
 
+def enter(code: str | None) -> contextvars.Token:
+    """:func:`use` for code that cannot hold a ``with`` block (a web request's start and end): the token for :func:`leave`."""
+    return _current.set(supported(code) or current())
+
+
+def leave(token: contextvars.Token) -> None:
+    try:
+        _current.reset(token)
+    except ValueError:  # set in another context (a server may end the request elsewhere): clear it
+        _current.set(None)
+
+
 @functools.cache
 def translations(code: str) -> NullTranslations:
     """The merged catalogues of one language (read from the ``.po`` files once per process)."""
@@ -192,6 +204,11 @@ def npgettext(context: str, singular: str, plural: str, n: int) -> str:
 
 def N_(message: str) -> str:
     """Marks a string for the catalogue without translating it: module constants, translated where they are shown."""
+    return message
+
+
+def NP_(context: str, message: str) -> str:
+    """:func:`N_` with a context (a :class:`Labels` built with ``context=`` reads its labels with :func:`pgettext`)."""
     return message
 
 

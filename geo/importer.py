@@ -425,7 +425,7 @@ def election_window(out: Path | str, meta: dict[str, Any] | None, rows: pd.DataF
     """The mission's election window: declared (``meta``, else the mission.json already at ``out``, unless the
     import inferred it there), else inferred from the commonest date of the forms' times (a sentence in ``warnings``)."""
     declared = meta or {}
-    where = "election date"
+    where = _("election date")  # names what was given, in the messages of ElectionWindow.from_meta
     if not declared.get("election_date"):
         try:
             declared = json.loads((Path(out) / "mission.json").read_text(encoding="utf-8"))

@@ -33,6 +33,7 @@ KEYWORDS = {
     "ngettext": (1, 2),
     "pgettext": ((1, "c"), 2),
     "npgettext": ((1, "c"), 2, 3),
+    "NP_": ((1, "c"), 2),
     "plural": (2, 3),  # dashboard.text.plural(n, "{n} form", "{n} forms")
 }
 METHODS = [

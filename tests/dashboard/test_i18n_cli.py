@@ -369,3 +369,19 @@ def test_a_memo_of_words_is_kept_per_language():
             with use(code):
                 memo.get(owner, "labels", lambda memo=memo: made.append((memo is words, i18n.current())) or i18n.current())
     assert made == [(True, "ru"), (True, "en"), (False, "ru")]
+
+
+def test_argparse_own_words_follow_the_language(capsys):
+    """ "usage:", "options" and argparse's errors are in the command's language too; English stays argparse's own."""
+    with pytest.raises(SystemExit):
+        cli.main(["summary", "--lang", "ru", "--help"])
+    out = capsys.readouterr().out
+    assert out.startswith("использование: obsmap summary") and "\nпараметры:\n" in out and "показать эту справку и выйти" in out
+    with pytest.raises(SystemExit) as bad:
+        cli.main(["--lang", "ru", "summary", "--bogus"])
+    assert bad.value.code == 2
+    assert "ошибка: нераспознанные аргументы: --bogus" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["summary", "--help"])
+    out = capsys.readouterr().out
+    assert out.startswith("usage: obsmap summary") and "\noptions:\n" in out

@@ -73,9 +73,9 @@ def test_an_unknown_language_is_ignored_with_a_notice_like_any_bad_value():
 def test_notices_are_in_the_language_the_url_asks_for():
     _, notices = parse_query("?lang=ru&region=KZ-XXX&form=lunch&form=voting", KNOWN)
     assert notices == [
-        "Пропущено region 'KZ-XXX': такого региона в этой миссии нет.",
+        "Не учтено region 'KZ-XXX': такого региона в этой миссии нет.",
         "Параметр «form» задан 2 раза; используется первое значение.",
-        "Пропущено form='lunch': ожидается одно из значений opening, voting, counting, tabulation.",
+        "Не учтено form='lunch': ожидается одно из значений opening, voting, counting, tabulation.",
     ]
 
 
@@ -312,3 +312,76 @@ def test_the_csv_notices_header_stays_english_for_programs(demo):
     reply = client.get("/export.csv?form=voting&region=KZ-XXX&lang=ru")
     assert reply.status_code == 200
     assert reply.headers["X-Obsmap-Notices"] == "Ignored region 'KZ-XXX': not a region of this mission."
+
+
+def test_the_forms_table_in_russian_and_its_filters_match_the_words_shown(demo, data_words):
+    """The grid's cells say phases, levels, settings and region names in the view's language; a column filter matches
+    what is shown (the server keeps its per-language lists apart: an English filter afterwards still finds English)."""
+    from tests.dashboard.table_client import ask, listed
+
+    page = _russian_client(demo, accept="en")
+    page.fire("url", "search", "?form=voting&lang=ru")
+    page.fire("table-toggle", "n_clicks", 1)
+    rows = ask(page)["forms-table"]["getRowsResponse"]["rowData"]
+    assert rows
+    shown = [str(row[k]) for row in rows for k in ("form_type", "overall", "urban_rural", "evoting", "region", "problems") if row.get(k)]
+    left = {w: t for t in shown for w in english_words(t, data_words)}
+    assert left == {}, left
+    assert {row["form_type"] for row in rows} == {"голосование"}
+    # Independent count: the demo's voting forms in Almaty (city), by region code
+    voting = demo.forms[demo.forms["form_type"] == "voting"]
+    almaty = int((voting["region_code"] == "KZ-ALA").sum())
+    with use("ru"):
+        russian_name = demo.region_names["KZ-ALA"]
+    assert almaty > 0 and russian_name != "Almaty (city)"
+    by_region = {"region": {"filterType": "text", "type": "equals", "filter": russian_name}}
+    assert listed(page, filters=by_region)[1] == almaty
+    bad = int((voting["overall"] == "bad").sum())
+    assert listed(page, filters={"overall": {"filterType": "text", "type": "equals", "filter": "плохо"}})[1] == bad
+
+    english = _russian_client(demo, accept="en")
+    english.fire("url", "search", "?form=voting&lang=en")
+    english.fire("table-toggle", "n_clicks", 1)
+    assert listed(english, filters={"region": {"filterType": "text", "type": "equals", "filter": "Almaty (city)"}})[1] == almaty
+    assert listed(english, filters={"overall": {"filterType": "text", "type": "equals", "filter": "bad"}})[1] == bad
+    assert {row["form_type"] for row in ask(english)["forms-table"]["getRowsResponse"]["rowData"]} == {"voting"}
+
+
+def test_an_empty_or_unknown_lang_falls_back_to_the_browser_like_the_layout():
+    """?lang= and ?lang=xx say nothing usable: the browser's language, for the callbacks as for the layout (no page
+    half in one language and half in another)."""
+    app = Flask(__name__)
+    for query in ("?lang=", "?lang=xx", "?form=voting"):
+        with app.test_request_context("/", headers={"Accept-Language": "ru-RU,ru;q=0.9"}):
+            filters, _notices = parse_query(query, KNOWN)
+            assert filters.lang == "ru", query
+
+
+def test_behind_a_proxy_the_layout_trusts_the_browsers_same_origin_flag(demo):
+    """A proxy may rewrite Host, so the Referer's host differs from the one the app sees; the browser's Sec-Fetch-Site
+    still says the layout is asked for by this site's own page (and a page of another site is still not believed)."""
+    client = _russian_client(demo).client
+    proxied = {"Referer": "https://obsmap.mission.example/?lang=en", "Sec-Fetch-Site": "same-origin"}
+    assert "Briefing view" in json.dumps(client.get("/_dash-layout", headers=proxied).json)
+    foreign = {"Referer": "https://elsewhere.example/?lang=en", "Sec-Fetch-Site": "cross-site"}
+    assert "Режим брифинга" in json.dumps(client.get("/_dash-layout", headers=foreign).json, ensure_ascii=False)
+
+
+def test_a_request_outside_any_view_speaks_the_browsers_language_whatever_the_servers(demo):
+    """The process default (a server started with LANG=ru_RU) does not decide a reply's language: the request does
+    (auth.install's hook), for any text said outside a view's ``use(filters.lang)``."""
+    from geo import i18n
+
+    app = create_app(demo)
+    app.server.add_url_rule("/said", "said", lambda: i18n._("Sign in first."))  # a reply built outside any use()
+    client = app.server.test_client()
+    before = i18n.default()
+    i18n.set_default("ru")
+    try:
+        assert client.get("/said", headers={"Accept-Language": "en"}).get_data(as_text=True) == "Sign in first."
+        assert client.get("/said?lang=en", headers={"Accept-Language": "ru"}).get_data(as_text=True) == "Sign in first."
+        i18n.set_default("en")
+        russian = client.get("/said", headers={"Accept-Language": "ru"}).get_data(as_text=True)
+        assert russian != "Sign in first." and re.search("[А-Яа-я]", russian)
+    finally:
+        i18n.set_default(before)
