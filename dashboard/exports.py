@@ -275,18 +275,18 @@ def _view_box(center: dict[str, float], zoom: float, width: float, height: float
 
 
 def _name_labels(regions: dict[str, Any], lon_range: list[float], lat_range: list[float]) -> go.Scattergeo:
-    """Each region's name (already escaped: the map's customdata) at a point inside it, within the frame; a small region
+    """Each region's name (already escaped: the map trace's text) at a point inside it, within the frame; a small region
     is named beside its dot by the map's "Small regions" trace instead."""
     geojson = regions.get("geojson")
     points = {code: p for code, p in label_points(geojson).items() if not p[2]} if isinstance(geojson, dict) else {}
     lon, lat, names, colours = [], [], [], []
-    for code, data, z in zip(regions.get("locations", []), regions.get("customdata", []), regions.get("z", []), strict=False):
+    for code, name, z in zip(regions.get("locations", []), regions.get("text", []), regions.get("z", []), strict=False):
         point = points.get(str(code))
         if point is None or not (lon_range[0] <= point[0] <= lon_range[1] and lat_range[0] <= point[1] <= lat_range[1]):
             continue
         lon.append(point[0])
         lat.append(point[1])
-        names.append(_two_lines(data[0]))
+        names.append(_two_lines(name))
         colours.append("white" if z is not None and z >= _DARK_FROM_Z else theme.TEXT)
     return go.Scattergeo(
         lon=lon, lat=lat, text=names, mode="text", textfont=dict(size=14, color=colours), hoverinfo="skip",

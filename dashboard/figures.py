@@ -44,7 +44,8 @@ def _escaped_names(names: dict[str, str]) -> dict[str, str]:
     return _escaped.get(names, "escaped", lambda: {code: plotly_text(name) for code, name in names.items()})
 
 
-MAP_HOVER = "<b>%{customdata[0]}</b><br>%{customdata[1]}<extra></extra>"
+# A region's name is the trace's text, sent once with the figure; its hover line (customdata) changes with the view.
+MAP_HOVER = "<b>%{text}</b><br>%{customdata}<extra></extra>"
 STATION_HOVER = "%{customdata}<extra></extra>"
 STATION_BRIEF_HOVER = "<b>%{{customdata}}</b><br>{worst}<extra></extra>"  # a class of very many stations
 
@@ -249,11 +250,10 @@ def region_map_values(
         else:
             z.append(theme.value_to_z(float(value), legend.breaks))
             text.append(hover)
-    shown = _escaped_names(names)
     return {
         "z": z,
-        # Region names come from the boundary file: escaped before they meet the hover's HTML.
-        "customdata": [[shown.get(code) or plotly_text(code), t] for code, t in zip(table.index, text, strict=True)],
+        # One hover line per region; the names are the trace's text (make_region_map), sent once, not with each view.
+        "customdata": text,
         "colorbar.title.text": legend.title,
         "colorbar.ticktext": theme.class_labels(legend.breaks, legend.min_n),
         "colorscale": theme.class_colorscale(legend.key),
@@ -370,10 +370,12 @@ def make_region_map(
     """
     urls = urls or {}
     edges = theme.class_edges()
+    shown = _escaped_names(names)  # region names come from the boundary file: escaped before they meet the hover's HTML
     regions = go.Choroplethmap(
         geojson=urls.get("regions", geojson),
         locations=list(names),
         z=values["z"],
+        text=[shown.get(code) or plotly_text(code) for code in names],
         customdata=values["customdata"],
         hovertemplate=MAP_HOVER,
         colorscale=values.get("colorscale") or theme.class_colorscale(),
@@ -420,7 +422,6 @@ def make_region_map(
     small = [c for c in codes if c in places and places[c][2]]
     named = [c for c in codes if c in places and not places[c][2]]
     dots = small_region_values(values, codes, small, values.get("metric", "negative"))
-    shown = _escaped_names(names)
     traces.append(
         go.Scattermap(
             lon=[places[c][0] for c in small], lat=[places[c][1] for c in small], mode="markers",

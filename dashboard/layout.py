@@ -93,6 +93,20 @@ def lazy_store(part: str) -> str:
     return f"{part}-next"
 
 
+def dropdown_labels() -> dict[str, str]:
+    """The dropdowns' own words (Dash's "Select All", "{num_selected} selected"...) in the page's language."""
+    return {
+        "select_all": _("Select All"),
+        "deselect_all": _("Deselect All"),
+        # TRANSLATORS: {num_selected} is filled by the page (Dash's dropdown); keep it as it is
+        "selected_count": _("{num_selected} selected"),
+        "search": _("Search"),
+        "clear_search": _("Clear search"),
+        "clear_selection": _("Clear selection"),
+        "no_options_found": _("No options found"),
+    }
+
+
 def _segmented(id_: str, options: list[tuple[str, str]], value: str) -> dbc.RadioItems:
     return dbc.RadioItems(
         id=id_,
@@ -199,7 +213,13 @@ def filter_bar(mission: MissionDataset, filters: Filters, access: Access = OPEN)
             _field(
                 # its 16 rows open at once on a desktop (CSS: tighter rows; a phone's menu is capped)
                 dcc.Dropdown(
-                    id="regions", options=region_options, value=c["regions"], multi=True, placeholder=_("All regions"), maxHeight=660
+                    labels=dropdown_labels(),
+                    id="regions",
+                    options=region_options,
+                    value=c["regions"],
+                    multi=True,
+                    placeholder=_("All regions"),
+                    maxHeight=660,
                 ),
                 html_for="regions",
                 xs=12,
@@ -217,6 +237,7 @@ def filter_bar(mission: MissionDataset, filters: Filters, access: Access = OPEN)
         [
             _field(
                 dcc.Dropdown(
+                    labels=dropdown_labels(),
                     id="problem",
                     options=[{"label": _(label), "value": key} for key, label in PROBLEMS.items()],
                     value=c["problem"],
@@ -242,9 +263,21 @@ def filter_bar(mission: MissionDataset, filters: Filters, access: Access = OPEN)
                 xs=12,
                 lg=4,
             ),
-            _field(dcc.Dropdown(id="orgs", options=orgs, value=c["orgs"], multi=True, placeholder=_("All")), "orgs", xs=6, lg=2),
             _field(
-                dcc.Dropdown(id="teams", options=teams, value=c["teams"], multi=True, placeholder=_("All (type to find a team)")),
+                dcc.Dropdown(labels=dropdown_labels(), id="orgs", options=orgs, value=c["orgs"], multi=True, placeholder=_("All")),
+                "orgs",
+                xs=6,
+                lg=2,
+            ),
+            _field(
+                dcc.Dropdown(
+                    labels=dropdown_labels(),
+                    id="teams",
+                    options=teams,
+                    value=c["teams"],
+                    multi=True,
+                    placeholder=_("All (type to find a team)"),
+                ),
                 "teams",
                 xs=6,
                 lg=3,

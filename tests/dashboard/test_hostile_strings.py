@@ -187,8 +187,8 @@ def test_captioned_figures_carry_data_as_escaped_text(mission, which, view):
         for name in PAYLOADS:
             assert plotly_text(name) in caption, name  # every region, organisation and team, readable
     if which == "map":
-        hovers = [c[0] for c in js["data"][0]["customdata"]]
-        assert hovers == [plotly_text(NAMES[c]) for c in mission.region_codes]
+        names = js["data"][0]["text"]  # the regions' names: the trace's text (the hover's first line)
+        assert names == [plotly_text(NAMES[c]) for c in mission.region_codes]
 
 
 def _station_hovers(mission) -> list[str]:

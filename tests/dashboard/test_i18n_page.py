@@ -275,7 +275,7 @@ def test_the_russian_page_in_a_browser_has_no_english_and_the_switch_goes_back(d
     dash_duo.driver.set_window_size(1440, 900)
     dash_duo.start_server(create_app(demo))
     driver = dash_duo.driver
-    driver.get(dash_duo.server_url + "/?form=voting&lang=ru")
+    driver.get(dash_duo.server_url + "/?form=voting&region=KZ-KAR,KZ-PAV&lang=ru")  # two regions: the dropdown says "2 selected" itself
     dash_duo.wait_for_element("#headlines .obs-n", timeout=20)
     dash_duo.wait_for_element("#region-map canvas", timeout=20)
     dash_duo._wait_for_callbacks()
@@ -385,3 +385,12 @@ def test_a_request_outside_any_view_speaks_the_browsers_language_whatever_the_se
         assert russian != "Sign in first." and re.search("[А-Яа-я]", russian)
     finally:
         i18n.set_default(before)
+
+
+def test_the_dropdowns_own_words_are_in_the_pages_language(demo, data_words):
+    """Dash's dropdown writes "2 selected", "Select All"... itself: each dropdown is given them in the page's language."""
+    layout = _russian_client(demo).client.get("/_dash-layout").json
+    dropdowns = [c["props"] for c in walk_layout(layout) if c["type"] == "Dropdown"]
+    assert dropdowns and all(d.get("labels", {}).get("selected_count") == "выбрано: {num_selected}" for d in dropdowns)
+    words = [w for d in dropdowns for w in d["labels"].values()]
+    assert {w: t for t in words for w in english_words(t.replace("{num_selected}", ""), data_words)} == {}

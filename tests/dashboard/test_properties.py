@@ -107,7 +107,7 @@ def test_map_hover_region_table_and_headlines_equal_the_reference(rows, phase, m
     data = Filters(phase, min_n=min_n).to_dict()
     patch, *_ = map_patch(mission, *chosen(mission, data))
     ops = {tuple(op["location"]): op["params"]["value"] for op in patch.to_plotly_json()["operations"]}
-    hover = {code: text for code, (_, text) in zip(["AA", "BB"], ops[("data", trace_index(REGIONS), "customdata")], strict=True)}
+    hover = dict(zip(["AA", "BB"], ops[("data", trace_index(REGIONS), "customdata")], strict=True))
     table = {row["code"]: row for row in region_table(mission, *chosen(mission, data))}
     blocks = str([b.to_plotly_json() for b in headlines(mission, *chosen(mission, data)) if b is not None])
     for region in ("AA", "BB"):

@@ -60,15 +60,14 @@ def test_map_patch_values_follow_the_phase(demo):
         k = int(here.overall.isin(["bad", "very bad"]).sum())
         expected = math.floor(Fraction(100 * k, len(here)) + Fraction(1, 2)) if len(here) else 0
         assert counting["z"][i] == (theme.TOO_FEW_Z if len(here) < 10 else theme.value_to_z(expected))
-        assert counting["customdata"][i][0] == demo.region_names[code]
-        assert f"of {len(here)} counts observed" in counting["customdata"][i][1]
+        assert f"of {len(here)} counts observed" in counting["customdata"][i]
 
 
 def test_region_filter_greys_out_the_other_regions(demo):
     values = _patch_values(map_patch(demo, {"form_type": "counting", "regions": ["KZ-YUZ", "KZ-ZHA"]}))
     coloured = {code for code, z in zip(demo.regions["code"], values["z"], strict=True) if z != theme.NOT_SELECTED_Z}
     assert coloured == {"KZ-YUZ", "KZ-ZHA"}
-    assert values["customdata"][0][1] == "Not in the selected regions"
+    assert values["customdata"][0] == "Not in the selected regions"
 
 
 def test_initial_map_carries_geometry_once_on_a_white_bg_map(demo):
