@@ -244,10 +244,9 @@ def register_downloads(app: Dash, live: LiveMission, accounts: Accounts | None =
         audit("export", "export.csv")
         # Streamed, a slice of forms at a time: a million forms never sit in memory as one CSV text.
         chosen = select(mission, filters)
-        with use(filters.lang):  # the table's column filters matched the words of the view's language
+        with use(filters.lang):  # the table's column filters matched the words of the view's language; the file's name
             listed = table_pages.positions(mission, chosen, table, every_phase) if table else None
-        reply = Response(tables.export_csv(chosen, every_phase=every_phase, positions=listed), mimetype=MIMETYPES["csv"])
-        with use(filters.lang):
+            reply = Response(tables.export_csv(chosen, every_phase=every_phase, positions=listed), mimetype=MIMETYPES["csv"])
             _name_the_file(reply, exports.download_name(filters, what, "csv"), attachment=True)
         if notices and filters.lang != "en":  # the header is for programs: its notices in English, whatever the view's language
             with use("en"):

@@ -237,8 +237,9 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         filters, _withheld = access.restrict(from_dict(current, known), live.min_n)
         query = table_pages.query_from_grid(ask, search, opened if new_only else None)
         start, end = table_pages.block(ask)
-        with use(filters.lang):  # the cells' words (phases, levels, region names), and what a column filter matches
+        with use(filters.lang):  # the cells' words (phases, levels, region names), what a column filter matches, the line
             rows, count = table_pages.page(mission, select(mission, filters), query, start, end)
+            said = None if start else table_pages.describe(query, count)
         reply = {"rowData": rows, "rowCount": count}
         view = to_query(filters, always_form=True, default_min_n=known.min_n)
         # One audit row per list shown: its first block, or any block of a list this process has not recorded for this
@@ -252,8 +253,6 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
                 _audited.popitem(last=False)
         if start:
             return reply, dash.no_update, dash.no_update
-        with use(filters.lang):
-            said = table_pages.describe(query, count)
         return reply, f"/export.csv{view}{table_pages.to_params(query)}", said
 
     for part, prop in LAZY.items():

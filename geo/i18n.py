@@ -311,11 +311,6 @@ def datetime_text(value: _dt.datetime, form: str = "medium") -> str:
     return _dates.format_datetime(value, format=f"{_dates.get_date_format(form, locale=_fmt()).pattern}, HH:mm", locale=_fmt())
 
 
-def catalog_languages() -> dict[str, str]:
-    """``{code: name}`` of the shipped languages, for a language switch."""
-    return {code: language_name(code) for code in languages()}
-
-
 def plural_forms(code: str) -> Any:
     """The catalogue's plural rule of a language (tests use it to check every form of an ``ngettext`` entry)."""
     return translations(code).plural
