@@ -21,6 +21,7 @@ from dashboard.access import OPEN, Access, NotSignedIn, current_access
 from dashboard.accounts import Accounts
 from dashboard.callbacks import register_callbacks
 from dashboard.errors import ExportUnavailable
+from dashboard.figures import map_labels
 from dashboard.filters import DEFAULT_MIN_N, Filters, parse_query
 from dashboard.layout import page
 from dashboard.live import POLL_SECONDS, LiveMission
@@ -28,7 +29,7 @@ from dashboard.memo import IdentityLru
 from dashboard.paths import resolve_data_dir
 from dashboard.selection import select
 from dashboard.views import initial_map
-from geo.i18n import _, browser_language, languages, use
+from geo.i18n import _, browser_language, current, languages, use
 from geo.mission import MissionDataset
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -140,6 +141,7 @@ def query_language(query: str) -> str:
 
 
 GEOMETRY_LAYERS = ("regions", "districts")
+LABELS = "labels"  # the names on the map, per language: /geometry/<digest>/labels-<lang>.json
 
 
 def _geometry(mission: MissionDataset, layer: str) -> dict | None:
@@ -147,39 +149,53 @@ def _geometry(mission: MissionDataset, layer: str) -> dict | None:
 
 
 _geometry_files = IdentityLru(8)  # a geometry -> (its digest, its JSON)
+_label_files = IdentityLru(16, by_language=True)  # a mission -> (digest, JSON) of its names, in the current language
+
+
+def _as_file(shapes: dict) -> tuple[str, bytes]:
+    body = json.dumps(shapes, separators=(",", ":"), ensure_ascii=False).encode()
+    return hashlib.blake2b(body, digest_size=12).hexdigest(), body
 
 
 def _geometry_file(mission: MissionDataset, layer: str) -> tuple[str, bytes]:
     """A layer's web geometry as JSON bytes, and a digest of them that names it in its URL; made once per geometry
-    (a role's scoped copy of the mission shares its geometry)."""
+    (a role's scoped copy of the mission shares its geometry). ``labels``: the map's names in the current language,
+    made once per mission and language (the names come from the boundaries and mission.json, the places from the
+    geometry)."""
+    if layer == LABELS:
+        return _label_files.get(mission, LABELS, lambda: _as_file(map_labels(mission.geojson, mission.region_names, mission.map_notes, escaped=False)))
     shapes = _geometry(mission, layer)
-
-    def make() -> tuple[str, bytes]:
-        body = json.dumps(shapes, separators=(",", ":"), ensure_ascii=False).encode()
-        return hashlib.blake2b(body, digest_size=12).hexdigest(), body
-
-    return _geometry_files.get(shapes, "json", make)
+    return _geometry_files.get(shapes, "json", lambda: _as_file(shapes))
 
 
 def geometry_urls(mission: MissionDataset) -> dict[str, str]:
-    """Where the page's map reads each geometry layer from: a URL named by the geometry's digest, so the browser keeps
-    it (immutable) and fetches it again only when an import changed the boundaries."""
-    return {layer: f"/geometry/{_geometry_file(mission, layer)[0]}/{layer}.json" for layer in GEOMETRY_LAYERS if _geometry(mission, layer)}
+    """Where the page's map reads each geometry layer from, and its names (in the current language): URLs named by
+    their content's digest, so the browser keeps them (immutable) and fetches them again only when an import changed
+    the boundaries or the names."""
+    urls = {layer: f"/geometry/{_geometry_file(mission, layer)[0]}/{layer}.json" for layer in GEOMETRY_LAYERS if _geometry(mission, layer)}
+    urls[LABELS] = f"/geometry/{_geometry_file(mission, LABELS)[0]}/{LABELS}-{current()}.json"
+    return urls
 
 
 def register_geometry(app: Dash, live: LiveMission) -> None:
-    """``/geometry/<digest>/<regions|districts>.json``: the map's shapes, sent once and cached by the browser, not
-    inlined in the page (a filter change sends values only; a reload of the page sends no shape again)."""
+    """``/geometry/<digest>/<regions|districts|labels-<lang>>.json``: the map's shapes and names, sent once and cached
+    by the browser, not inlined in the page (a filter change sends values only; a reload of the page sends no shape
+    again)."""
 
     @app.server.route("/geometry/<digest>/<layer>.json")
     def geometry(digest: str, layer: str) -> Response:
         try:
-            current_access()  # signed in (the gate said so already: every route checks who is asking)
+            access = current_access()  # signed in (the gate said so already: every route checks who is asking)
         except NotSignedIn:
             abort(401)
-        if layer not in GEOMETRY_LAYERS or _geometry(live.current(), layer) is None:
+        kind, _sep, lang = layer.partition("-")
+        if kind == LABELS and lang in languages():
+            with use(lang):
+                found, body = _geometry_file(access.scope(live.current()), LABELS)
+        elif layer in GEOMETRY_LAYERS and _geometry(live.current(), layer) is not None:
+            found, body = _geometry_file(live.current(), layer)
+        else:
             abort(404)
-        found, body = _geometry_file(live.current(), layer)
         if digest != found:
             abort(404)  # boundaries of another import: the page that asks is older than the data and reloads
         reply = Response(body, mimetype="application/json")

@@ -83,18 +83,35 @@ LABEL_SIZE = 13
 SMALL_AREA_SHARE, SMALL_REGIONS_MAX = 0.004, 40
 # What the map's labels need that plotly does not set: a white halo, so dark names read on dark classes, and an
 # outline to a small region's dot. Run after every redraw, in the page and before a picture is taken.
-LABEL_STYLE_JS = """function(gd) {
+LABEL_STYLE_JS = """function obsmapLabels(gd) {
     var sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
     var map = sub && sub.map;
     var meta = gd && gd.layout && gd.layout.meta && gd.layout.meta["LABELS_META"];
     if (!map || !map.getStyle || !map.isStyleLoaded()) { return; }
-    var names = meta && map.obsmapMeta === meta ? map.obsmapNames : meta && {  // the names as text: &lt; back to <
-        type: "FeatureCollection",
-        features: meta.features.map(function(f) {
-            var name = String(f.properties.name).replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
-            return {type: "Feature", geometry: f.geometry, properties: Object.assign({}, f.properties, {name: name})};
-        })
-    };
+    var names;
+    if (typeof meta === "string") {  // the page's map: the URL of a file of plain names, fetched once (then cached)
+        map.obsmapFiles = map.obsmapFiles || {};
+        names = map.obsmapFiles[meta];
+        if (names === undefined) {
+            map.obsmapFiles[meta] = null;  // asked for: once
+            fetch(meta, {credentials: "same-origin"}).then(function(r) {
+                if (!r.ok) { throw new Error(meta + ": " + r.status); }
+                return r.json();
+            }).then(function(file) { map.obsmapFiles[meta] = file; obsmapLabels(gd); }, function(e) {
+                delete map.obsmapFiles[meta];  // a later redraw asks again
+                console.warn("obsmap: the map's names did not load", e);
+            });
+        }
+        if (!names) { names = map.obsmapNames || null; meta = names ? map.obsmapMeta : meta; }  // until they come
+    } else {
+        names = meta && map.obsmapMeta === meta ? map.obsmapNames : meta && {  // a picture's: the names as text, &lt; to <
+            type: "FeatureCollection",
+            features: meta.features.map(function(f) {
+                var name = String(f.properties.name).replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+                return {type: "Feature", geometry: f.geometry, properties: Object.assign({}, f.properties, {name: name})};
+            })
+        };
+    }
     map.obsmapMeta = meta;
     if (!meta && map.getSource("obsmap-names")) {  // a figure without names (a picture's tab draws one after another)
         map.removeLayer("obsmap-names");
@@ -360,13 +377,13 @@ def make_region_map(
     "Regions" colours every region (``names``' order, which is ``values``' order); "District borders"
     outlines districts; "Not observed" and "Observed: <class>" are registry and observed stations, empty
     until a region is drilled into.
-    All geometry is sent with this figure, or named by ``urls`` (``regions``, ``districts``: where the browser
-    fetches it, once); filter changes patch values only. Traces are named :data:`MAP_TRACES`; patches find
+    All geometry is sent with this figure, or named by ``urls`` (``regions``, ``districts``, ``labels``: where the
+    browser fetches it, once); filter changes patch values only. Traces are named :data:`MAP_TRACES`; patches find
     them by name. "Small regions" are dots, in their regions' colours, for regions too small to see at country zoom;
     "Map notes" marks places on the map that are not regions of the mission (``notes``, from mission.json's
     ``map_notes``: a hole in the boundaries, such as Baikonur). Every name (regions, small regions, notes; placed by
-    :func:`label_points`) travels in the layout's ``meta`` and is drawn by the page's script as a MapLibre layer of its
-    own (:data:`LABEL_STYLE_JS`), which a filter change leaves alone.
+    :func:`label_points`; :func:`map_labels`) is in the layout's ``meta``, or the URL of a file of them, and is drawn by
+    the page's script as a MapLibre layer of its own (:data:`LABEL_STYLE_JS`), which a filter change leaves alone.
     """
     urls = urls or {}
     edges = theme.class_edges()
@@ -420,7 +437,6 @@ def make_region_map(
     codes = list(names)
     places = label_points(geojson) if isinstance(geojson, dict) else {}
     small = [c for c in codes if c in places and places[c][2]]
-    named = [c for c in codes if c in places and not places[c][2]]
     dots = small_region_values(values, codes, small, values.get("metric", "negative"))
     traces.append(
         go.Scattermap(
@@ -459,16 +475,12 @@ def make_region_map(
     # The names are a layer the page's script adds to MapLibre itself (LABEL_STYLE_JS), from the figure's meta: plotly
     # lays out again every trace and every layer of its own on each restyle, and names drawn by plotly made a click
     # 550-700 ms in chromium instead of 220. Theirs is a data-driven layer: anchor and offset per name.
-    # Escaped like every string of a figure (plotly could show meta in a template); the script decodes them for MapLibre.
-    labels = [
-        *[_label(places[c][0], places[c][1], shown.get(c, c), "center") for c in named],
-        *[_label(places[c][0], places[c][1], shown.get(c, c), "left") for c in small],
-        *[_label(n["lon"], n["lat"], plotly_text(n["name"]), "bottom", note=True) for n in notes],
-    ]
+    # The page's map names a file of them (``urls["labels"]``, fetched once): dcc.Graph copies the figure's layout
+    # on every redraw, and 4,556 names inlined there cost 0.6 s of every click. A picture carries them inline.
     fig.update_layout(
         template="obsmap",
         map=dict(style=map_style(font_url), **view),
-        meta={LABELS_META: {"type": "FeatureCollection", "features": labels}},
+        meta={LABELS_META: urls.get("labels") or map_labels(geojson, names, notes)},
         uirevision="country",
         margin=dict(l=0, r=0, t=0, b=0),
         height=height,  # None: the page's CSS sizes the map and plotly fills it
@@ -479,6 +491,27 @@ def make_region_map(
         ),
     )  # fmt: skip
     return fig
+
+
+def map_labels(geojson: dict[str, Any], names: dict[str, str], notes: list[dict[str, Any]] | None, escaped: bool = True) -> dict[str, Any]:
+    """Every name on the map as a GeoJSON FeatureCollection for :data:`LABEL_STYLE_JS`: regions at their label point
+    (:func:`label_points`), small regions beside their dot, the mission's map notes above theirs.
+
+    ``escaped``: inside a figure, names are escaped like every string of it (plotly could show meta in a template)
+    and the script decodes them for MapLibre; in a file of their own (``/geometry/.../labels-<lang>.json``) they are
+    plain text, as MapLibre draws it (it reads no HTML)."""
+    places = label_points(geojson) if isinstance(geojson, dict) else {}
+    text = plotly_text if escaped else str
+    shown = _escaped_names(names) if escaped else names
+    named = [c for c in names if c in places]
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            *[_label(places[c][0], places[c][1], shown.get(c, c), "center") for c in named if not places[c][2]],
+            *[_label(places[c][0], places[c][1], shown.get(c, c), "left") for c in named if places[c][2]],
+            *[_label(n["lon"], n["lat"], text(n["name"]), "bottom", note=True) for n in notes or []],
+        ],
+    }
 
 
 def _label(lon: float, lat: float, text: str, anchor: str, note: bool = False) -> dict[str, Any]:

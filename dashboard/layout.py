@@ -529,6 +529,15 @@ GRID_TEXTS = {
     "ariaFilterColumn": N_("Press CTRL ENTER to open filter"),
     "ariaSortableColumn": N_("Press ENTER to sort"),
     "ariaRowSelect": N_("Press SPACE to select this row"),
+    # The pager of a long region table: "1 to 25 of 4,556 · Page 1 of 183"
+    "page": N_("Page"),
+    "of": N_("of"),
+    "to": N_("to"),
+    "firstPage": N_("First Page"),
+    "previousPage": N_("Previous Page"),
+    "nextPage": N_("Next Page"),
+    "lastPage": N_("Last Page"),
+    "pageLastRowUnknown": "?",
 }
 
 
@@ -565,7 +574,17 @@ def region_column_defs() -> list[dict]:
     return _translated_columns(REGION_COLUMN_DEFS, {"forms": 0, "assessed": 0, "negative": 0, "share": 0, "ci_low": 0, "ci_high": 0})
 
 
-def region_table_card() -> dbc.Card:
+# A mission with more regions than this has its region table in pages of REGION_PAGE rows, with a filter per column:
+# the whole table on the page (autoHeight draws every row) was 4,556 rows and 40,000 elements for a world file.
+REGION_PAGED_FROM, REGION_PAGE = 40, 25
+
+
+def region_table_card(regions: int = 0) -> dbc.Card:
+    """The table by region; ``regions``: how many the mission has (many: in pages, each column filterable)."""
+    paged = regions > REGION_PAGED_FROM
+    options = {"domLayout": "autoHeight", "animateRows": False, "localeText": grid_texts()}
+    if paged:
+        options |= {"pagination": True, "paginationPageSize": REGION_PAGE, "paginationPageSizeSelector": False}
     return dbc.Card(
         [
             dbc.CardHeader(html.H2(id="region-table-title", className="obs-card-title")),
@@ -575,8 +594,10 @@ def region_table_card() -> dbc.Card:
                     columnDefs=region_column_defs(),
                     rowData=[],
                     # Headers wrap rather than cut ("Плохо или очень плохо" is longer than "Bad or very bad")
-                    defaultColDef={"sortable": True, "resizable": True, "wrapHeaderText": True, "autoHeaderHeight": True},
-                    dashGridOptions={"domLayout": "autoHeight", "animateRows": False, "localeText": grid_texts()},
+                    defaultColDef={
+                        "sortable": True, "resizable": True, "wrapHeaderText": True, "autoHeaderHeight": True, "filter": paged,
+                    },  # fmt: skip
+                    dashGridOptions=options,
                 ),
                 className="p-2",
             ),
@@ -759,7 +780,7 @@ def page(
                     ),
                     dbc.Row([dbc.Col(map_card(map_figure), lg=8), dbc.Col(headlines_card(), lg=4)], className="g-3"),
                     dbc.Row([dbc.Col(problems_card(), lg=6), dbc.Col(timeline_card(), lg=6)], className="g-3 mt-1"),
-                    dbc.Row([dbc.Col(region_table_card(), lg=12)], className="g-3 mt-1"),
+                    dbc.Row([dbc.Col(region_table_card(len(mission.region_codes)), lg=12)], className="g-3 mt-1"),
                     dbc.Row(
                         [dbc.Col(table_card(live=data_version is not None, shown=access.sees_forms), lg=12)],
                         className="g-3 mt-1 obs-analysis-only",

@@ -6,7 +6,9 @@
 
   function plotOf(id) { return document.querySelector("#" + id + " .js-plotly-plot"); }
   function inMap(node) { var m = document.getElementById("region-map"); return !!(m && node && m.contains(node)); }
-  function briefing() { return !!document.querySelector(".obs-briefing"); }
+  // By the page's own element, not a search of the whole document: tune() asks every second, and a page with a
+  // table of thousands of regions has tens of thousands of elements.
+  function briefing() { var p = document.getElementById("page"); return !!(p && p.classList.contains("obs-briefing")); }
 
   // ---------------------------------------------------------------- the wheel: the page scrolls, unless the map was clicked
   // Like a web map's "cooperative gestures": the wheel over a map not clicked into scrolls the page (the event is stopped
