@@ -28,7 +28,7 @@ import threading
 import tomllib
 import uuid
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -312,6 +312,15 @@ class _Connection:
         cursor.executemany(query, [tuple(r) for r in rows], returning=returns)
         return _Result(cursor, returns)
 
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Rows into ``table`` by COPY: at a million forms several times faster than ``executemany``'s INSERTs."""
+        from psycopg import sql
+
+        query = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)))
+        with self.conn.cursor() as cursor, cursor.copy(query) as copy:
+            for row in rows:
+                copy.write_row(row)
+
     @contextmanager
     def transaction(self) -> Iterator[_Connection]:
         conn = self.conn
@@ -398,5 +407,8 @@ class PgStore(Store):
             )
 
     def _bulk_ok(self) -> bool:
-        """Store's set-based ingest (executemany, temporary tables, explicit version ids) runs here as in SQLite."""
+        """Store's set-based ingest (temporary tables, explicit version ids) runs here as in SQLite."""
         return True
+
+    def _insert_rows(self, db: _Connection, table: str, columns: tuple[str, ...], rows: Iterable[Sequence[Any]]) -> None:  # type: ignore[override]
+        db.copy_rows(table, columns, rows)

@@ -23,7 +23,7 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -193,6 +193,11 @@ def _normal_times(values: list[Any]) -> list[str]:
 
 
 BULK_CHUNK = 50_000  # rows whose JSON is built and written at a time: bounds the memory of a large batch
+# The columns the set-based path writes, in the order of its rows.
+VERSION_COLUMNS = (
+    "id", "form_key", "version_id", "source", "content_hash", "submitted_at", "ingested_at", "data_version", "row_json",
+)  # fmt: skip
+CURRENT_COLUMNS = ("form_key", "version", "submitted_at", "review", "deleted", "first_data_version", "changed_data_version")
 
 
 def _ahead(items: Iterator[Any]) -> Iterator[Any]:
@@ -450,7 +455,11 @@ class Store:
         # A new store's first large batch (a first import) is written through a rollback journal, once, rather than to
         # the write-ahead log and then again into the file; as atomic (a killed import leaves a journal SQLite rolls
         # back), and WAL again at once after it. With another connection open the mode stays WAL (SQLite refuses).
-        direct = n >= BULK_CHUNK and self._db.execute("SELECT 1 FROM form_versions LIMIT 1").fetchone() is None
+        direct = (
+            isinstance(self._db, sqlite3.Connection)  # SQLite's journal; PostgreSQL has its own (an import of 50,000 failed there)
+            and n >= BULK_CHUNK
+            and self._db.execute("SELECT 1 FROM form_versions LIMIT 1").fetchone() is None
+        )
         if direct:
             direct = self._db.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
         try:
@@ -466,6 +475,12 @@ class Store:
             if direct:
                 with suppress(sqlite3.OperationalError):  # a reader holds the file this instant: the next open sets WAL
                     self._db.execute("PRAGMA journal_mode=WAL")
+
+    def _insert_rows(self, db: sqlite3.Connection, table: str, columns: tuple[str, ...], rows: Iterable[Sequence[Any]]) -> None:
+        """Many rows into ``table`` (one of the store's own, named here, never from input) in one statement; the
+        PostgreSQL store sends them by COPY (:meth:`geo.pgstore.PgStore._insert_rows`)."""
+        marks = ", ".join("?" * len(columns))
+        db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)  # noqa: S608
 
     def _bulk_ok(self) -> bool:
         """Whether the set-based path applies: SQLite (explicit version ids, temporary tables); another store's
@@ -609,11 +624,7 @@ class Store:
                         made[pair] = vid
                     fresh.append((vid, pair[0], version_ids[i], source, pair[1], submitted[i], now, version, text))
                 vids[i] = vid
-            db.executemany(
-                "INSERT INTO form_versions (id, form_key, version_id, source, content_hash, submitted_at, ingested_at, data_version, "
-                "row_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                fresh,
-            )
+            self._insert_rows(db, "form_versions", VERSION_COLUMNS, fresh)
             start = stop
         if start != n:
             raise RuntimeError(f"store: {n} rows but contents for {start}; this is a bug in obsmap.")
@@ -640,14 +651,14 @@ class Store:
                 all_new = not (had_forms or r > 0)  # a store without forms (a first import): every form is new
                 if all_new:
                     states = [rv if rv in REVIEW_STATES else "pending" for rv in (reviews[i] for i in part)]
-                    fresh_forms = [(keys[i], vids[i], submitted[i], st, version, version) for i, st in zip(part, states, strict=True)]
+                    fresh_forms = [(keys[i], vids[i], submitted[i], st, 0, version, version) for i, st in zip(part, states, strict=True)]
                     result.new += len(fresh_forms)
                 for i in () if all_new else part:
                     key, at, vid = keys[i], submitted[i], vids[i]
                     review = reviews[i] if reviews[i] in REVIEW_STATES else None
                     cur = current.get(key)
                     if cur is None:
-                        fresh_forms.append((key, vid, at, review or "pending", version, version))
+                        fresh_forms.append((key, vid, at, review or "pending", 0, version, version))
                         result.new += 1
                         continue
                     cur_version, cur_at, cur_review, cur_deleted = cur
@@ -669,23 +680,18 @@ class Store:
                         result.updated += 1
                     else:
                         result.reviewed += 1
-                db.executemany(
-                    "INSERT INTO forms_current (form_key, version, submitted_at, review, deleted, first_data_version, "
-                    "changed_data_version) VALUES (?, ?, ?, ?, 0, ?, ?)",
-                    fresh_forms,
-                )
+                self._insert_rows(db, "forms_current", CURRENT_COLUMNS, fresh_forms)
                 db.executemany(
                     "UPDATE forms_current SET version = ?, submitted_at = ?, review = ?, deleted = ?, changed_data_version = ? "
                     "WHERE form_key = ?",
                     updates,
                 )
 
-    @staticmethod
-    def _known_versions(db: sqlite3.Connection, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    def _known_versions(self, db: sqlite3.Connection, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
         """The id of each (form, content hash) of ``pairs`` the store holds, in one query (through a temporary table)."""
         db.execute("CREATE TEMP TABLE IF NOT EXISTS batch_versions (form_key TEXT NOT NULL, content_hash TEXT NOT NULL)")
         db.execute("DELETE FROM batch_versions")
-        db.executemany("INSERT INTO batch_versions VALUES (?, ?)", pairs)
+        self._insert_rows(db, "batch_versions", ("form_key", "content_hash"), pairs)
         found = db.execute(
             "SELECT v.form_key, v.content_hash, v.id FROM batch_versions b "
             "JOIN form_versions v ON v.form_key = b.form_key AND v.content_hash = b.content_hash"
@@ -693,12 +699,11 @@ class Store:
         db.execute("DELETE FROM batch_versions")
         return {(k, h): i for k, h, i in found}
 
-    @staticmethod
-    def _current_of(db: sqlite3.Connection, keys: list[str]) -> dict[str, tuple[Any, ...]]:
+    def _current_of(self, db: sqlite3.Connection, keys: list[str]) -> dict[str, tuple[Any, ...]]:
         """(version, submitted_at, review, deleted) of each form of ``keys`` the store holds, in one query."""
         db.execute("CREATE TEMP TABLE IF NOT EXISTS batch_keys (form_key TEXT NOT NULL)")
         db.execute("DELETE FROM batch_keys")
-        db.executemany("INSERT INTO batch_keys VALUES (?)", ((k,) for k in keys))
+        self._insert_rows(db, "batch_keys", ("form_key",), ((k,) for k in keys))
         found = db.execute(
             "SELECT c.form_key, c.version, c.submitted_at, c.review, c.deleted FROM batch_keys b "
             "JOIN forms_current c ON c.form_key = b.form_key"
