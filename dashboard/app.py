@@ -149,7 +149,9 @@ def _geometry(mission: MissionDataset, layer: str) -> dict | None:
 
 
 _geometry_files = IdentityLru(8)  # a geometry -> (its digest, its JSON)
-_label_files = IdentityLru(16, by_language=True)  # a mission -> (digest, JSON) of its names, in the current language
+# A mission's regions -> (digest, JSON) of the names on its map, in the current language. Keyed by the regions' frame,
+# which a role's scoped copy of the mission shares: not by the mission, whose forms the entry would keep alive.
+_label_files = IdentityLru(8, by_language=True)
 
 
 def _as_file(shapes: dict) -> tuple[str, bytes]:
@@ -160,10 +162,12 @@ def _as_file(shapes: dict) -> tuple[str, bytes]:
 def _geometry_file(mission: MissionDataset, layer: str) -> tuple[str, bytes]:
     """A layer's web geometry as JSON bytes, and a digest of them that names it in its URL; made once per geometry
     (a role's scoped copy of the mission shares its geometry). ``labels``: the map's names in the current language,
-    made once per mission and language (the names come from the boundaries and mission.json, the places from the
-    geometry)."""
+    made once per boundaries and language (the names come from the boundaries and mission.json, the places from the
+    geometry; a role's scoped copy has the same)."""
     if layer == LABELS:
-        return _label_files.get(mission, LABELS, lambda: _as_file(map_labels(mission.geojson, mission.region_names, mission.map_notes, escaped=False)))
+        return _label_files.get(
+            mission.regions, LABELS, lambda: _as_file(map_labels(mission.geojson, mission.region_names, mission.map_notes, escaped=False))
+        )
     shapes = _geometry(mission, layer)
     return _geometry_files.get(shapes, "json", lambda: _as_file(shapes))
 
@@ -185,13 +189,13 @@ def register_geometry(app: Dash, live: LiveMission) -> None:
     @app.server.route("/geometry/<digest>/<layer>.json")
     def geometry(digest: str, layer: str) -> Response:
         try:
-            access = current_access()  # signed in (the gate said so already: every route checks who is asking)
+            current_access()  # signed in (the gate said so already: every route checks who is asking)
         except NotSignedIn:
             abort(401)
         kind, _sep, lang = layer.partition("-")
         if kind == LABELS and lang in languages():
-            with use(lang):
-                found, body = _geometry_file(access.scope(live.current()), LABELS)
+            with use(lang):  # every region's name and the map's notes: what every role's map shows
+                found, body = _geometry_file(live.current(), LABELS)
         elif layer in GEOMETRY_LAYERS and _geometry(live.current(), layer) is not None:
             found, body = _geometry_file(live.current(), layer)
         else:

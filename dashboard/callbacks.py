@@ -282,21 +282,29 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         State("table-open", "data"),
         prevent_initial_call=True,
     )
-    # A new list (another view or data version, the search, "only new", the table opened): the grid starts again from
-    # its first row. A new datasource object resets AG Grid's infinite cache (scroll, row count, blocks) and asks for
-    # block 0 at once, with the grid's own sort and column filters: no request besides that block's. A sort or a
-    # column filter changed in the grid resets it by itself. The wrapper has no destroy(): dash-ag-grid's would drop
-    # the request still waiting for its answer, and AG Grid would then wait for it for ever.
+    # A new list (another view, the search, "only new", the table opened): the grid starts again from its first row.
+    # A new datasource object resets AG Grid's infinite cache (scroll, row count, blocks) and asks for block 0 at once,
+    # with the grid's own sort and column filters: no request besides that block's. A sort or a column filter changed
+    # in the grid resets it by itself. The wrapper has no destroy(): dash-ag-grid's would drop the request still waiting
+    # for its answer, and AG Grid would then wait for it for ever. New data for the same list (a live mission's sync):
+    # the blocks the grid holds are asked for again, where the reader is (refreshInfiniteCache keeps the scroll).
     app.clientside_callback(
         """
         function(view, search, newOnly, open) {
             var no = window.dash_clientside.no_update;
             var grid = document.getElementById("forms-table");
             if (!grid) { return no; }
-            if (!open) { delete grid.dataset.obsmapList; return no; }
-            var list = JSON.stringify([view, search || "", !!newOnly]);
-            if (grid.dataset.obsmapList === list) { return no; }
+            if (!open) { delete grid.dataset.obsmapList; delete grid.dataset.obsmapData; return no; }
+            var list = JSON.stringify([view && view.list, search || "", !!newOnly]);
+            var data = String(view && view.data);
+            if (grid.dataset.obsmapList === list) {
+                if (grid.dataset.obsmapData === data) { return no; }
+                grid.dataset.obsmapData = data;
+                window.dash_ag_grid.getApiAsync("forms-table").then(function(api) { api.refreshInfiniteCache(); });
+                return no;
+            }
             grid.dataset.obsmapList = list;
+            grid.dataset.obsmapData = data;
             window.dash_ag_grid.getApiAsync("forms-table").then(function(api) {
                 var source = api.getGridOption("datasource");
                 if (source) { api.setGridOption("datasource", {getRows: source.getRows}); }

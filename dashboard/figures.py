@@ -87,22 +87,34 @@ LABEL_STYLE_JS = """function obsmapLabels(gd) {
     var sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
     var map = sub && sub.map;
     var meta = gd && gd.layout && gd.layout.meta && gd.layout.meta["LABELS_META"];
-    if (!map || !map.getStyle || !map.isStyleLoaded()) { return; }
+    if (!map || !map.getStyle) { return; }
+    if (!map.isStyleLoaded()) {  // still loading (a first draw, a refit): once more when the map is idle
+        if (!map.obsmapWaiting) {
+            map.obsmapWaiting = true;
+            map.once("idle", function() { map.obsmapWaiting = false; obsmapLabels(gd); });
+        }
+        return;
+    }
     var names;
     if (typeof meta === "string") {  // the page's map: the URL of a file of plain names, fetched once (then cached)
         map.obsmapFiles = map.obsmapFiles || {};
-        names = map.obsmapFiles[meta];
-        if (names === undefined) {
-            map.obsmapFiles[meta] = null;  // asked for: once
-            fetch(meta, {credentials: "same-origin"}).then(function(r) {
+        var file = map.obsmapFiles[meta];  // undefined: not asked; null: asked; false: failed, at obsmapFailed
+        if (file === undefined || (file === false && Date.now() - map.obsmapFailed > 30000)) {
+            map.obsmapFiles[meta] = null;
+            // No redirect followed: a session that ended sends the sign-in page, which is not the names.
+            fetch(meta, {credentials: "same-origin", redirect: "error"}).then(function(r) {
                 if (!r.ok) { throw new Error(meta + ": " + r.status); }
                 return r.json();
-            }).then(function(file) { map.obsmapFiles[meta] = file; obsmapLabels(gd); }, function(e) {
-                delete map.obsmapFiles[meta];  // a later redraw asks again
-                console.warn("obsmap: the map's names did not load", e);
+            }).then(function(loaded) {
+                map.obsmapFiles[meta] = loaded;
+                obsmapLabels(gd);
+            }).catch(function(e) {
+                if (!map.obsmapFiles[meta]) { map.obsmapFiles[meta] = false; map.obsmapFailed = Date.now(); }  // asked again later
+                console.warn("obsmap: the map's names", e);
             });
         }
-        if (!names) { names = map.obsmapNames || null; meta = names ? map.obsmapMeta : meta; }  // until they come
+        names = file || map.obsmapNames || null;  // until they come, the names the map has
+        if (!file) { meta = names ? map.obsmapMeta : meta; }
     } else {
         names = meta && map.obsmapMeta === meta ? map.obsmapNames : meta && {  // a picture's: the names as text, &lt; to <
             type: "FeatureCollection",

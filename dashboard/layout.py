@@ -24,7 +24,7 @@ from dashboard.filters import (
     to_query,
 )
 from dashboard.table_pages import BLOCK, TEXT_OPS
-from geo.i18n import N_, NP_, Labels, _, current, language_name, languages, pgettext
+from geo.i18n import N_, NP_, Labels, _, current, language_name, languages, pgettext, plotly_separators
 from geo.mission import MissionDataset
 from geo.schema import FORM_TYPES, OVERALL_LEVELS, PHASE_LABELS, PROBLEMS
 
@@ -529,10 +529,20 @@ GRID_TEXTS = {
     "ariaFilterColumn": N_("Press CTRL ENTER to open filter"),
     "ariaSortableColumn": N_("Press ENTER to sort"),
     "ariaRowSelect": N_("Press SPACE to select this row"),
+    # The number filter of a long region table's columns
+    "lessThan": N_("Less than"),
+    "lessThanOrEqual": N_("Less than or equal to"),
+    "greaterThan": N_("Greater than"),
+    "greaterThanOrEqual": N_("Greater than or equal to"),
+    "inRange": N_("Between"),
+    "inRangeStart": NP_("filter range", "From"),
+    "inRangeEnd": NP_("filter range", "To"),
+    "ariaFilterFromValue": N_("Filter from value"),
+    "ariaFilterToValue": N_("Filter to value"),
     # The pager of a long region table: "1 to 25 of 4,556 · Page 1 of 183"
     "page": N_("Page"),
     "of": N_("of"),
-    "to": N_("to"),
+    "to": NP_("pager", "to"),
     "firstPage": N_("First Page"),
     "previousPage": N_("Previous Page"),
     "nextPage": N_("Next Page"),
@@ -541,11 +551,17 @@ GRID_TEXTS = {
 }
 
 
+GRID_CONTEXTS = {"inRangeStart": "filter range", "inRangeEnd": "filter range", "to": "pager"}  # words with a context
+
+
 def grid_texts(**own: str) -> dict[str, str]:
-    """AG Grid's ``localeText`` in the page's language (``own``: the page's own texts, already translated)."""
+    """AG Grid's ``localeText`` in the page's language (``own``: the page's own texts, already translated), with the
+    language's decimal mark and thousands separator for the numbers AG Grid writes itself (the pager's "4 556")."""
     if current() == DEFAULT_LANG:
         return dict(own)
-    return {key: _(text) for key, text in GRID_TEXTS.items()} | own
+    words = {key: pgettext(GRID_CONTEXTS[key], text) if key in GRID_CONTEXTS else _(text) for key, text in GRID_TEXTS.items()}
+    decimal, thousands = plotly_separators()[:2]
+    return words | {"decimalSeparator": decimal, "thousandSeparator": thousands} | own
 
 
 def _translated_columns(defs: list[dict], decimals: dict[str, int] | None = None) -> list[dict]:
@@ -694,7 +710,7 @@ def table_card(live: bool = False, shown: bool = True) -> dbc.Card:
                 className="p-2",
             ),
             dcc.Store(id="table-open", data=False),
-            dcc.Store(id="table-view"),  # names the forms the view lists: the table starts again when it changes
+            dcc.Store(id="table-view"),  # the forms the view lists and their data: a new list starts the table again
             dcc.Store(id="table-ask"),  # the block the grid asks for, passed on only while the table is open
         ],
         className="obs-card",

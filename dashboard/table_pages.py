@@ -184,11 +184,15 @@ def split_query(query_string: str) -> tuple[str, TableQuery]:
     return "&".join(view), query_from_grid(request, table.get("search"), int(since) if since.isdigit() else None)
 
 
-def view_key(mission: MissionDataset, filters: Filters) -> str:
-    """A short name of the forms a view lists (data version, scope and the filters that choose forms): the page
-    starts the table again from its first row when it changes, and only then (a metric or a mode keeps it)."""
-    name = f"{mission.version or f'object-{id(mission)}'}|{to_query(forms_key(filters), always_form=True)}"
-    return hashlib.sha1(name.encode("utf-8")).hexdigest()[:16]
+def view_key(mission: MissionDataset, filters: Filters) -> dict[str, str]:
+    """What the open table lists, for the page: ``list`` names the forms a view chooses (the filters that choose
+    forms), ``data`` the data they are taken from (the data version and scope). The page starts the table again from
+    its first row when the list changes, and only then (a metric or a mode keeps it); new data of the same list
+    refreshes the rows in place, where the reader is (a live mission's table is not sent back to its top every
+    minute)."""
+    listed = to_query(forms_key(filters), always_form=True)
+    data = mission.version or f"object-{id(mission)}"
+    return {"list": hashlib.sha1(listed.encode("utf-8")).hexdigest()[:16], "data": hashlib.sha1(data.encode("utf-8")).hexdigest()[:16]}
 
 
 # ------------------------------------------------------------------------------ per-process caches

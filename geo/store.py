@@ -477,14 +477,14 @@ class Store:
                     self._db.execute("PRAGMA journal_mode=WAL")
 
     def _insert_rows(self, db: sqlite3.Connection, table: str, columns: tuple[str, ...], rows: Iterable[Sequence[Any]]) -> None:
-        """Many rows into ``table`` (one of the store's own, named here, never from input) in one statement; the
-        PostgreSQL store sends them by COPY (:meth:`geo.pgstore.PgStore._insert_rows`)."""
+        """Many rows into ``table`` (one of the store's own, named here, never from input): SQLite's ``executemany``
+        of one prepared INSERT; the PostgreSQL store sends them by COPY (:meth:`geo.pgstore.PgStore._insert_rows`)."""
         marks = ", ".join("?" * len(columns))
         db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)  # noqa: S608
 
     def _bulk_ok(self) -> bool:
-        """Whether the set-based path applies: SQLite (explicit version ids, temporary tables); another store's
-        connection (PostgreSQL) applies each submission in turn."""
+        """Whether the set-based path applies (explicit version ids, temporary tables): SQLite here, PostgreSQL too
+        (:class:`geo.pgstore.PgStore`); a store without it applies each submission in turn."""
         return isinstance(self._db, sqlite3.Connection)
 
     def _ingest_batch(self, apply: Any, source: str, cursor: str | None, set_aside: Iterable[dict[str, Any]]) -> IngestResult:

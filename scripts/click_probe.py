@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.clicks):
             before = driver.execute_script("return window.__f.length;")
             clicked = driver.execute_script(bb.CLICK_JS["obsmap-phase"], PHASES[i % len(PHASES)])
-            change = bb.wait_chain(driver, before, clicked)
+            change = bb.wait_chain(driver, before, clicked, start_timeout=10)
+            if change is None:
+                raise SystemExit(f"click {i + 1} ({PHASES[i % len(PHASES)]}) made no request: is the page showing the phase buttons?")
             first = driver.execute_script("return window.__f.slice(arguments[0]);", before)[0]
             arrived = driver.execute_script(RESOURCE)
             rows.append(

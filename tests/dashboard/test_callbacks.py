@@ -307,6 +307,7 @@ def test_new_data_reaches_the_page_only_when_the_version_moves(tmp_path):
     page.fire("poll", "n_intervals", 1)
     quiet = page.log[start:]
     assert len(quiet) == 1 and quiet[0].reply == {} and quiet[0].bytes < 200  # nothing new: nothing computed, nothing sent
+    listed_before = page.props[("table-view", "data")]
     deliver(events[1000:])
     start = len(page.log)
     page.fire("poll", "n_intervals", 2)
@@ -315,6 +316,9 @@ def test_new_data_reaches_the_page_only_when_the_version_moves(tmp_path):
     reply = sent[1].reply
     assert "url" not in reply and reply["filters"]["data"]["drill"] == "KZ-KAR" and page.props[("n-shown", "children")] != shown
     assert "value" not in reply.get("phase", {})  # the controls stay as the user has them
+    # The open table's list is the same (it is refreshed where the reader is, not sent back to its top); its data is new.
+    listed_after = reply["table-view"]["data"]
+    assert listed_after["list"] == listed_before["list"] and listed_after["data"] != listed_before["data"]
     raw = pd.read_csv(DEMO / "forms.csv", dtype=str)
     last = raw.team_id.dropna().iloc[-1]  # a team of the forms that came last is found
     assert last in page.fire("teams", "search_value", last)["teams"]["options"]
