@@ -611,7 +611,11 @@ def region_table_card(regions: int = 0) -> dbc.Card:
                     rowData=[],
                     # Headers wrap rather than cut ("Плохо или очень плохо" is longer than "Bad or very bad")
                     defaultColDef={
-                        "sortable": True, "resizable": True, "wrapHeaderText": True, "autoHeaderHeight": True, "filter": paged,
+                        "sortable": True,
+                        "resizable": True,
+                        "wrapHeaderText": True,
+                        "autoHeaderHeight": True,
+                        "filter": paged,
                     },  # fmt: skip
                     dashGridOptions=options,
                 ),

@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(json.dumps(rows[-1]), flush=True)
             time.sleep(0.5)
-        median = {k: statistics.median(r[k] for r in rows if r[k] is not None) for k in ("redrawn_ms", "request_ms", "arrived_ms", "handled_ms")}
+        keys = ("redrawn_ms", "request_ms", "arrived_ms", "handled_ms")
+        median = {k: statistics.median(r[k] for r in rows if r[k] is not None) for k in keys}
         print("median " + json.dumps(median))
     finally:
         driver.quit()

@@ -351,8 +351,10 @@ def pg_dump(url: str) -> dict[str, list[tuple]]:
             "versions": db.execute(
                 "SELECT id, form_key, version_id, source, content_hash, submitted_at, data_version, row_json FROM form_versions ORDER BY id"
             ).fetchall(),
-            "current": db.execute("SELECT * FROM forms_current ORDER BY form_key COLLATE \"C\"").fetchall(),
-            "aside": db.execute("SELECT source, row_ref, reason, detail, original_json, data_version FROM set_aside ORDER BY id").fetchall(),
+            "current": db.execute('SELECT * FROM forms_current ORDER BY form_key COLLATE "C"').fetchall(),
+            "aside": db.execute(
+                "SELECT source, row_ref, reason, detail, original_json, data_version FROM set_aside ORDER BY id"
+            ).fetchall(),
             "cursors": db.execute("SELECT source, value FROM cursors ORDER BY source").fetchall(),
             "meta": db.execute("SELECT key, value FROM store_meta WHERE key != 'store_id' ORDER BY key").fetchall(),
         }
