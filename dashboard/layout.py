@@ -616,7 +616,7 @@ def region_table_card(regions: int = 0) -> dbc.Card:
                         "wrapHeaderText": True,
                         "autoHeaderHeight": True,
                         "filter": paged,
-                    },  # fmt: skip
+                    },
                     dashGridOptions=options,
                 ),
                 className="p-2",
