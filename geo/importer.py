@@ -25,7 +25,7 @@ import geopandas as gpd
 import pandas as pd
 
 from geo.boundaries import Boundaries, derive_parents, language_name_columns, load_boundaries
-from geo.errors import InputError
+from geo.errors import InputError, MissionDataError
 from geo.forms_import import (
     REASONS,
     ElectionWindow,
@@ -372,6 +372,27 @@ def import_lock(out: Path | str) -> Iterator[None]:
                     home.rmdir()
 
 
+@contextmanager
+def _store_write(out: Path | str) -> Iterator[None]:
+    """The import's write into the live store, after the new folder is in place: a failure there (a database gone, a
+    full disk) is said in one sentence, with what to do. The store's batch is one transaction, so it added nothing;
+    the forms are in the folder and in the files given, and the same import again adds them (nothing twice)."""
+    import sqlite3
+
+    import psycopg
+
+    try:
+        yield
+    except (sqlite3.Error, psycopg.Error, OSError, MissionDataError) as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise MissionDataError(
+            _(
+                "{folder}: the mission folder is written, but its forms did not reach the live store ({reason}); the store "
+                "is as it was: run the same import again once that is fixed (no form is imported twice)."
+            ).format(folder=out, reason=reason)
+        ) from exc
+
+
 def check_before_replacing(out: Path | str, rows: pd.DataFrame, accepted: pd.DataFrame, regions: gpd.GeoDataFrame, force: bool) -> None:
     """Refuse, in one sentence naming the likely cause, an import that would leave a mission with no forms, or
     replace one with a small part of its rows (``--force`` overrides): coordinates swapped or in metres, an empty file."""
@@ -697,8 +718,14 @@ def _import_locked(boundaries, forms, out, *, layer, code_column, name_column, d
         keys = keyed["form_key"]
         if (keys.isna() | (keys == "")).any() or keys.duplicated().any():
             keyed = None  # the tool's ids are blank or repeated here: each accepted row is the form of its own form_id
-    with open_store(out) as store:
-        stored = ingest_checked_rows(store, accepted, set_aside, "import:" + ", ".join(Path(p).name for p in forms), keyed)
+    with _store_write(out):  # only the store's write: a failure after its commit (the snapshot) is another matter
+        store = open_store(out)
+        try:
+            stored = ingest_checked_rows(store, accepted, set_aside, "import:" + ", ".join(Path(p).name for p in forms), keyed)
+        except BaseException:
+            store.close()
+            raise
+    with store:
         counts = store.counts()
         report["store"] = {"new": stored.new, "updated": stored.updated, "unchanged": stored.unchanged, **counts}
         made_all = counts["forms"] + counts["deleted"] == stored.new == len(accepted) > 0

@@ -485,3 +485,30 @@ def test_export_of_the_shipped_kobo_form_imports(tmp_path, geojson):
     assert result.report["accepted"] == 1
     assert f.loc[0, "form_id"] == "u-1" and f.loc[0, "region_code"] == "BB" and f.loc[0, "overall"] == "very bad"
     assert f.loc[0, "observer_org"] == "OSCE PA" and bool(f.loc[0, "protocol_tampering"])
+
+
+def test_a_store_that_fails_during_the_import_is_said_in_one_sentence_and_the_import_again_completes(tmp_path, geojson, monkeypatch):
+    """The folder is written before the forms go into the live store: a store failing then (a database gone, a full
+    disk) gets one sentence saying so and what to do; its batch added nothing, and the same import again completes."""
+    import sqlite3
+
+    from geo.errors import MissionDataError
+    from geo.store import Store, open_store
+
+    forms = write_csv(tmp_path / "forms.csv", CANONICAL)
+    out = tmp_path / "out"
+
+    def full_disk(*_args, **_kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Store, "_insert_rows", full_disk)
+        with pytest.raises(MissionDataError) as failed:
+            import_mission(geojson, [forms], out)
+    said = str(failed.value)
+    assert said.startswith(f"{out}: the mission folder is written") and "database or disk is full" in said
+    assert "run the same import again" in said and "\n" not in said
+    with open_store(out) as store:
+        assert store.counts()["forms"] == 0 and store.data_version() == 0  # the batch added nothing
+    again = import_mission(geojson, [forms], out)
+    assert again.report["store"]["new"] == 6 and len(again.mission.forms) == 6
