@@ -99,6 +99,7 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         "rows": Output("table-view", "data"),
         "live": Output("live-status", "children"),
         "org_options": Output("orgs", "options"),
+        "reload": Output("reload", "data"),
     }
     inputs = {
         "search": Input("url", "search"),
@@ -129,10 +130,15 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         with use(filters.lang):
             filters, withheld = access.restrict(filters, live.min_n)
             notices = [*notices, *withheld]
+            regions = views.regions_key(mission)
+            if isinstance(current, dict) and current.get(MAP_REGIONS) not in (None, regions):
+                # A new import changed the mission's regions since this page was opened: its map's shapes and the order
+                # its values go in are another mission's. Nothing is patched onto them: the page loads again.
+                return {key: _unchanged(dep) for key, dep in outputs.items()} | {"reload": regions}
             if (
                 trigger == "region-map"
                 and isinstance(current, dict)
-                and filters.to_dict() == {k: v for k, v in current.items() if k != SHOWN}
+                and filters.to_dict() == {k: v for k, v in current.items() if k not in (SHOWN, MAP_REGIONS)}
             ):
                 raise dash.exceptions.PreventUpdate  # a click on a station (it opens its forms) or on the region drilled into
             chosen = select(mission, filters)
@@ -142,7 +148,8 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
             out["live"] = text.live_status(mission, opened)
             if trigger == "data-version":  # organisations and teams that arrived since the page was built become choosable
                 out["org_options"] = sorted(mission.forms["observer_org"].dropna().unique())  # teams: found as one types
-            out["store"] = {**filters.to_dict(), SHOWN: mission.version}  # the data the page's figures were made from
+            # The data the page's figures were made from, and the regions its map draws.
+            out["store"] = {**filters.to_dict(), SHOWN: mission.version, MAP_REGIONS: regions}
             out["notices"] = _notice(notices)
             if not len(chosen.phase):  # no form: said of the filters, with the filter to clear in one click
                 out["notices"] = [out["notices"], _empty_notice(filters, current, mission.region_names, bool(len(chosen.all_phases)))]
@@ -317,6 +324,14 @@ def register_callbacks(app: Dash, live: LiveMission) -> None:
         Input("table-search", "value"),
         Input("new-only", "value"),
         Input("table-open", "data"),
+        prevent_initial_call=True,
+    )
+
+    # The server found the page's map drawing another mission's regions (a new import): the page loads again.
+    app.clientside_callback(
+        "function(regions) { if (regions) { window.location.reload(); } return window.dash_clientside.no_update; }",
+        Output("reload", "id"),
+        Input("reload", "data"),
         prevent_initial_call=True,
     )
 
@@ -569,6 +584,7 @@ def _teams(mission: Any) -> tuple[str, ...]:
 
 
 SHOWN = "shown"  # in the filter store: the data version (and scope) of what the page shows; not a filter
+MAP_REGIONS = "map_regions"  # in the filter store: the regions the page's map draws (views.regions_key); not a filter
 
 
 def _findings_key(view: dict) -> tuple:

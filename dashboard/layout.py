@@ -816,6 +816,7 @@ def page(
             dcc.Store(id="opened-version", data=data_version),  # the data when the page was opened: "+38 since you opened"
             dcc.Interval(id="poll", interval=int(1000 * (poll_seconds or 30)), disabled=poll_seconds is None),
             dcc.Store(id="map-fit"),  # the area the map fits: bounds of the country or the drilled region
+            dcc.Store(id="reload"),  # set when the mission's regions changed under the page (a new import): it loads again
             dcc.Store(id="map-styled"),  # written by no one: the output of the clientside callback that styles the map's names
             form_detail.panel(),  # one form, whole: opened from a table row or a station of the drilled-down map
             # The newest content of the parts drawn when they come into view (dashboard.callbacks.LAZY)

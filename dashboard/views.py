@@ -8,6 +8,7 @@ numbers come from :mod:`dashboard.metrics` and :mod:`dashboard.analysis`, the wo
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from typing import Any
 
@@ -60,6 +61,12 @@ def known_values(mission: MissionDataset, min_n: int = DEFAULT_MIN_N) -> Known:
 
 
 # ---------------------------------------------------------------------------------------- the map
+def regions_key(mission: MissionDataset) -> str:
+    """A short name of the regions a mission's map draws, in their order (the order its values are patched in): a
+    page whose map drew other regions (a new import changed them) must load again, not be patched."""
+    return hashlib.sha1("\n".join(mission.region_codes).encode("utf-8")).hexdigest()[:12]
+
+
 def region_values(mission: MissionDataset, metric: MetricTable, filters: Filters, private: bool = False) -> dict[str, Any]:
     """The map's per-region values (z, hover, legend) for ``filters``; ``private``: no count behind fewer than ``min_n`` forms."""
     if private:  # every metric: a region behind fewer than min_n forms is "too few", its value not even in the colour

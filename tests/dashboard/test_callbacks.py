@@ -371,3 +371,42 @@ def test_a_country_map_is_patched_in_its_regions_only_and_a_drill_down_sets_and_
     assert lats and all(v == [] for v in lats)
     page.fire("phase", "value", "opening")
     assert _patched_traces(page.log[-1].reply) == regions
+
+
+def test_a_new_import_that_changes_the_regions_makes_an_open_page_load_again(tmp_path):
+    """The map's values are patched in the order of the regions the page drew: after an import with other regions
+    (one renamed, one added), an open page's poll gets no map values for the old shapes, but the signal to load again;
+    a new page shows the new regions."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from geo.importer import import_mission
+
+    def mission(codes: tuple[str, ...]) -> None:
+        squares = [box(i, 0, i + 1, 1) for i in range(len(codes))]
+        shapes = gpd.GeoDataFrame({"code": list(codes), "name": list(codes)}, geometry=squares, crs=4326)
+        shapes.to_file(tmp_path / "regions.geojson", driver="GeoJSON")
+        rows = "\n".join(f"f{i},voting,{code},good" for i, code in enumerate(codes))
+        (tmp_path / "forms.csv").write_text(f"form_id,form_type,region_code,overall\n{rows}\n", encoding="utf-8")
+        import_mission(tmp_path / "regions.geojson", [tmp_path / "forms.csv"], tmp_path / "out", force=True)
+
+    mission(("AA", "BB"))
+    page = DashClient(create_app(tmp_path / "out"))
+    page.fire("url", "search", "?form=voting")
+    assert page.props[("filters", "data")]["map_regions"]
+    quiet = page.fire("poll", "n_intervals", 1)
+    assert "reload" not in quiet  # nothing new: nothing said
+    page.fire("region-map", "clickData", None)  # an ordinary action: the page is not told to load again
+    assert page.props.get(("reload", "data")) is None
+
+    mission(("AA", "CC", "DD"))
+    page.fire("poll", "n_intervals", 2)
+    assert page.props[("reload", "data")]  # the page loads again
+    stale = page.log[-1].reply
+    assert set(stale) == {"reload"}  # no map values, findings or table for the old map
+    fresh = DashClient(create_app(tmp_path / "out"))
+    fresh.fire("url", "search", "?form=voting")
+    layout = fresh.client.get("/_dash-layout").get_json()
+    from tests.conftest import components
+
+    assert components(layout)["region-map"]["props"]["figure"]["data"][0]["locations"] == ["AA", "CC", "DD"]
