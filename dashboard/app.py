@@ -201,7 +201,8 @@ def register_geometry(app: Dash, live: LiveMission) -> None:
         else:
             abort(404)
         if digest != found:
-            abort(404)  # boundaries of another import: the page that asks is older than the data and reloads
+            abort(404)  # another import's boundaries or names: the page asking is older than the data (the names keep what
+            # they had; a page whose regions changed loads again at its next check, callbacks.MAP_REGIONS)
         reply = Response(body, mimetype="application/json")
         reply.headers["Cache-Control"] = "private, max-age=31536000, immutable"
         reply.set_etag(found)
