@@ -115,3 +115,23 @@ def pg_cluster():
 def pg_url(pg_cluster) -> str:
     """The URL of a new, empty database on the tests' PostgreSQL server."""
     return pg_cluster.database()
+
+
+def live_demo(out: Path) -> list:
+    """A live mission folder at ``out`` with the demo's boundaries and an empty store, and the demo's day of form
+    deliveries (rows only, in order) for :func:`deliver`."""
+    from dashboard.paths import demo_dir
+    from geo.replay import day_of_deliveries, prepare_folder
+
+    prepare_folder(out, demo_dir())
+    return [e for e in day_of_deliveries(pd.read_csv(DEMO / "forms.csv", dtype="string")) if e.row is not None]
+
+
+def deliver(out: Path, batch: list) -> None:
+    """``batch`` (events of :func:`live_demo`) into the folder's live store, as a sync brings them."""
+    from geo.ingest import Delivery, Ingestor
+    from geo.replay import SOURCE
+
+    with Ingestor(out) as ingestor:
+        table = pd.DataFrame([e.row for e in batch]).astype("string")
+        ingestor.ingest(table, [Delivery(e.form_id, e.at.strftime("%Y-%m-%dT%H:%M:%SZ")) for e in batch], SOURCE)

@@ -123,21 +123,12 @@ def _click_phase(dash_duo, label: str) -> None:
 def test_new_data_refreshes_the_open_table_where_the_reader_is(dash_duo, tmp_path):
     """A live mission's sync while an analyst reads row 150 of the open table: the rows are asked for again and the
     count grows, but the table stays where it was (it was sent back to row 0 with every new data version)."""
-    from dashboard.paths import demo_dir
-    from geo.ingest import Delivery, Ingestor
-    from geo.replay import SOURCE, day_of_deliveries, prepare_folder
+    from tests.conftest import DEMO, deliver, live_demo
 
     out = tmp_path / "live"
-    prepare_folder(out, demo_dir())
-    raw = pd.read_csv(demo_dir() / "forms.csv", dtype="string")
-    events = [e for e in day_of_deliveries(raw) if e.row is not None]
-
-    def deliver(batch):
-        with Ingestor(out) as ingestor:
-            table = pd.DataFrame([e.row for e in batch]).astype("string")
-            ingestor.ingest(table, [Delivery(e.form_id, e.at.strftime("%Y-%m-%dT%H:%M:%SZ")) for e in batch], SOURCE)
-
-    deliver(events[:1500])
+    events = live_demo(out)
+    raw = pd.read_csv(DEMO / "forms.csv", dtype="string")
+    deliver(out, events[:1500])
     dash_duo.start_server(create_app(out, poll_seconds=1))
     driver = dash_duo.driver
     dash_duo.wait_for_element("#headlines .obs-n", timeout=20)
@@ -151,7 +142,7 @@ def test_new_data_refreshes_the_open_table_where_the_reader_is(dash_duo, tmp_pat
     top = driver.execute_script("return window.dash_ag_grid.getApi('forms-table').getFirstDisplayedRowIndex();")
     assert top >= 140
 
-    deliver(events[1500:])
+    deliver(out, events[1500:])
     voting_all = int((raw["form_type"] == "voting").sum())
     _wait(lambda: dash_duo.find_element("#table-status").text.startswith(f"{voting_all:,} forms"), 30, "the new count")
     _wait(lambda: any(i == 150 for i, _ in driver.execute_script(CELLS)), 20, "row 150 again")

@@ -286,20 +286,11 @@ def test_every_callback_names_components_of_the_page(page):
 def test_new_data_reaches_the_page_only_when_the_version_moves(tmp_path):
     """The page's check costs one tiny request while nothing changes; a commit to the store brings one view
     update with the new figures, the same filters and drill-down, and the URL untouched."""
-    from dashboard.paths import demo_dir
-    from geo.ingest import Delivery, Ingestor
-    from geo.replay import SOURCE, day_of_deliveries, prepare_folder
+    from tests.conftest import deliver, live_demo
 
     out = tmp_path / "live"
-    prepare_folder(out, demo_dir())
-    events = [e for e in day_of_deliveries(pd.read_csv(DEMO / "forms.csv", dtype="string")) if e.row is not None]
-
-    def deliver(batch):
-        with Ingestor(out) as ingestor:
-            table = pd.DataFrame([e.row for e in batch]).astype("string")
-            ingestor.ingest(table, [Delivery(e.form_id, e.at.strftime("%Y-%m-%dT%H:%M:%SZ")) for e in batch], SOURCE)
-
-    deliver(events[:1000])
+    events = live_demo(out)
+    deliver(out, events[:1000])
     page = DashClient(create_app(out))
     page.fire("url", "search", "?form=voting&drill=KZ-KAR")
     shown = page.props[("n-shown", "children")]
@@ -308,7 +299,7 @@ def test_new_data_reaches_the_page_only_when_the_version_moves(tmp_path):
     quiet = page.log[start:]
     assert len(quiet) == 1 and quiet[0].reply == {} and quiet[0].bytes < 200  # nothing new: nothing computed, nothing sent
     listed_before = page.props[("table-view", "data")]
-    deliver(events[1000:])
+    deliver(out, events[1000:])
     start = len(page.log)
     page.fire("poll", "n_intervals", 2)
     sent = page.log[start:]
